@@ -1,0 +1,66 @@
+#pragma once
+// imcapd configuration: the TOML file (conf/imcapd.toml documents every key) over defaults
+// that are that same file, embedded at build time, so the documented and the compiled
+// defaults cannot drift apart.
+//
+// Errors are start-up errors: load_config throws config_error whose message names the file,
+// line, column and key ("conf/imcapd.toml:12:11: server.threads: expected ...").
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "icap/identity.hpp"
+#include "icap/parser.hpp"
+
+namespace imcap::icap {
+
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct listen_address {
+  std::string host;  // numeric IPv4 or IPv6 address
+  std::uint16_t port = 0;
+};
+
+enum class access_format { plain, json };
+
+struct log_settings {
+  std::string file = "-";        // daemon log: "-" = stderr
+  std::string level = "info";
+  std::string access_log = "var/log/access.log";  // "-" = stdout, "" = off
+  icap::access_format access_format = access_format::plain;
+};
+
+struct config {
+  std::string source = "<embedded defaults>";  // file the values came from
+  std::vector<listen_address> listen;
+  unsigned threads = 0;  // resolved: never 0 after load_config
+  unsigned blocking_threads = 2;
+  std::uint32_t max_connections = 1024;
+  std::chrono::seconds idle_timeout{600};
+  std::chrono::seconds read_timeout{60};
+  std::chrono::seconds write_timeout{60};
+  std::chrono::seconds drain_timeout{30};
+  std::uint32_t options_ttl = 3600;
+  std::uint32_t preview_size = 4096;
+  bool allow_206 = true;
+  parser_limits limits;
+  std::size_t max_buffered_body = 16 * 1024 * 1024;
+  identity_settings identity;
+  log_settings log;
+};
+
+// The embedded defaults alone.
+config default_config();
+// Defaults overlaid with `file`. Throws config_error (file:line:column: key: reason).
+config load_config(const std::filesystem::path& file);
+// The embedded default file's text (conf/imcapd.toml at build time).
+std::string_view embedded_default_config() noexcept;
+
+}  // namespace imcap::icap

@@ -1,0 +1,23 @@
+#include "icap/echo_service.hpp"
+
+namespace imcap::icap {
+
+namespace {
+class echo_exchange final : public exchange {
+public:
+  boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
+    co_return reply::unmodified("echo");
+  }
+};
+}  // namespace
+
+echo_service::echo_service() {
+  info_.name = "echo";
+  info_.description = "imcap echo service (adapts nothing)";
+}
+
+std::unique_ptr<exchange> echo_service::open(const transaction&) {
+  return std::make_unique<echo_exchange>();
+}
+
+}  // namespace imcap::icap
