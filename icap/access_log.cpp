@@ -96,9 +96,8 @@ std::string format_access_record(const access_record& r, icap::access_format for
   return out;
 }
 
-access_log::access_log(const log_settings& s) : format_(s.access_format) {
+access_log::access_log(const log_settings& s) : settings_(s), format_(s.access_format) {
   if (s.access_log.empty()) return;
-  if (!spdlog::thread_pool()) spdlog::init_thread_pool(65536, 1);
   spdlog::sink_ptr sink;
   if (s.access_log == "-") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -112,35 +111,36 @@ access_log::access_log(const log_settings& s) : format_(s.access_format) {
       throw std::runtime_error("access log " + s.access_log + ": " + e.what());
     }
   }
+  pool_ = std::make_shared<spdlog::details::thread_pool>(65536, 1);
   // Block (rather than drop) when the queue is full: an access line is a record of what
   // passed, and a 65536-line queue only fills when the disk has stalled.
-  logger_ = std::make_shared<spdlog::async_logger>(
-      "access" + std::to_string(logger_count++), std::move(sink), spdlog::thread_pool(),
-      spdlog::async_overflow_policy::block);
+  logger_ = std::make_shared<spdlog::async_logger>("access" + std::to_string(logger_count++),
+                                                   std::move(sink), pool_,
+                                                   spdlog::async_overflow_policy::block);
   if (format_ == access_format::plain)
     logger_->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
   else
     logger_->set_pattern("{\"time\":\"%Y-%m-%dT%H:%M:%S.%e%z\",%v}");
   logger_->set_level(spdlog::level::info);
   // Flushing every line costs a write(2) per transaction; once a second bounds what a crash
-  // can take, and the destructor flushes on a clean exit.
+  // can take, and close() flushes everything on a clean exit.
   spdlog::register_logger(logger_);
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
-access_log::~access_log() {
+access_log::~access_log() { close(); }
+
+void access_log::close() {
   if (!logger_) return;
   logger_->flush();
   spdlog::drop(logger_->name());
+  logger_.reset();
+  pool_.reset();  // joins the writer after it has written everything queued
 }
 
 void access_log::write(const access_record& r) {
   if (!logger_) return;
   logger_->info(format_access_record(r, format_));
-}
-
-void access_log::flush() {
-  if (logger_) logger_->flush();
 }
 
 }  // namespace imcap::icap

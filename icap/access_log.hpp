@@ -1,6 +1,8 @@
 #pragma once
 // One line per ICAP transaction, plain (space-separated, Squid-like) or JSON, written through
 // an spdlog asynchronous logger so the I/O threads never wait on the disk.
+//
+// Thread-safety: write() may be called from any thread; close() from one control thread.
 
 #include <cstdint>
 #include <memory>
@@ -9,7 +11,10 @@
 
 #include "icap/config.hpp"
 
-namespace spdlog { class logger; }
+namespace spdlog {
+class logger;
+namespace details { class thread_pool; }
+}  // namespace spdlog
 
 namespace imcap::icap {
 
@@ -39,10 +44,18 @@ public:
   access_log& operator=(const access_log&) = delete;
 
   void write(const access_record& r);
-  void flush();
+  // Writes out everything queued and closes the file; later writes are dropped. Blocks until
+  // the writer thread is done: call it from a control thread, never an I/O thread. The
+  // destructor does the same.
+  void close();
   bool enabled() const noexcept { return logger_ != nullptr; }
+  const log_settings& settings() const noexcept { return settings_; }
 
 private:
+  log_settings settings_;
+  // Its own writer thread: destroying the pool drains the queue in order, so close() leaves
+  // every accepted line on disk.
+  std::shared_ptr<spdlog::details::thread_pool> pool_;
   std::shared_ptr<spdlog::logger> logger_;
   icap::access_format format_;
 };

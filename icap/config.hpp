@@ -35,6 +35,8 @@ struct log_settings {
   std::string level = "info";
   std::string access_log = "var/log/access.log";  // "-" = stdout, "" = off
   icap::access_format access_format = access_format::plain;
+
+  bool operator==(const log_settings&) const = default;
 };
 
 struct config {

@@ -26,8 +26,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "icap/parser.hpp"
@@ -37,7 +35,6 @@
 namespace imcap::icap {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -90,7 +87,10 @@ struct server::impl {
 
   void install(config c) {
     auto r = std::make_shared<runtime>();
-    r->log = std::make_shared<access_log>(c.log);
+    // Keep the open access log when its settings did not change (the usual reload).
+    auto old = rt.load();
+    if (old && old->log->settings() == c.log) r->log = old->log;
+    else r->log = std::make_shared<access_log>(c.log);
     {
       std::lock_guard lock(mu);
       r->istag = make_istag(boot_time, ++generation);
@@ -117,9 +117,10 @@ enum class body_stage {
 class connection : public std::enable_shared_from_this<connection> {
 public:
   connection(server::impl& srv, tcp::socket socket, bool overloaded)
-      : srv_(srv), stream_(std::move(socket)), overloaded_(overloaded) {
+      : srv_(srv), socket_(std::move(socket)), watchdog_(socket_.get_executor()),
+        overloaded_(overloaded) {
     error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = socket_.remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     buf_.resize(64 * 1024);
   }
@@ -134,22 +135,27 @@ public:
   // Called with srv_.mu held, from any thread: asks the connection, on its own thread, to
   // close if it sits between transactions (or at once when `force`).
   void post_drain(bool force) {
-    asio::post(stream_.get_executor(), [w = weak_from_this(), force] {
+    asio::post(socket_.get_executor(), [w = weak_from_this(), force] {
       if (auto c = w.lock(); c && (c->idle_ || force)) {
         error_code ec;
-        c->stream_.socket().close(ec);
+        c->socket_.close(ec);
       }
     });
   }
 
-  asio::awaitable<void> run() {
-    auto self = shared_from_this();
+  // `self` keeps the connection alive for the coroutine's life; it is bound when the
+  // coroutine is created, before it first runs.
+  asio::awaitable<void> run(std::shared_ptr<connection> self) {
     {
       std::lock_guard lock(srv_.mu);
       srv_.conns.insert(this);
     }
+    // The watchdog gets its own reference now, not when it first runs: by then this
+    // connection may already be gone.
+    asio::co_spawn(socket_.get_executor(), watchdog(self), asio::detached);
     if (overloaded_) {
       co_await reject_overloaded();
+      stop_watchdog();
       co_return;
     }
     while (!srv_.draining.load()) {
@@ -166,13 +172,17 @@ public:
         spdlog::error("connection {}: internal error: {}", peer_, e.what());
         failed = true;
       }
-      if (failed && !response_started_) co_await send_error(500, "internal error", true);
+      if (failed && !response_started_) {
+        std::string why = "internal error";
+        co_await send_error(500, std::move(why), true);
+      }
       end_tx();
       if (next == after::close) break;
     }
+    stop_watchdog();
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
 private:
@@ -228,6 +238,44 @@ private:
 
   // ---- I/O ---------------------------------------------------------------------------------
 
+  // Timeouts: every read and write sets deadline_; one timer per connection watches it and,
+  // once it passes, cancels the pending operation (the socket stays open, so a 408 can still
+  // be sent). Moving the deadline later costs nothing; only an earlier deadline re-arms.
+  void set_deadline(std::chrono::seconds timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    if (deadline_ < armed_) watchdog_.cancel();
+  }
+
+  asio::awaitable<void> watchdog(std::shared_ptr<connection> self) {
+    (void)self;  // keeps this connection alive while the timer may still fire
+    while (!closed_) {
+      armed_ = deadline_;
+      watchdog_.expires_at(armed_);
+      co_await watchdog_.async_wait(use_tuple);
+      if (closed_) break;
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        timed_out_ = true;
+        deadline_ = never;
+        error_code ec;
+        socket_.cancel(ec);
+      }
+    }
+  }
+
+  void stop_watchdog() {
+    closed_ = true;
+    watchdog_.cancel();
+  }
+
+  // Maps a cancelled operation to a timeout when the watchdog cancelled it.
+  error_code timeout_aware(error_code ec) {
+    if (ec == asio::error::operation_aborted && timed_out_) {
+      timed_out_ = false;
+      return asio::error::timed_out;
+    }
+    return ec;
+  }
+
   // Parses what is buffered. Body views in the result stay valid until the next read_more().
   parse_result parse() {
     auto r = parser_.parse(std::string_view(buf_.data() + begin_, end_ - begin_));
@@ -244,18 +292,21 @@ private:
       begin_ = 0;
     }
     if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // never hit: parse() drains input
-    stream_.expires_after(timeout);
-    auto [ec, n] = co_await stream_.async_read_some(
+    set_deadline(timeout);
+    timed_out_ = false;
+    auto [ec, n] = co_await socket_.async_read_some(
         asio::buffer(buf_.data() + end_, buf_.size() - end_), use_tuple);
     end_ += n;
-    co_return ec;
+    co_return timeout_aware(ec);
   }
 
   template <class Buffers>
   asio::awaitable<bool> write_buffers(const Buffers& buffers) {
     response_started_ = true;
-    stream_.expires_after(rt_->cfg.write_timeout);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, use_tuple);
+    set_deadline(rt_->cfg.write_timeout);
+    timed_out_ = false;
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, use_tuple);
+    ec = timeout_aware(ec);
     tx_bytes_out_ += n;
     if (ec) {
       spdlog::info("connection {}: write failed: {}", peer_, ec.message());
@@ -264,7 +315,10 @@ private:
     co_return true;
   }
 
-  asio::awaitable<bool> write(std::string_view s) {
+  // Takes the bytes by value: they live in this coroutine's frame until written. (GCC 12
+  // mishandles temporaries that must outlive a co_await in the caller's full-expression, so
+  // callers build a named string or move one in.)
+  asio::awaitable<bool> write(std::string s) {
     co_return co_await write_buffers(asio::buffer(s));
   }
 
@@ -280,7 +334,8 @@ private:
       if (r.status == parse_status::error) {
         mark_started();
         auto e = parser_.error();
-        co_await send_error(error_status(e), std::string(error_reason(e)), true);
+        std::string why(error_reason(e));
+ co_await send_error(error_status(e), std::move(why), true);
         co_return false;
       }
       bool first = !tx_started_;
@@ -296,9 +351,12 @@ private:
 
   // A read failed mid-transaction: 408 on timeout if nothing was sent yet; log either way.
   asio::awaitable<void> read_failed(error_code ec, std::string_view doing) {
-    if (ec == beast::error::timeout) {
+    if (ec == asio::error::timed_out) {
       spdlog::warn("connection {}: timeout {}", peer_, doing);
-      if (!response_started_) co_await send_error(408, "timeout " + std::string(doing), true);
+      if (!response_started_) {
+        std::string why = "timeout " + std::string(doing);
+        co_await send_error(408, std::move(why), true);
+      }
       else tx_status_ = 408;
     } else {
       spdlog::info("connection {}: {} while {}", peer_, ec.message(), doing);
@@ -314,7 +372,8 @@ private:
     spdlog::info("connection {}: ICAP {} {}: {}", peer_, status, status_reason(status), reason);
     auto m = meta(close);
     m.extra.emplace_back("X-Imcap-Error", reason);
-    co_await write(status_response(status, m));
+    auto msg = status_response(status, m);
+    co_await write(std::move(msg));
   }
 
   // Reads and discards the rest of the body: until done, or until preview_done when only a
@@ -359,7 +418,8 @@ private:
       if (ec) co_return after::close;
       mark_started();
     }
-    co_await send_error(503, "over Max-Connections", true);
+    std::string why = "over Max-Connections";
+    co_await send_error(503, std::move(why), true);
     end_tx();
     co_return after::close;
   }
@@ -377,7 +437,10 @@ private:
 
     auto it = srv_.services.find(req.service);
     if (it == srv_.services.end())
-      co_return co_await reject(404, "no service at " + req.service);
+    {
+      std::string why = "no service at " + req.service;
+      co_return co_await reject(404, std::move(why));
+    }
     auto& svc = *it->second;
     const auto& info = svc.info();
 
@@ -390,13 +453,16 @@ private:
                      cfg.max_connections, cfg.options_ttl, cfg.preview_size, cfg.allow_206};
       tx_status_ = 200;
       tx_verdict_ = "options";
-      if (!co_await write(options_response(o, meta()))) co_return after::close;
+      auto msg = options_response(o, meta());
+      if (!co_await write(std::move(msg))) co_return after::close;
       co_return (co_await drain()) ? after::keep_alive : after::close;
     }
     if ((req.method == method::reqmod && !info.reqmod) ||
         (req.method == method::respmod && !info.respmod))
-      co_return co_await reject(405, std::string(to_string(req.method)) + " not supported by " +
-                                         req.service);
+    {
+      std::string why = std::string(to_string(req.method)) + " not supported by " + req.service;
+      co_return co_await reject(405, std::move(why));
+    }
 
     icap::transaction tx{req, identity_, tx_id_};
     auto ex = svc.open(tx);
@@ -419,7 +485,8 @@ private:
             continue;
           case parse_status::error: {
             auto e = parser_.error();
-            co_await send_error(error_status(e), std::string(error_reason(e)), true);
+            std::string why(error_reason(e));
+ co_await send_error(error_status(e), std::move(why), true);
             co_return after::close;
           }
           case parse_status::head_done:
@@ -467,7 +534,8 @@ private:
 
   // Sends 100 Continue after a preview; the rest of the body follows.
   asio::awaitable<bool> send_continue() {
-    if (!co_await write(status_response(100, meta()))) co_return false;
+    auto msg = status_response(100, meta());
+    if (!co_await write(std::move(msg))) co_return false;
     continued_ = true;
     parser_.continue_after_preview();
     stage_ = body_stage::pending;
@@ -481,7 +549,8 @@ private:
       case reply::kind::unmodified:
         if (can_204()) {
           tx_status_ = 204;
-          if (!co_await write(status_response(204, meta()))) co_return after::close;
+          auto msg = status_response(204, meta());
+          if (!co_await write(std::move(msg))) co_return after::close;
           if (stage_ == body_stage::pending && !co_await drain()) co_return after::close;
           co_return after::keep_alive;
         }
@@ -502,7 +571,8 @@ private:
                 body_.append(r.data);  // within this read buffer: bounded by its size
                 if (can_204()) {
                   tx_status_ = 204;
-                  if (!co_await write(status_response(204, meta()))) co_return after::close;
+                  auto msg = status_response(204, meta());
+          if (!co_await write(std::move(msg))) co_return after::close;
                   co_return (co_await drain()) ? after::keep_alive : after::close;
                 }
                 co_return co_await echo({}, nullptr);
@@ -513,7 +583,8 @@ private:
             if (r.status == parse_status::done) break;
             if (r.status == parse_status::error) {
               auto e = parser_.error();
-              co_await send_error(error_status(e), std::string(error_reason(e)), true);
+              std::string why(error_reason(e));
+ co_await send_error(error_status(e), std::move(why), true);
               co_return after::close;
             }
             auto ec = co_await read_more(rt_->cfg.read_timeout);
@@ -542,7 +613,8 @@ private:
         if (!valid) {
           spdlog::error("service {}: replacement message lacks the heads {} needs", req.service,
                         to_string(req.method));
-          co_await send_error(500, "service produced an invalid message", true);
+          std::string why = "service produced an invalid message";
+          co_await send_error(500, std::move(why), true);
           co_return after::close;
         }
         tx_status_ = 200;
@@ -551,7 +623,7 @@ private:
           append_chunk(out, *m.body);
           out += last_chunk;
         }
-        if (!co_await write(out)) co_return after::close;
+        if (!co_await write(std::move(out))) co_return after::close;
         if (stage_ == body_stage::pending && !co_await drain()) co_return after::close;
         co_return after::keep_alive;
       }
@@ -563,7 +635,7 @@ private:
           tx_status_ = 206;
           auto out = message_response(206, meta(), heads.req_head, heads.res_head, true);
           out += use_original_body(0);
-          if (!co_await write(out)) co_return after::close;
+          if (!co_await write(std::move(out))) co_return after::close;
           if (stage_ == body_stage::pending && !co_await drain()) co_return after::close;
           co_return after::keep_alive;
         }
@@ -574,8 +646,11 @@ private:
         co_return co_await echo(std::move(rep.message), &ex);
 
       case reply::kind::error:
-        co_await send_error(rep.status >= 400 && rep.status <= 599 ? rep.status : 500,
-                            rep.reason, true);
+        {
+          int status = rep.status >= 400 && rep.status <= 599 ? rep.status : 500;
+          std::string why = rep.reason;
+          co_await send_error(status, std::move(why), true);
+        }
         co_return after::close;
     }
     co_return after::close;
@@ -589,7 +664,7 @@ private:
     if (stage_ == body_stage::after_preview && !co_await send_continue()) co_return after::close;
     tx_status_ = 200;
     std::string out = message_response(200, meta(), heads.req_head, heads.res_head, req.has_body());
-    if (!req.has_body()) co_return (co_await write(out)) ? after::keep_alive : after::close;
+    if (!req.has_body()) co_return (co_await write(std::move(out))) ? after::keep_alive : after::close;
 
     std::string filtered;
     auto frame = [&](std::string_view data, bool last) {
@@ -606,7 +681,7 @@ private:
     body_.clear();
     if (finished) {
       out += last_chunk;
-      co_return (co_await write(out)) ? after::keep_alive : after::close;
+      co_return (co_await write(std::move(out))) ? after::keep_alive : after::close;
     }
 
     // Streaming: one gathered write per read, chunk data sent straight from the read buffer.
@@ -628,10 +703,14 @@ private:
         break;
       }
       if (failed) {
+        std::string why(error_reason(parser_.error()));
+        if (!response_started_) {
+          co_await send_error(error_status(parser_.error()), std::move(why), true);
+          co_return after::close;
+        }
         // The response has begun; the only honest signal left is to cut the connection.
-        spdlog::info("connection {}: {} in the body; closing", peer_,
-                     error_reason(parser_.error()));
-        tx_verdict_ = std::string(error_reason(parser_.error()));
+        spdlog::info("connection {}: {} in the body; closing mid-response", peer_, why);
+        tx_verdict_ = std::move(why);
         co_return after::close;
       }
       if (filter && finished) frame({}, true);
@@ -658,8 +737,15 @@ private:
     }
   }
 
+  static constexpr auto never = std::chrono::steady_clock::time_point::max();
+
   server::impl& srv_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point deadline_ = never;
+  std::chrono::steady_clock::time_point armed_ = never;
+  bool timed_out_ = false;
+  bool closed_ = false;
   bool overloaded_;
   std::string peer_;
   std::vector<char> buf_;
@@ -713,7 +799,7 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
       spdlog::warn("connection limit {} reached; answering 503", limit);
     }
     auto conn = std::make_shared<connection>(*this, std::move(socket), overloaded);
-    asio::co_spawn(ioc, conn->run(), [](std::exception_ptr e) {
+    asio::co_spawn(ioc, conn->run(conn), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -824,7 +910,7 @@ std::size_t server::stop() {
   for (auto& t : d.threads) t.join();
   d.threads.clear();
   d.blocking.join();
-  d.rt.load()->log->flush();
+  d.rt.load()->log->close();
   return cut;
 }
 

@@ -1,2 +1,0 @@
-// Compiles Boost.Beast once for the whole project (see CMakeLists.txt).
-#include <boost/beast/src.hpp>
