@@ -137,6 +137,7 @@ public:
   void post_drain(bool force) {
     asio::post(socket_.get_executor(), [w = weak_from_this(), force] {
       if (auto c = w.lock(); c && (c->idle_ || force)) {
+        spdlog::debug("connection {}: closed for shutdown ({})", c->peer_, force ? "drain deadline" : "idle");
         error_code ec;
         c->socket_.close(ec);
       }
@@ -201,6 +202,10 @@ private:
     if (tx_started_) return;
     tx_started_ = true;
     idle_ = false;
+    // Settings are taken when the transaction's first byte arrives, so a connection that sat
+    // idle through a reload serves its next request with the new ones.
+    rt_ = srv_.rt.load();
+    parser_.set_limits(rt_->cfg.limits);
     tx_start_ = std::chrono::steady_clock::now();
     tx_id_ = srv_.next_tx++;
   }
