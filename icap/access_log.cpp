@@ -3,12 +3,12 @@
 #include <atomic>
 #include <filesystem>
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 
 namespace imcap::icap {
 
@@ -128,7 +128,9 @@ access_log::access_log(const log_settings& s) : settings_(s), format_(s.access_f
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
-access_log::~access_log() { close(); }
+access_log::~access_log() {
+  close();
+}
 
 void access_log::close() {
   if (!logger_) return;

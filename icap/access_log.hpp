@@ -13,7 +13,9 @@
 
 namespace spdlog {
 class logger;
-namespace details { class thread_pool; }
+namespace details {
+class thread_pool;
+}
 }  // namespace spdlog
 
 namespace imcap::icap {
@@ -35,7 +37,7 @@ struct access_record {
 };
 
 class access_log {
-public:
+ public:
   // Opens the destination named by settings (file, "-" for stdout, "" for none).
   // Throws std::runtime_error naming the path when it cannot be opened.
   explicit access_log(const log_settings& settings);
@@ -51,7 +53,7 @@ public:
   bool enabled() const noexcept { return logger_ != nullptr; }
   const log_settings& settings() const noexcept { return settings_; }
 
-private:
+ private:
   log_settings settings_;
   // Its own writer thread: destroying the pool drains the queue in order, so close() leaves
   // every accepted line on disk.

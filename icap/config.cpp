@@ -2,21 +2,23 @@
 
 #include <thread>
 
-#include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "imcap_default_config.hpp"
 
 namespace imcap::icap {
 
-std::string_view embedded_default_config() noexcept { return imcap_default_config_text; }
+std::string_view embedded_default_config() noexcept {
+  return imcap_default_config_text;
+}
 
 namespace {
 
 // Reads typed values out of one TOML document, turning every mistake into a config_error that
 // points at the offending key.
 class reader {
-public:
+ public:
   explicit reader(std::string file) : file_(std::move(file)) {}
 
   [[noreturn]] void fail(const toml::node& n, std::string_view key, std::string_view why) const {
@@ -30,7 +32,8 @@ public:
                        std::int64_t max) const {
     auto v = n.value_exact<std::int64_t>();
     if (!v || *v < min || *v > max)
-      fail(n, key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      fail(n, key,
+           "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
     return *v;
   }
   std::string string(const toml::node& n, std::string_view key) const {
@@ -56,7 +59,7 @@ public:
     return *t;
   }
 
-private:
+ private:
   std::string file_;
 };
 
@@ -67,12 +70,14 @@ listen_address parse_listen(const reader& r, const toml::node& n, std::string_vi
   std::string port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find("]:");
-    if (close == std::string::npos) r.fail(n, key, "expected \"[v6-address]:port\", got \"" + text + "\"");
+    if (close == std::string::npos)
+      r.fail(n, key, "expected \"[v6-address]:port\", got \"" + text + "\"");
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string::npos) r.fail(n, key, "expected \"address:port\", got \"" + text + "\"");
+    if (colon == std::string::npos)
+      r.fail(n, key, "expected \"address:port\", got \"" + text + "\"");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
@@ -102,53 +107,83 @@ void apply(const toml::table& doc, const std::string& file, config& c) {
       if (section == "server") {
         if (k == "listen") {
           c.listen.clear();
-          for (const auto& item : r.strings(n, key)) c.listen.push_back(parse_listen(r, n, key, item));
+          for (const auto& item : r.strings(n, key))
+            c.listen.push_back(parse_listen(r, n, key, item));
           if (c.listen.empty()) r.fail(n, key, "needs at least one address");
-        } else if (k == "threads") c.threads = static_cast<unsigned>(r.integer(n, key, 0, 256));
-        else if (k == "blocking_threads") c.blocking_threads = static_cast<unsigned>(r.integer(n, key, 1, 256));
-        else if (k == "max_connections") c.max_connections = static_cast<std::uint32_t>(r.integer(n, key, 1, 1000000));
-        else if (k == "idle_timeout") c.idle_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
-        else if (k == "read_timeout") c.read_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
-        else if (k == "write_timeout") c.write_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
-        else if (k == "drain_timeout") c.drain_timeout = std::chrono::seconds(r.integer(n, key, 0, day));
-        else if (k == "options_ttl") c.options_ttl = static_cast<std::uint32_t>(r.integer(n, key, 1, max_u32));
-        else if (k == "preview_size") c.preview_size = static_cast<std::uint32_t>(r.integer(n, key, 0, 1 << 20));
-        else if (k == "allow_206") c.allow_206 = r.boolean(n, key);
-        else r.fail(n, key, "unknown key");
+        } else if (k == "threads")
+          c.threads = static_cast<unsigned>(r.integer(n, key, 0, 256));
+        else if (k == "blocking_threads")
+          c.blocking_threads = static_cast<unsigned>(r.integer(n, key, 1, 256));
+        else if (k == "max_connections")
+          c.max_connections = static_cast<std::uint32_t>(r.integer(n, key, 1, 1000000));
+        else if (k == "idle_timeout")
+          c.idle_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
+        else if (k == "read_timeout")
+          c.read_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
+        else if (k == "write_timeout")
+          c.write_timeout = std::chrono::seconds(r.integer(n, key, 1, day));
+        else if (k == "drain_timeout")
+          c.drain_timeout = std::chrono::seconds(r.integer(n, key, 0, day));
+        else if (k == "options_ttl")
+          c.options_ttl = static_cast<std::uint32_t>(r.integer(n, key, 1, max_u32));
+        else if (k == "preview_size")
+          c.preview_size = static_cast<std::uint32_t>(r.integer(n, key, 0, 1 << 20));
+        else if (k == "allow_206")
+          c.allow_206 = r.boolean(n, key);
+        else
+          r.fail(n, key, "unknown key");
       } else if (section == "limits") {
         auto bytes = [&](std::int64_t min, std::int64_t max) {
           return static_cast<std::size_t>(r.integer(n, key, min, max));
         };
-        if (k == "max_icap_header_bytes") c.limits.max_icap_header_bytes = bytes(256, 16 << 20);
-        else if (k == "max_http_header_bytes") c.limits.max_http_header_bytes = bytes(256, 16 << 20);
-        else if (k == "max_buffered_body") c.max_buffered_body = bytes(0, std::int64_t{1} << 40);
-        else if (k == "max_chunk_line_bytes") c.limits.max_chunk_line_bytes = bytes(16, 1 << 20);
-        else r.fail(n, key, "unknown key");
+        if (k == "max_icap_header_bytes")
+          c.limits.max_icap_header_bytes = bytes(256, 16 << 20);
+        else if (k == "max_http_header_bytes")
+          c.limits.max_http_header_bytes = bytes(256, 16 << 20);
+        else if (k == "max_buffered_body")
+          c.max_buffered_body = bytes(0, std::int64_t{1} << 40);
+        else if (k == "max_chunk_line_bytes")
+          c.limits.max_chunk_line_bytes = bytes(16, 1 << 20);
+        else
+          r.fail(n, key, "unknown key");
       } else if (section == "identity") {
-        if (k == "username_headers") c.identity.username_headers = r.strings(n, key);
-        else if (k == "client_ip_header") c.identity.client_ip_header = r.string(n, key);
+        if (k == "username_headers")
+          c.identity.username_headers = r.strings(n, key);
+        else if (k == "client_ip_header")
+          c.identity.client_ip_header = r.string(n, key);
         else if (k == "username_encoding") {
           auto v = r.string(n, key);
-          if (v == "auto") c.identity.encoding = username_encoding::auto_detect;
-          else if (v == "raw") c.identity.encoding = username_encoding::raw;
-          else if (v == "base64") c.identity.encoding = username_encoding::base64;
-          else r.fail(n, key, "expected \"auto\", \"raw\" or \"base64\", got \"" + v + "\"");
-        } else r.fail(n, key, "unknown key");
+          if (v == "auto")
+            c.identity.encoding = username_encoding::auto_detect;
+          else if (v == "raw")
+            c.identity.encoding = username_encoding::raw;
+          else if (v == "base64")
+            c.identity.encoding = username_encoding::base64;
+          else
+            r.fail(n, key, "expected \"auto\", \"raw\" or \"base64\", got \"" + v + "\"");
+        } else
+          r.fail(n, key, "unknown key");
       } else if (section == "log") {
-        if (k == "file") c.log.file = r.string(n, key);
-        else if (k == "access_log") c.log.access_log = r.string(n, key);
+        if (k == "file")
+          c.log.file = r.string(n, key);
+        else if (k == "access_log")
+          c.log.access_log = r.string(n, key);
         else if (k == "level") {
           c.log.level = r.string(n, key);
-          static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn",
+          static constexpr std::string_view levels[] = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
           if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))
             r.fail(n, key, "expected one of trace, debug, info, warn, error, critical, off");
         } else if (k == "access_format") {
           auto v = r.string(n, key);
-          if (v == "plain") c.log.access_format = access_format::plain;
-          else if (v == "json") c.log.access_format = access_format::json;
-          else r.fail(n, key, "expected \"plain\" or \"json\", got \"" + v + "\"");
-        } else r.fail(n, key, "unknown key");
+          if (v == "plain")
+            c.log.access_format = access_format::plain;
+          else if (v == "json")
+            c.log.access_format = access_format::json;
+          else
+            r.fail(n, key, "expected \"plain\" or \"json\", got \"" + v + "\"");
+        } else
+          r.fail(n, key, "unknown key");
       } else {
         r.fail(section_node, section, "unknown section");
       }
@@ -161,8 +196,8 @@ toml::table parse_text(std::string_view text, const std::string& file) {
     return toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw config_error(file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                       ": " + std::string(e.description()));
+    throw config_error(file + ":" + std::to_string(where.line) + ":" +
+                       std::to_string(where.column) + ": " + std::string(e.description()));
   }
 }
 
@@ -189,8 +224,8 @@ config load_config(const std::filesystem::path& file) {
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     if (where.line == 0) throw config_error(name + ": " + std::string(e.description()));
-    throw config_error(name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                       ": " + std::string(e.description()));
+    throw config_error(name + ":" + std::to_string(where.line) + ":" +
+                       std::to_string(where.column) + ": " + std::string(e.description()));
   }
   apply(doc, name, c);
   c.source = name;

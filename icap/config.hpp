@@ -19,7 +19,7 @@
 namespace imcap::icap {
 
 class config_error : public std::runtime_error {
-public:
+ public:
   using std::runtime_error::runtime_error;
 };
 
@@ -31,7 +31,7 @@ struct listen_address {
 enum class access_format { plain, json };
 
 struct log_settings {
-  std::string file = "-";        // daemon log: "-" = stderr
+  std::string file = "-";  // daemon log: "-" = stderr
   std::string level = "info";
   std::string access_log = "var/log/access.log";  // "-" = stdout, "" = off
   icap::access_format access_format = access_format::plain;

@@ -2,12 +2,12 @@
 
 #include <fstream>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "icap/echo_service.hpp"
 #include "icap/server.hpp"
@@ -45,8 +45,10 @@ void write_ready_file(const std::filesystem::path& path,
     std::ofstream out(tmp);
     for (const auto& ep : endpoints) {
       auto addr = ep.address();
-      if (addr.is_v6()) out << '[' << addr.to_string() << "]:" << ep.port() << '\n';
-      else out << addr.to_string() << ':' << ep.port() << '\n';
+      if (addr.is_v6())
+        out << '[' << addr.to_string() << "]:" << ep.port() << '\n';
+      else
+        out << addr.to_string() << ':' << ep.port() << '\n';
     }
     if (!out) throw std::runtime_error("cannot write ready file " + tmp.string());
   }

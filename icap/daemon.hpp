@@ -15,7 +15,7 @@ namespace imcap::icap {
 struct daemon_options {
   config cfg;
   std::optional<std::filesystem::path> config_file;  // re-read on SIGHUP
-  std::optional<std::filesystem::path> ready_file;    // gets "host:port" lines once listening
+  std::optional<std::filesystem::path> ready_file;   // gets "host:port" lines once listening
 };
 
 // Returns the process exit status.

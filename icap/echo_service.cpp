@@ -4,7 +4,7 @@ namespace imcap::icap {
 
 namespace {
 class echo_exchange final : public exchange {
-public:
+ public:
   boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
     co_return reply::unmodified("echo");
   }

@@ -7,12 +7,12 @@
 namespace imcap::icap {
 
 class echo_service final : public service {
-public:
+ public:
   echo_service();
   const service_info& info() const noexcept override { return info_; }
   std::unique_ptr<exchange> open(const transaction& tx) override;
 
-private:
+ private:
   service_info info_;
 };
 

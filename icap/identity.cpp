@@ -32,7 +32,8 @@ bool printable_name(std::string_view s) {
 }
 
 bool printable_ascii(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 // Splits "WinNT://DOMAIN/user", "LDAP://host/cn=user,ou=x", "DOMAIN\user" and "user@realm".
@@ -44,7 +45,8 @@ void split_qualified(client_identity& id) {
     auto rest = v.substr(scheme_end + 3);
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    std::string_view name = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    std::string_view name =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     id.domain = std::string(authority);
     if (iequals(scheme, "LDAP") || iequals(scheme, "LDAPS")) {
       // First RDN's value: cn=alice,ou=staff -> alice

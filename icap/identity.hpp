@@ -24,11 +24,11 @@ struct identity_settings {
 };
 
 struct client_identity {
-  std::string client_ip;  // from the client IP header, "" if absent
-  std::string user;       // bare user name ("alice"), "" if absent
-  std::string domain;     // "CORP" for WinNT://CORP/alice, LDAP host for LDAP://, else ""
-  std::string qualified;  // the decoded value before the scheme was split off
-  std::string header;     // which header the user came from
+  std::string client_ip;       // from the client IP header, "" if absent
+  std::string user;            // bare user name ("alice"), "" if absent
+  std::string domain;          // "CORP" for WinNT://CORP/alice, LDAP host for LDAP://, else ""
+  std::string qualified;       // the decoded value before the scheme was split off
+  std::string header;          // which header the user came from
   bool decode_failed = false;  // encoding = base64 but the value was not valid base64
 };
 

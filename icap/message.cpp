@@ -8,9 +8,12 @@ namespace imcap::icap {
 
 std::string_view to_string(method m) noexcept {
   switch (m) {
-    case method::options: return "OPTIONS";
-    case method::reqmod: return "REQMOD";
-    case method::respmod: return "RESPMOD";
+    case method::options:
+      return "OPTIONS";
+    case method::reqmod:
+      return "REQMOD";
+    case method::respmod:
+      return "RESPMOD";
   }
   return "?";
 }
@@ -49,8 +52,12 @@ std::string_view word(std::string_view line, int n) noexcept {
 }
 }  // namespace
 
-std::string_view http_head::request_method() const noexcept { return word(start_line, 0); }
-std::string_view http_head::request_target() const noexcept { return word(start_line, 1); }
+std::string_view http_head::request_method() const noexcept {
+  return word(start_line, 0);
+}
+std::string_view http_head::request_target() const noexcept {
+  return word(start_line, 1);
+}
 
 int http_head::response_status() const noexcept {
   auto code = word(start_line, 1);

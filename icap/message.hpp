@@ -22,7 +22,7 @@ std::string_view to_string(method m) noexcept;
 
 // Header fields in arrival order. Lookups are case-insensitive; names keep their spelling.
 class header_list {
-public:
+ public:
   struct field {
     std::string name;
     std::string value;
@@ -37,7 +37,7 @@ public:
   const std::vector<field>& fields() const noexcept { return fields_; }
   bool empty() const noexcept { return fields_.empty(); }
 
-private:
+ private:
   std::vector<field> fields_;
 };
 
@@ -81,7 +81,7 @@ struct request {
   std::optional<http_head> http_request;
   std::optional<http_head> http_response;
   std::optional<std::size_t> preview;  // Preview: n, when the client sends a preview
-  bool allow_204 = false;       // Allow: 204 (204 is acceptable outside the preview)
+  bool allow_204 = false;              // Allow: 204 (204 is acceptable outside the preview)
   bool allow_206 = false;       // Allow: 206 (partial content, draft-icap-ext-partial-content)
   bool allow_trailers = false;  // Allow: trailers (the client accepts ICAP trailers)
 

@@ -12,32 +12,53 @@ namespace imcap::icap {
 
 int error_status(parse_error e) noexcept {
   switch (e) {
-    case parse_error::unknown_method: return 501;
-    case parse_error::bad_version: return 505;
-    case parse_error::none: return 200;
-    default: return 400;
+    case parse_error::unknown_method:
+      return 501;
+    case parse_error::bad_version:
+      return 505;
+    case parse_error::none:
+      return 200;
+    default:
+      return 400;
   }
 }
 
 std::string_view error_reason(parse_error e) noexcept {
   switch (e) {
-    case parse_error::none: return "no error";
-    case parse_error::bad_request_line: return "malformed request line";
-    case parse_error::unknown_method: return "method not implemented";
-    case parse_error::bad_version: return "ICAP version not supported";
-    case parse_error::bad_uri: return "malformed ICAP URI";
-    case parse_error::bad_header: return "malformed ICAP header";
-    case parse_error::header_too_large: return "ICAP header block too large";
-    case parse_error::missing_encapsulated: return "missing Encapsulated header";
-    case parse_error::bad_encapsulated: return "malformed Encapsulated header";
-    case parse_error::http_head_too_large: return "encapsulated HTTP headers too large";
-    case parse_error::bad_http_head: return "malformed encapsulated HTTP header";
-    case parse_error::bad_preview: return "malformed Preview header";
-    case parse_error::bad_chunk_size: return "malformed chunk size";
-    case parse_error::chunk_line_too_long: return "chunk-size line too long";
-    case parse_error::bad_chunk_terminator: return "chunk data not followed by CRLF";
-    case parse_error::bad_trailer: return "malformed trailer";
-    case parse_error::preview_too_long: return "preview longer than announced";
+    case parse_error::none:
+      return "no error";
+    case parse_error::bad_request_line:
+      return "malformed request line";
+    case parse_error::unknown_method:
+      return "method not implemented";
+    case parse_error::bad_version:
+      return "ICAP version not supported";
+    case parse_error::bad_uri:
+      return "malformed ICAP URI";
+    case parse_error::bad_header:
+      return "malformed ICAP header";
+    case parse_error::header_too_large:
+      return "ICAP header block too large";
+    case parse_error::missing_encapsulated:
+      return "missing Encapsulated header";
+    case parse_error::bad_encapsulated:
+      return "malformed Encapsulated header";
+    case parse_error::http_head_too_large:
+      return "encapsulated HTTP headers too large";
+    case parse_error::bad_http_head:
+      return "malformed encapsulated HTTP header";
+    case parse_error::bad_preview:
+      return "malformed Preview header";
+    case parse_error::bad_chunk_size:
+      return "malformed chunk size";
+    case parse_error::chunk_line_too_long:
+      return "chunk-size line too long";
+    case parse_error::bad_chunk_terminator:
+      return "chunk data not followed by CRLF";
+    case parse_error::bad_trailer:
+      return "malformed trailer";
+    case parse_error::preview_too_long:
+      return "preview longer than announced";
   }
   return "unknown error";
 }
@@ -96,11 +117,20 @@ bool parse_encapsulated(std::string_view value, method m, encapsulation& enc) {
   for_each_list_item(value, [&](std::string_view item) {
     if (!ok) return;
     auto eq = item.find('=');
-    if (eq == std::string_view::npos || seen_body) { ok = false; return; }
+    if (eq == std::string_view::npos || seen_body) {
+      ok = false;
+      return;
+    }
     auto name = trim_ows(item.substr(0, eq));
     std::size_t off = 0;
-    if (!parse_decimal(trim_ows(item.substr(eq + 1)), off)) { ok = false; return; }
-    if ((first && off != 0) || (!first && off < prev)) { ok = false; return; }
+    if (!parse_decimal(trim_ows(item.substr(eq + 1)), off)) {
+      ok = false;
+      return;
+    }
+    if ((first && off != 0) || (!first && off < prev)) {
+      ok = false;
+      return;
+    }
     first = false;
     prev = off;
     if (iequals(name, "req-hdr")) {
@@ -112,11 +142,16 @@ bool parse_encapsulated(std::string_view value, method m, encapsulation& enc) {
     } else {
       seen_body = true;
       enc.body_offset = off;
-      if (iequals(name, "null-body")) enc.body = body_part::none;
-      else if (iequals(name, "req-body") && m == method::reqmod) enc.body = body_part::req_body;
-      else if (iequals(name, "res-body") && m == method::respmod) enc.body = body_part::res_body;
-      else if (iequals(name, "opt-body") && m == method::options) enc.body = body_part::opt_body;
-      else ok = false;
+      if (iequals(name, "null-body"))
+        enc.body = body_part::none;
+      else if (iequals(name, "req-body") && m == method::reqmod)
+        enc.body = body_part::req_body;
+      else if (iequals(name, "res-body") && m == method::respmod)
+        enc.body = body_part::res_body;
+      else if (iequals(name, "opt-body") && m == method::options)
+        enc.body = body_part::opt_body;
+      else
+        ok = false;
     }
   });
   if (!ok || !seen_body) return false;
@@ -133,7 +168,9 @@ bool parse_encapsulated(std::string_view value, method m, encapsulation& enc) {
 bool scan_chunk_extensions(std::string_view ext, bool& ieof) {
   ieof = false;
   std::size_t i = 0;
-  auto skip_ows = [&] { while (i < ext.size() && is_ows(ext[i])) ++i; };
+  auto skip_ows = [&] {
+    while (i < ext.size() && is_ows(ext[i])) ++i;
+  };
   skip_ows();
   while (i < ext.size()) {
     if (ext[i] != ';') return false;
@@ -319,10 +356,14 @@ parse_error request_parser::finish_icap_head(std::string_view head) {
   if (!std::all_of(meth.begin(), meth.end(), is_tchar)) return parse_error::bad_request_line;
   if (version.substr(0, 5) != "ICAP/") return parse_error::bad_request_line;
   if (version != "ICAP/1.0") return parse_error::bad_version;
-  if (meth == "OPTIONS") request_.method = method::options;
-  else if (meth == "REQMOD") request_.method = method::reqmod;
-  else if (meth == "RESPMOD") request_.method = method::respmod;
-  else return parse_error::unknown_method;
+  if (meth == "OPTIONS")
+    request_.method = method::options;
+  else if (meth == "REQMOD")
+    request_.method = method::reqmod;
+  else if (meth == "RESPMOD")
+    request_.method = method::respmod;
+  else
+    return parse_error::unknown_method;
 
   auto parsed = boost::urls::parse_uri_reference(uri);
   if (!parsed) return parse_error::bad_uri;
@@ -334,8 +375,10 @@ parse_error request_parser::finish_icap_head(std::string_view head) {
   }
   request_.uri.assign(uri.data(), uri.size());
   auto path = parsed->encoded_path();
-  if (path.empty()) request_.service.assign(1, '/');
-  else request_.service.assign(path.data(), path.size());
+  if (path.empty())
+    request_.service.assign(1, '/');
+  else
+    request_.service.assign(path.data(), path.size());
 
   if (!parse_fields(head.substr(eol + 2), request_.headers)) return parse_error::bad_header;
 
@@ -433,9 +476,10 @@ parse_result request_parser::parse_chunk_size(std::string_view in) {
   std::uint64_t size = 0;
   while (digits < line.size()) {
     char c = line[digits];
-    int v = (c >= '0' && c <= '9') ? c - '0'
+    int v = (c >= '0' && c <= '9')   ? c - '0'
             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                     : -1;
     if (v < 0) break;
     if (size > (std::numeric_limits<std::uint64_t>::max() >> 5)) {
       buf_.clear();

@@ -21,22 +21,22 @@ namespace imcap::icap {
 // Why a request was rejected. Every enumerator maps to one ICAP status (error_status()).
 enum class parse_error : std::uint8_t {
   none,
-  bad_request_line,       // 400: not "METHOD SP URI SP VERSION"
-  unknown_method,         // 501: a method ICAP/1.0 does not define
-  bad_version,            // 505: not ICAP/1.0
-  bad_uri,                // 400: URI is not an icap:// URI or absolute path
-  bad_header,             // 400: a header line without a colon, or with a bad name
-  header_too_large,       // 400: ICAP header block over limits.max_icap_header_bytes
-  missing_encapsulated,   // 400: REQMOD/RESPMOD without an Encapsulated header
-  bad_encapsulated,       // 400: Encapsulated entries malformed, out of order, or illegal
-  http_head_too_large,    // 400: encapsulated HTTP heads over limits.max_http_header_bytes
-  bad_http_head,          // 400: an encapsulated HTTP head is not a well-formed head
-  bad_preview,            // 400: Preview header is not a number
-  bad_chunk_size,         // 400: a chunk-size line is not hex, or overflows
-  chunk_line_too_long,    // 400: a chunk-size line over limits.max_chunk_line_bytes
-  bad_chunk_terminator,   // 400: chunk data not followed by CRLF
-  bad_trailer,            // 400: malformed trailer section after the last chunk
-  preview_too_long,       // 400: more preview bytes than the Preview header announced
+  bad_request_line,      // 400: not "METHOD SP URI SP VERSION"
+  unknown_method,        // 501: a method ICAP/1.0 does not define
+  bad_version,           // 505: not ICAP/1.0
+  bad_uri,               // 400: URI is not an icap:// URI or absolute path
+  bad_header,            // 400: a header line without a colon, or with a bad name
+  header_too_large,      // 400: ICAP header block over limits.max_icap_header_bytes
+  missing_encapsulated,  // 400: REQMOD/RESPMOD without an Encapsulated header
+  bad_encapsulated,      // 400: Encapsulated entries malformed, out of order, or illegal
+  http_head_too_large,   // 400: encapsulated HTTP heads over limits.max_http_header_bytes
+  bad_http_head,         // 400: an encapsulated HTTP head is not a well-formed head
+  bad_preview,           // 400: Preview header is not a number
+  bad_chunk_size,        // 400: a chunk-size line is not hex, or overflows
+  chunk_line_too_long,   // 400: a chunk-size line over limits.max_chunk_line_bytes
+  bad_chunk_terminator,  // 400: chunk data not followed by CRLF
+  bad_trailer,           // 400: malformed trailer section after the last chunk
+  preview_too_long,      // 400: more preview bytes than the Preview header announced
 };
 
 // ICAP status code for an error (400, 501 or 505).
@@ -68,7 +68,7 @@ struct parser_limits {
 };
 
 class request_parser {
-public:
+ public:
   explicit request_parser(parser_limits limits = {}) noexcept : limits_(limits) {}
 
   parse_result parse(std::string_view input);
@@ -93,10 +93,17 @@ public:
   // Trailer fields received after the last chunk (RFC draft-rousskov-icap-trailers).
   const header_list& trailers() const noexcept { return trailers_; }
 
-private:
+ private:
   enum class state : std::uint8_t {
-    icap_head, http_heads, chunk_size, chunk_data, chunk_data_crlf, trailer,
-    after_preview, complete, failed
+    icap_head,
+    http_heads,
+    chunk_size,
+    chunk_data,
+    chunk_data_crlf,
+    trailer,
+    after_preview,
+    complete,
+    failed
   };
 
   parse_result fail(parse_error e, std::size_t consumed);
@@ -112,7 +119,7 @@ private:
   state state_ = state::icap_head;
   parse_error error_ = parse_error::none;
   icap::request request_;
-  std::string buf_;           // partial head / chunk line / trailer line being accumulated
+  std::string buf_;            // partial head / chunk line / trailer line being accumulated
   std::size_t scan_from_ = 0;  // where to resume looking for a terminator in buf_
   std::uint64_t chunk_left_ = 0;
   std::uint64_t body_bytes_ = 0;

@@ -10,21 +10,36 @@ namespace imcap::icap {
 
 std::string_view status_reason(int status) noexcept {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "ICAP Service Not Found";
-    case 405: return "Method Not Allowed For Service";
-    case 408: return "Request Timeout";
-    case 500: return "Server Error";
-    case 501: return "Method Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Overloaded";
-    case 505: return "ICAP Version Not Supported By Server";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "ICAP Service Not Found";
+    case 405:
+      return "Method Not Allowed For Service";
+    case 408:
+      return "Request Timeout";
+    case 500:
+      return "Server Error";
+    case 501:
+      return "Method Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Overloaded";
+    case 505:
+      return "ICAP Version Not Supported By Server";
+    default:
+      return "Unknown";
   }
 }
 
@@ -131,8 +146,10 @@ std::string message_response(int status, const response_meta& meta,
     out += ", ";
     offset += res_head->size();
   }
-  if (has_body) out += res_head ? "res-body=" : "req-body=";
-  else out += "null-body=";
+  if (has_body)
+    out += res_head ? "res-body=" : "req-body=";
+  else
+    out += "null-body=";
   append_number(out, offset);
   out += "\r\n\r\n";
   if (req_head) out += *req_head;

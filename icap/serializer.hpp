@@ -30,9 +30,9 @@ std::string status_response(int status, const response_meta& meta);
 
 // What OPTIONS advertises for one service.
 struct options_info {
-  std::string_view methods;       // "REQMOD, RESPMOD"
-  std::string_view service;       // human-readable Service text
-  std::string_view service_id;    // short id, sent as Service-ID and ServiceId
+  std::string_view methods;     // "REQMOD, RESPMOD"
+  std::string_view service;     // human-readable Service text
+  std::string_view service_id;  // short id, sent as Service-ID and ServiceId
   std::uint32_t max_connections;
   std::uint32_t options_ttl;
   std::uint32_t preview;
@@ -49,8 +49,8 @@ std::string message_response(int status, const response_meta& meta,
 
 // Chunk framing for response bodies.
 void append_chunk_header(std::string& out, std::size_t size);  // "<hex>\r\n"
-void append_chunk(std::string& out, std::string_view data);     // header + data + "\r\n"
-inline constexpr std::string_view chunk_end = "\r\n";           // after chunk data
+void append_chunk(std::string& out, std::string_view data);    // header + data + "\r\n"
+inline constexpr std::string_view chunk_end = "\r\n";          // after chunk data
 inline constexpr std::string_view last_chunk = "0\r\n\r\n";
 // End of a 206 body: the client appends the original body from `offset` on.
 std::string use_original_body(std::uint64_t offset);

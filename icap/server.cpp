@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,7 +27,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "icap/parser.hpp"
 #include "icap/serializer.hpp"
@@ -65,7 +65,7 @@ struct server::impl {
 
   // Declaration order is destruction order in reverse: the io_contexts (and any coroutine
   // frames they still hold) go before the mutex and registry those frames touch.
-  config boot;  // listen addresses and thread counts, fixed for the process
+  config boot;    // listen addresses and thread counts, fixed for the process
   std::mutex mu;  // guards conns, generation, started, stopped
   std::condition_variable cv;
   std::unordered_set<connection*> conns;
@@ -89,8 +89,10 @@ struct server::impl {
     auto r = std::make_shared<runtime>();
     // Keep the open access log when its settings did not change (the usual reload).
     auto old = rt.load();
-    if (old && old->log->settings() == c.log) r->log = old->log;
-    else r->log = std::make_shared<access_log>(c.log);
+    if (old && old->log->settings() == c.log)
+      r->log = old->log;
+    else
+      r->log = std::make_shared<access_log>(c.log);
     {
       std::lock_guard lock(mu);
       r->istag = make_istag(boot_time, ++generation);
@@ -115,9 +117,11 @@ enum class body_stage {
 };
 
 class connection : public std::enable_shared_from_this<connection> {
-public:
+ public:
   connection(server::impl& srv, tcp::socket socket, bool overloaded)
-      : srv_(srv), socket_(std::move(socket)), watchdog_(socket_.get_executor()),
+      : srv_(srv),
+        socket_(std::move(socket)),
+        watchdog_(socket_.get_executor()),
         overloaded_(overloaded) {
     error_code ec;
     auto ep = socket_.remote_endpoint(ec);
@@ -137,7 +141,8 @@ public:
   void post_drain(bool force) {
     asio::post(socket_.get_executor(), [w = weak_from_this(), force] {
       if (auto c = w.lock(); c && (c->idle_ || force)) {
-        spdlog::debug("connection {}: closed for shutdown ({})", c->peer_, force ? "drain deadline" : "idle");
+        spdlog::debug("connection {}: closed for shutdown ({})", c->peer_,
+                      force ? "drain deadline" : "idle");
         error_code ec;
         c->socket_.close(ec);
       }
@@ -186,7 +191,7 @@ public:
     socket_.close(ec);
   }
 
-private:
+ private:
   // ---- transaction bookkeeping ------------------------------------------------------------
 
   void begin_tx() {
@@ -231,10 +236,10 @@ private:
     }
     r.bytes_in = parser_.wire_bytes();
     r.bytes_out = tx_bytes_out_;
-    r.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              tx_start_)
-            .count());
+    r.duration_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - tx_start_)
+                                       .count());
     r.verdict = tx_verdict_;
     rt_->log->write(r);
   }
@@ -323,9 +328,7 @@ private:
   // Takes the bytes by value: they live in this coroutine's frame until written. (GCC 12
   // mishandles temporaries that must outlive a co_await in the caller's full-expression, so
   // callers build a named string or move one in.)
-  asio::awaitable<bool> write(std::string s) {
-    co_return co_await write_buffers(asio::buffer(s));
-  }
+  asio::awaitable<bool> write(std::string s) { co_return co_await write_buffers(asio::buffer(s)); }
 
   // Reads until the head is complete. Returns false when the transaction is over (the
   // connection closed or went idle for too long, or an error was answered).
@@ -340,7 +343,7 @@ private:
         mark_started();
         auto e = parser_.error();
         std::string why(error_reason(e));
- co_await send_error(error_status(e), std::move(why), true);
+        co_await send_error(error_status(e), std::move(why), true);
         co_return false;
       }
       bool first = !tx_started_;
@@ -361,8 +364,8 @@ private:
       if (!response_started_) {
         std::string why = "timeout " + std::string(doing);
         co_await send_error(408, std::move(why), true);
-      }
-      else tx_status_ = 408;
+      } else
+        tx_status_ = 408;
     } else {
       spdlog::info("connection {}: {} while {}", peer_, ec.message(), doing);
       if (tx_status_ == 0) tx_status_ = 499;  // closed by the client before an answer
@@ -441,8 +444,7 @@ private:
     identity_ = extract_identity(req.headers, cfg.identity);
 
     auto it = srv_.services.find(req.service);
-    if (it == srv_.services.end())
-    {
+    if (it == srv_.services.end()) {
       std::string why = "no service at " + req.service;
       co_return co_await reject(404, std::move(why));
     }
@@ -454,8 +456,8 @@ private:
       if (info.reqmod) methods = "REQMOD";
       if (info.respmod) methods += methods.empty() ? "RESPMOD" : ", RESPMOD";
       std::string service_text = "imcap/" IMCAP_VERSION " " + info.description;
-      options_info o{methods,          service_text,    info.name,
-                     cfg.max_connections, cfg.options_ttl, cfg.preview_size, cfg.allow_206};
+      options_info o{methods,         service_text,     info.name,    cfg.max_connections,
+                     cfg.options_ttl, cfg.preview_size, cfg.allow_206};
       tx_status_ = 200;
       tx_verdict_ = "options";
       auto msg = options_response(o, meta());
@@ -463,8 +465,7 @@ private:
       co_return (co_await drain()) ? after::keep_alive : after::close;
     }
     if ((req.method == method::reqmod && !info.reqmod) ||
-        (req.method == method::respmod && !info.respmod))
-    {
+        (req.method == method::respmod && !info.respmod)) {
       std::string why = std::string(to_string(req.method)) + " not supported by " + req.service;
       co_return co_await reject(405, std::move(why));
     }
@@ -491,7 +492,7 @@ private:
           case parse_status::error: {
             auto e = parser_.error();
             std::string why(error_reason(e));
- co_await send_error(error_status(e), std::move(why), true);
+            co_await send_error(error_status(e), std::move(why), true);
             co_return after::close;
           }
           case parse_status::head_done:
@@ -518,13 +519,12 @@ private:
 
   bool preview_offered() const { return parser_.request().headers.get("Preview").has_value(); }
   // 204 is acceptable inside the preview, or anywhere with "Allow: 204".
-  bool can_204() const {
-    return parser_.request().allow_204 || (preview_offered() && !continued_);
-  }
+  bool can_204() const { return parser_.request().allow_204 || (preview_offered() && !continued_); }
   // 206 inside the preview with "Allow: 206", outside it with "Allow: 204, 206".
   bool can_206() const {
     const auto& req = parser_.request();
-    return rt_->cfg.allow_206 && req.allow_206 && ((preview_offered() && !continued_) || req.allow_204);
+    return rt_->cfg.allow_206 && req.allow_206 &&
+           ((preview_offered() && !continued_) || req.allow_204);
   }
 
   // The original heads as an adapted message would carry them.
@@ -570,14 +570,16 @@ private:
             auto r = parse();
             if (r.status == parse_status::body) {
               if (body_.size() + r.data.size() > limit) {
-                spdlog::warn("connection {}: body over limits.max_buffered_body ({} bytes); "
-                             "passing it through unadapted", peer_, limit);
+                spdlog::warn(
+                    "connection {}: body over limits.max_buffered_body ({} bytes); "
+                    "passing it through unadapted",
+                    peer_, limit);
                 tx_verdict_ = "oversize";
                 body_.append(r.data);  // within this read buffer: bounded by its size
                 if (can_204()) {
                   tx_status_ = 204;
                   auto msg = status_response(204, meta());
-          if (!co_await write(std::move(msg))) co_return after::close;
+                  if (!co_await write(std::move(msg))) co_return after::close;
                   co_return (co_await drain()) ? after::keep_alive : after::close;
                 }
                 co_return co_await echo({}, nullptr);
@@ -589,7 +591,7 @@ private:
             if (r.status == parse_status::error) {
               auto e = parser_.error();
               std::string why(error_reason(e));
- co_await send_error(error_status(e), std::move(why), true);
+              co_await send_error(error_status(e), std::move(why), true);
               co_return after::close;
             }
             auto ec = co_await read_more(rt_->cfg.read_timeout);
@@ -613,8 +615,8 @@ private:
 
       case reply::kind::replace: {
         auto& m = rep.message;
-        bool valid = req.method == method::reqmod ? (m.req_head || m.res_head)
-                                                  : (m.res_head && !m.req_head);
+        bool valid =
+            req.method == method::reqmod ? (m.req_head || m.res_head) : (m.res_head && !m.req_head);
         if (!valid) {
           spdlog::error("service {}: replacement message lacks the heads {} needs", req.service,
                         to_string(req.method));
@@ -650,12 +652,11 @@ private:
       case reply::kind::stream:
         co_return co_await echo(std::move(rep.message), &ex);
 
-      case reply::kind::error:
-        {
-          int status = rep.status >= 400 && rep.status <= 599 ? rep.status : 500;
-          std::string why = rep.reason;
-          co_await send_error(status, std::move(why), true);
-        }
+      case reply::kind::error: {
+        int status = rep.status >= 400 && rep.status <= 599 ? rep.status : 500;
+        std::string why = rep.reason;
+        co_await send_error(status, std::move(why), true);
+      }
         co_return after::close;
     }
     co_return after::close;
@@ -669,7 +670,8 @@ private:
     if (stage_ == body_stage::after_preview && !co_await send_continue()) co_return after::close;
     tx_status_ = 200;
     std::string out = message_response(200, meta(), heads.req_head, heads.res_head, req.has_body());
-    if (!req.has_body()) co_return (co_await write(std::move(out))) ? after::keep_alive : after::close;
+    if (!req.has_body())
+      co_return (co_await write(std::move(out))) ? after::keep_alive : after::close;
 
     std::string filtered;
     auto frame = [&](std::string_view data, bool last) {
@@ -699,8 +701,10 @@ private:
       while (true) {
         auto r = parse();
         if (r.status == parse_status::body) {
-          if (filter) frame(r.data, false);
-          else pieces.push_back(r.data);
+          if (filter)
+            frame(r.data, false);
+          else
+            pieces.push_back(r.data);
           continue;
         }
         if (r.status == parse_status::done) finished = true;
@@ -796,8 +800,10 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
     bool overloaded = false;
     {
       std::lock_guard lock(mu);
-      if (stats.connections_active.load() >= limit) overloaded = true;
-      else stats.connections_active++;
+      if (stats.connections_active.load() >= limit)
+        overloaded = true;
+      else
+        stats.connections_active++;
     }
     if (overloaded) {
       stats.connections_rejected++;
@@ -816,10 +822,10 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
 }
 
 server::server(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
-  impl_->boot_time = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  impl_->boot_time =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   for (unsigned i = 0; i < std::max(1u, impl_->boot.threads); ++i) {
     impl_->iocs.push_back(std::make_unique<asio::io_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->iocs.back()));
@@ -827,7 +833,9 @@ server::server(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
   impl_->install(impl_->boot);
 }
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
 void server::add_service(std::shared_ptr<service> s) {
   impl_->services["/" + s->info().name] = std::move(s);
@@ -874,7 +882,8 @@ void server::reload(config cfg) {
   const auto& boot = impl_->boot;
   bool same_listen = cfg.listen.size() == boot.listen.size();
   for (std::size_t i = 0; same_listen && i < cfg.listen.size(); ++i)
-    same_listen = cfg.listen[i].host == boot.listen[i].host && cfg.listen[i].port == boot.listen[i].port;
+    same_listen =
+        cfg.listen[i].host == boot.listen[i].host && cfg.listen[i].port == boot.listen[i].port;
   if (!same_listen) spdlog::warn("reload: server.listen changed; restart imcapd to apply it");
   if (cfg.threads != boot.threads || cfg.blocking_threads != boot.blocking_threads)
     spdlog::warn("reload: thread counts changed; restart imcapd to apply them");
@@ -905,7 +914,8 @@ std::size_t server::stop() {
     auto timeout = d.rt.load()->cfg.drain_timeout;
     if (!d.cv.wait_for(lock, timeout, [&] { return d.conns.empty(); })) {
       cut = d.conns.size();
-      spdlog::warn("drain timeout ({}s): closing {} connection(s) still busy", timeout.count(), cut);
+      spdlog::warn("drain timeout ({}s): closing {} connection(s) still busy", timeout.count(),
+                   cut);
       for (auto* c : d.conns) c->post_drain(true);
     }
   }
@@ -919,10 +929,16 @@ std::size_t server::stop() {
   return cut;
 }
 
-const server_stats& server::stats() const noexcept { return impl_->stats; }
+const server_stats& server::stats() const noexcept {
+  return impl_->stats;
+}
 
-std::string server::istag() const { return impl_->rt.load()->istag; }
+std::string server::istag() const {
+  return impl_->rt.load()->istag;
+}
 
-asio::any_io_executor server::blocking_executor() { return impl_->blocking.get_executor(); }
+asio::any_io_executor server::blocking_executor() {
+  return impl_->blocking.get_executor();
+}
 
 }  // namespace imcap::icap

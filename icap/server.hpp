@@ -35,7 +35,7 @@ struct server_stats {
 };
 
 class server {
-public:
+ public:
   explicit server(config cfg);
   ~server();
   server(const server&) = delete;
@@ -67,7 +67,7 @@ public:
 
   struct impl;
 
-private:
+ private:
   std::unique_ptr<impl> impl_;
 };
 

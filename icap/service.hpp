@@ -27,7 +27,7 @@ namespace imcap::icap {
 
 // What a service sees of one transaction.
 struct transaction {
-  const icap::request& request;  // ICAP head, encapsulated heads, Allow flags
+  const icap::request& request;   // ICAP head, encapsulated heads, Allow flags
   const client_identity& client;  // proxy user and client IP
   std::uint64_t id;               // unique per process, also in the access log
 };
@@ -88,7 +88,7 @@ struct reply {
 
 // One transaction's adaptation logic; created by service::open(), destroyed after the reply.
 class exchange {
-public:
+ public:
   virtual ~exchange() = default;
 
   // `preview` holds the preview body (empty when no preview was sent). `complete` is true when
@@ -118,7 +118,7 @@ struct service_info {
 };
 
 class service {
-public:
+ public:
   virtual ~service() = default;
   virtual const service_info& info() const noexcept = 0;
   virtual std::unique_ptr<exchange> open(const transaction& tx) = 0;

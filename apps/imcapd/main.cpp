@@ -10,13 +10,13 @@
 int main(int argc, char** argv) {
   namespace po = boost::program_options;
   po::options_description desc("Usage: imcapd [options]\n\nOptions");
-  desc.add_options()
-      ("help,h", "show this help and exit")
-      ("version,V", "show the version and exit")
-      ("config,c", po::value<std::string>(), "configuration file (TOML); without it the embedded defaults apply")
-      ("check-config", "load and validate the configuration, print a summary, and exit")
-      ("print-defaults", "print the embedded default configuration and exit")
-      ("ready-file", po::value<std::string>(), "write the bound host:port lines to this file once listening");
+  desc.add_options()("help,h", "show this help and exit")("version,V", "show the version and exit")(
+      "config,c", po::value<std::string>(),
+      "configuration file (TOML); without it the embedded defaults apply")(
+      "check-config", "load and validate the configuration, print a summary, and exit")(
+      "print-defaults", "print the embedded default configuration and exit")(
+      "ready-file", po::value<std::string>(),
+      "write the bound host:port lines to this file once listening");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (vm.count("help")) {
-    std::cout << desc << "\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n";
+    std::cout << desc
+              << "\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n";
     return 0;
   }
   if (vm.count("version")) {

@@ -39,7 +39,8 @@ summary run(std::string_view a, std::string_view b) {
       s.last = r.status;
       ++s.events;
       if (r.status == parse_status::body) {
-        if (r.data.data() < piece.data() || r.data.data() + r.data.size() > piece.data() + piece.size())
+        if (r.data.data() < piece.data() ||
+            r.data.data() + r.data.size() > piece.data() + piece.size())
           std::abort();  // body views must point into the input given
         s.body.append(r.data);
         continue;

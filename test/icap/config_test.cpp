@@ -53,7 +53,9 @@ TEST_CASE("conf/imcapd.toml is exactly the embedded defaults") {
 }
 
 TEST_CASE("a file overrides only the keys it names") {
-  temp_file f("[server]\nlisten = [\"127.0.0.1:0\", \"[::1]:1345\"]\nthreads = 3\n[log]\naccess_format = \"json\"\n");
+  temp_file f(
+      "[server]\nlisten = [\"127.0.0.1:0\", \"[::1]:1345\"]\nthreads = 3\n[log]\naccess_format = "
+      "\"json\"\n");
   auto c = load_config(f.path);
   REQUIRE(c.listen.size() == 2);
   CHECK(c.listen[1].host == "::1");
@@ -66,14 +68,21 @@ TEST_CASE("a file overrides only the keys it names") {
 
 TEST_CASE("errors name line, column and key") {
   CHECK(error_of("[server]\nthreds = 2\n") == ":2:10: server.threds: unknown key");
-  CHECK(error_of("[server]\nthreads = \"two\"\n") == ":2:11: server.threads: expected an integer from 0 to 256");
-  CHECK(error_of("[server]\n\nthreads = 999\n") == ":3:11: server.threads: expected an integer from 0 to 256");
+  CHECK(error_of("[server]\nthreads = \"two\"\n") ==
+        ":2:11: server.threads: expected an integer from 0 to 256");
+  CHECK(error_of("[server]\n\nthreads = 999\n") ==
+        ":3:11: server.threads: expected an integer from 0 to 256");
   CHECK(error_of("[servr]\nthreads = 2\n").find(": servr: unknown section") != std::string::npos);
-  CHECK(error_of("[server]\nlisten = [\"localhost:1344\"]\n").find(":2:10: server.listen: \"localhost\" is not a numeric IP address") == 0);
-  CHECK(error_of("[server]\nlisten = [\"127.0.0.1:99999\"]\n").find("server.listen: \"99999\" is not a port") != std::string::npos);
-  CHECK(error_of("[server]\nlisten = []\n").find("server.listen: needs at least one address") != std::string::npos);
+  CHECK(error_of("[server]\nlisten = [\"localhost:1344\"]\n")
+            .find(":2:10: server.listen: \"localhost\" is not a numeric IP address") == 0);
+  CHECK(error_of("[server]\nlisten = [\"127.0.0.1:99999\"]\n")
+            .find("server.listen: \"99999\" is not a port") != std::string::npos);
+  CHECK(error_of("[server]\nlisten = []\n").find("server.listen: needs at least one address") !=
+        std::string::npos);
   CHECK(error_of("[log]\nlevel = \"loud\"\n").find(":2:9: log.level: expected one of") == 0);
-  CHECK(error_of("[identity]\nusername_encoding = \"rot13\"\n").find("identity.username_encoding") != std::string::npos);
+  CHECK(
+      error_of("[identity]\nusername_encoding = \"rot13\"\n").find("identity.username_encoding") !=
+      std::string::npos);
   CHECK(error_of("[server]\nallow_206 = 1\n") == ":2:13: server.allow_206: expected true or false");
   // A TOML syntax error also points at its place.
   CHECK(error_of("[server]\nthreads = = 2\n").rfind(":2:", 0) == 0);

@@ -19,11 +19,11 @@ namespace imcap::test {
 
 struct icap_response {
   int status = 0;
-  std::string head;                          // ICAP status line + headers
+  std::string head;                            // ICAP status line + headers
   std::map<std::string, std::string> headers;  // lower-case names
-  std::string req_head, res_head;            // encapsulated heads
-  std::string body;                          // de-chunked body
-  std::string last_chunk_ext;                // extensions of the 0 chunk (use-original-body)
+  std::string req_head, res_head;              // encapsulated heads
+  std::string body;                            // de-chunked body
+  std::string last_chunk_ext;                  // extensions of the 0 chunk (use-original-body)
   bool has_body = false;
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
@@ -32,7 +32,7 @@ struct icap_response {
 };
 
 class icap_client {
-public:
+ public:
   explicit icap_client(std::uint16_t port, int timeout_ms = 10000) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -102,8 +102,10 @@ public:
     auto heads = read_exact(entries.back().second);
     for (std::size_t k = 0; k + 1 < entries.size(); ++k) {
       auto part = heads.substr(entries[k].second, entries[k + 1].second - entries[k].second);
-      if (entries[k].first == "req-hdr") r.req_head = part;
-      else r.res_head = part;
+      if (entries[k].first == "req-hdr")
+        r.req_head = part;
+      else
+        r.res_head = part;
     }
     auto last = entries.back().first;
     if (last == "null-body" || last == "opt-body") return r;
@@ -124,7 +126,7 @@ public:
     }
   }
 
-private:
+ private:
   void fill() {
     char tmp[65536];
     auto n = ::recv(fd_, tmp, sizeof tmp, 0);

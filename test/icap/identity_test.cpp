@@ -30,11 +30,13 @@ TEST_CASE("X-Authenticated-User: WinNT:// and LDAP:// forms, base64 or raw") {
   CHECK(winnt.user == "alice");
   CHECK(winnt.domain == "CORP");
   CHECK(winnt.qualified == "WinNT://CORP/alice");
-  auto ldap = id_of("X-Authenticated-User", "LDAP://dc1.corp.example/cn=Bob Smith,ou=Traders,dc=corp");
+  auto ldap =
+      id_of("X-Authenticated-User", "LDAP://dc1.corp.example/cn=Bob Smith,ou=Traders,dc=corp");
   CHECK(ldap.user == "Bob Smith");
   CHECK(ldap.domain == "dc1.corp.example");
-  auto ldap64 = id_of("X-Authenticated-User",
-                      "TERBUDovL2RjMS5jb3JwLmV4YW1wbGUvY249Qm9iLG91PVRyYWRlcnM=");  // LDAP://dc1.corp.example/cn=Bob,ou=Traders
+  auto ldap64 = id_of(
+      "X-Authenticated-User",
+      "TERBUDovL2RjMS5jb3JwLmV4YW1wbGUvY249Qm9iLG91PVRyYWRlcnM=");  // LDAP://dc1.corp.example/cn=Bob,ou=Traders
   CHECK(ldap64.user == "Bob");
   auto backslash = id_of("X-Authenticated-User", "CORP\\carol");
   CHECK(backslash.user == "carol");

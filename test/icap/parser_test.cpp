@@ -111,7 +111,8 @@ std::string reqmod(std::string extra_headers, std::string body_chunks) {
 }  // namespace
 
 TEST_CASE("REQMOD with req-hdr and a chunked req-body") {
-  auto msg = reqmod("Allow: 204, trailers\r\n", "b\r\n{\"text\":\"hi\r\n6;foo=bar\r\n there\r\n0\r\n\r\n");
+  auto msg =
+      reqmod("Allow: 204, trailers\r\n", "b\r\n{\"text\":\"hi\r\n6;foo=bar\r\n there\r\n0\r\n\r\n");
   auto o = drive({msg});
   REQUIRE(o.error == parse_error::none);
   REQUIRE(o.head);
@@ -134,10 +135,10 @@ TEST_CASE("REQMOD with req-hdr and a chunked req-body") {
 
 TEST_CASE("RESPMOD with req-hdr, res-hdr and res-body") {
   std::string get = "GET http://chat.example/poll HTTP/1.1\r\nHost: chat.example\r\n\r\n";
-  std::string msg = "RESPMOD icap://h/echo ICAP/1.0\r\nHost: h\r\nEncapsulated: req-hdr=0, res-hdr=" +
-                    std::to_string(get.size()) +
-                    ", res-body=" + std::to_string(get.size() + res_head.size()) + "\r\n\r\n" +
-                    get + res_head + "b\r\nhello world\r\n0\r\n\r\n";
+  std::string msg =
+      "RESPMOD icap://h/echo ICAP/1.0\r\nHost: h\r\nEncapsulated: req-hdr=0, res-hdr=" +
+      std::to_string(get.size()) + ", res-body=" + std::to_string(get.size() + res_head.size()) +
+      "\r\n\r\n" + get + res_head + "b\r\nhello world\r\n0\r\n\r\n";
   auto o = drive({msg});
   REQUIRE(o.done);
   CHECK(o.body == "hello world");
@@ -159,17 +160,21 @@ TEST_CASE("every legal null-body and body-only layout") {
     std::string body;
   };
   std::vector<sample> samples = {
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=" + sz + "\r\n\r\n" + get,
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=" + sz + "\r\n\r\n" +
+           get,
        true, false, ""},
       {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-body=0\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
        false, false, "abc"},
       {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n", false, false, ""},
       {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, null-body=" + szr + "\r\n\r\n" +
-           res_head, false, true, ""},
-      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=" + sz + "\r\n\r\n" + get,
+           res_head,
+       false, true, ""},
+      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=" + sz + "\r\n\r\n" +
+           get,
        true, false, ""},
       {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, res-body=" + szr + "\r\n\r\n" +
-           res_head + "2\r\nok\r\n0\r\n\r\n", false, true, "ok"},
+           res_head + "2\r\nok\r\n0\r\n\r\n",
+       false, true, "ok"},
       {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-body=0\r\n\r\n2\r\nok\r\n0\r\n\r\n",
        false, false, "ok"},
       {"OPTIONS icap://h/echo ICAP/1.0\r\nHost: h\r\n\r\n", false, false, ""},
@@ -190,7 +195,8 @@ TEST_CASE("every legal null-body and body-only layout") {
 }
 
 TEST_CASE("preview that holds the whole body ends with ieof") {
-  auto msg = reqmod("Preview: 16\r\nAllow: 204\r\n", "10\r\n{\"text\":\"hello\"}\r\n0; ieof\r\n\r\n");
+  auto msg =
+      reqmod("Preview: 16\r\nAllow: 204\r\n", "10\r\n{\"text\":\"hello\"}\r\n0; ieof\r\n\r\n");
   auto o = drive({msg});
   REQUIRE(o.done);
   CHECK(o.ieof);
@@ -201,7 +207,8 @@ TEST_CASE("preview that holds the whole body ends with ieof") {
 }
 
 TEST_CASE("preview without ieof stops, then the rest follows after 100 Continue") {
-  auto msg = reqmod("Preview: 4\r\n", "4\r\n{\"te\r\n0\r\n\r\n") + "c\r\nxt\":\"hello\"}\r\n0\r\n\r\n";
+  auto msg =
+      reqmod("Preview: 4\r\n", "4\r\n{\"te\r\n0\r\n\r\n") + "c\r\nxt\":\"hello\"}\r\n0\r\n\r\n";
   auto stopped = drive({msg}, false);
   CHECK(stopped.previews == 1);
   CHECK(stopped.body == "{\"te");
@@ -223,8 +230,9 @@ TEST_CASE("Preview: 0 with an empty preview") {
 }
 
 TEST_CASE("chunk extensions: unknown ones, quoted values, and ieof among others are accepted") {
-  auto msg = reqmod("Preview: 16\r\n",
-                    "8 ; a=1 ;b=\"x;y\\\"z\"\r\n12345678\r\n8;c\r\n9abcdefg\r\n0; x=\"1\"; ieof\r\n\r\n");
+  auto msg =
+      reqmod("Preview: 16\r\n",
+             "8 ; a=1 ;b=\"x;y\\\"z\"\r\n12345678\r\n8;c\r\n9abcdefg\r\n0; x=\"1\"; ieof\r\n\r\n");
   auto o = drive({msg});
   REQUIRE(o.error == parse_error::none);
   REQUIRE(o.done);
@@ -234,7 +242,8 @@ TEST_CASE("chunk extensions: unknown ones, quoted values, and ieof among others 
 }
 
 TEST_CASE("ICAP trailers after the last chunk are parsed and kept") {
-  auto msg = reqmod("Allow: trailers\r\n", "3\r\nabc\r\n0\r\nX-Scan-Result: clean\r\nX-Other: 1\r\n\r\n");
+  auto msg =
+      reqmod("Allow: trailers\r\n", "3\r\nabc\r\n0\r\nX-Scan-Result: clean\r\nX-Other: 1\r\n\r\n");
   auto o = drive({msg});
   REQUIRE(o.done);
   CHECK(o.trailers.get("X-Scan-Result") == "clean");
@@ -283,7 +292,8 @@ TEST_CASE("malformed requests get the right error and status") {
     parse_error error;
     int status;
   };
-  std::string eh = "Encapsulated: req-hdr=0, req-body=" + std::to_string(req_head.size()) + "\r\n\r\n";
+  std::string eh =
+      "Encapsulated: req-hdr=0, req-body=" + std::to_string(req_head.size()) + "\r\n\r\n";
   std::vector<bad> cases = {
       {"REQMOD icap://h/echo\r\n\r\n", parse_error::bad_request_line, 400},
       {"REQMOD  icap://h/echo ICAP/1.0\r\n\r\n", parse_error::bad_request_line, 400},
@@ -300,17 +310,30 @@ TEST_CASE("malformed requests get the right error and status") {
       {"OPTIONS icap://h/echo ICAP/1.0\r\nBad Name: x\r\n\r\n", parse_error::bad_header, 400},
       {"OPTIONS icap://h/echo ICAP/1.0\r\n: empty\r\n\r\n", parse_error::bad_header, 400},
       {"REQMOD icap://h/echo ICAP/1.0\r\nHost: h\r\n\r\n", parse_error::missing_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, res-body=10\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, req-body=10\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=20, req-hdr=0, null-body=30\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=5, null-body=30\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=x\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=0\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: null-body=0, req-hdr=0\r\n\r\n", parse_error::bad_encapsulated, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=4\r\n\r\nabcd", parse_error::bad_http_head, 400},
-      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, null-body=11\r\n\r\nGET / x\r\n\r\n", parse_error::bad_http_head, 400},
-      {"REQMOD icap://h/echo ICAP/1.0\r\nPreview: ten\r\n" + eh + req_head, parse_error::bad_preview, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, res-body=10\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, req-body=10\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=20, req-hdr=0, "
+       "null-body=30\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=5, null-body=30\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=x\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=0\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: null-body=0, req-hdr=0\r\n\r\n",
+       parse_error::bad_encapsulated, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=4\r\n\r\nabcd",
+       parse_error::bad_http_head, 400},
+      {"RESPMOD icap://h/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, null-body=11\r\n\r\nGET / "
+       "x\r\n\r\n",
+       parse_error::bad_http_head, 400},
+      {"REQMOD icap://h/echo ICAP/1.0\r\nPreview: ten\r\n" + eh + req_head,
+       parse_error::bad_preview, 400},
       {reqmod("", "zz\r\nabc\r\n0\r\n\r\n"), parse_error::bad_chunk_size, 400},
       {reqmod("", "\r\nabc\r\n0\r\n\r\n"), parse_error::bad_chunk_size, 400},
       {reqmod("", "3 junk\r\nabc\r\n0\r\n\r\n"), parse_error::bad_chunk_size, 400},
@@ -342,7 +365,8 @@ TEST_CASE("limits: ICAP head, HTTP heads and chunk lines") {
   limits.max_http_header_bytes = 128;
   limits.max_chunk_line_bytes = 32;
 
-  std::string big = "OPTIONS icap://h/echo ICAP/1.0\r\nX-Big: " + std::string(300, 'a') + "\r\n\r\n";
+  std::string big =
+      "OPTIONS icap://h/echo ICAP/1.0\r\nX-Big: " + std::string(300, 'a') + "\r\n\r\n";
   CHECK(drive({big}, true, limits).error == parse_error::header_too_large);
   // Without a terminator at all, the limit still stops the accumulation.
   std::string endless = "OPTIONS icap://h/echo ICAP/1.0\r\nX-Big: " + std::string(10000, 'a');
@@ -352,14 +376,15 @@ TEST_CASE("limits: ICAP head, HTTP heads and chunk lines") {
         parse_error::header_too_large);
 
   std::string head(200, 'x');
-  std::string heads = "REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=200\r\n\r\n" + head;
+  std::string heads =
+      "REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=200\r\n\r\n" + head;
   CHECK(drive({heads}, true, limits).error == parse_error::http_head_too_large);
 
   std::string chunk = "REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-body=0\r\n\r\n3" +
                       std::string(40, ' ') + "\r\nabc\r\n0\r\n\r\n";
   CHECK(drive({chunk}, true, limits).error == parse_error::chunk_line_too_long);
-  std::string endless_chunk = "REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-body=0\r\n\r\n3" +
-                              std::string(40, ';');
+  std::string endless_chunk =
+      "REQMOD icap://h/echo ICAP/1.0\r\nEncapsulated: req-body=0\r\n\r\n3" + std::string(40, ';');
   CHECK(drive({endless_chunk}, true, limits).error != parse_error::none);
   // At the limit exactly, things still parse.
   std::string fits = "OPTIONS icap://h/echo ICAP/1.0\r\n\r\n";

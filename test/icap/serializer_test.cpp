@@ -7,7 +7,8 @@
 
 using namespace imcap::icap;
 
-TEST_CASE("100 and 204 carry no Encapsulated header and no Content-Length; errors carry null-body") {
+TEST_CASE(
+    "100 and 204 carry no Encapsulated header and no Content-Length; errors carry null-body") {
   response_meta m{"\"T1\"", false, {}};
   for (int status : {100, 204}) {
     auto r = status_response(status, m);
@@ -33,10 +34,12 @@ TEST_CASE("message responses: Encapsulated offsets point at the heads that follo
   std::string req = "POST / HTTP/1.1\r\nHost: a\r\n\r\n";
   std::string res = "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\n";
   auto r1 = message_response(200, m, req, std::nullopt, true);
-  CHECK(r1.find("Encapsulated: req-hdr=0, req-body=" + std::to_string(req.size()) + "\r\n") != std::string::npos);
+  CHECK(r1.find("Encapsulated: req-hdr=0, req-body=" + std::to_string(req.size()) + "\r\n") !=
+        std::string::npos);
   CHECK(r1.substr(r1.size() - req.size()) == req);
   auto r2 = message_response(200, m, std::nullopt, res, true);
-  CHECK(r2.find("Encapsulated: res-hdr=0, res-body=" + std::to_string(res.size()) + "\r\n") != std::string::npos);
+  CHECK(r2.find("Encapsulated: res-hdr=0, res-body=" + std::to_string(res.size()) + "\r\n") !=
+        std::string::npos);
   auto r3 = message_response(200, m, req, res, false);
   CHECK(r3.find("Encapsulated: req-hdr=0, res-hdr=" + std::to_string(req.size()) + ", null-body=" +
                 std::to_string(req.size() + res.size()) + "\r\n") != std::string::npos);

@@ -14,8 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "icap/echo_service.hpp"
-#include "icap/server.hpp"
 #include "icap/icap_client.hpp"
+#include "icap/server.hpp"
 
 using namespace imcap::icap;
 using imcap::test::icap_client;
@@ -24,14 +24,15 @@ using imcap::test::icap_response;
 namespace {
 
 std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return s;
 }
 
 // Test services, each showing one reply kind.
 template <class Exchange>
 class test_service final : public service {
-public:
+ public:
   test_service(std::string name, bool reqmod = true, bool respmod = true) {
     info_.name = std::move(name);
     info_.description = "test";
@@ -39,9 +40,11 @@ public:
     info_.respmod = respmod;
   }
   const service_info& info() const noexcept override { return info_; }
-  std::unique_ptr<exchange> open(const transaction& tx) override { return std::make_unique<Exchange>(tx); }
+  std::unique_ptr<exchange> open(const transaction& tx) override {
+    return std::make_unique<Exchange>(tx);
+  }
 
-private:
+ private:
   service_info info_;
 };
 
@@ -49,11 +52,15 @@ private:
 struct upper_exchange : exchange {
   explicit upper_exchange(const transaction& t) : tx(t) {}
   const transaction& tx;
-  boost::asio::awaitable<reply> on_preview(std::string_view, bool) override { co_return reply::need_body(); }
+  boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
+    co_return reply::need_body();
+  }
   boost::asio::awaitable<reply> on_body(std::string& body) override {
     http_message m;
-    if (tx.request.method == method::reqmod) m.req_head = tx.request.http_request->raw;
-    else m.res_head = tx.request.http_response->raw;
+    if (tx.request.method == method::reqmod)
+      m.req_head = tx.request.http_request->raw;
+    else
+      m.res_head = tx.request.http_response->raw;
     m.body = upper(body);
     co_return reply::replace(std::move(m), "modified");
   }
@@ -82,7 +89,9 @@ struct stream_exchange : exchange {
     r.what = reply::kind::stream;
     co_return r;
   }
-  void filter(std::string_view in, bool, std::string& out) override { out += upper(std::string(in)); }
+  void filter(std::string_view in, bool, std::string& out) override {
+    out += upper(std::string(in));
+  }
 };
 
 struct boom_exchange : exchange {
@@ -99,8 +108,9 @@ struct who_exchange : exchange {
   const transaction& tx;
   boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
     http_message m;
-    m.res_head = "HTTP/1.1 403 Forbidden\r\nX-User: " + tx.client.user + "\r\nX-Domain: " +
-                 tx.client.domain + "\r\nX-Ip: " + tx.client.client_ip + "\r\nContent-Length: 7\r\n\r\n";
+    m.res_head = "HTTP/1.1 403 Forbidden\r\nX-User: " + tx.client.user +
+                 "\r\nX-Domain: " + tx.client.domain + "\r\nX-Ip: " + tx.client.client_ip +
+                 "\r\nContent-Length: 7\r\n\r\n";
     m.body = "blocked";
     co_return reply::replace(std::move(m), "block");
   }
@@ -110,7 +120,8 @@ struct who_exchange : exchange {
 struct slow_exchange : exchange {
   explicit slow_exchange(const transaction&) {}
   boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
-    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(500));
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
+                                std::chrono::milliseconds(500));
     co_await t.async_wait(boost::asio::use_awaitable);
     co_return reply::unmodified("slow");
   }
@@ -145,8 +156,7 @@ const std::string http_req =
     "POST http://chat.example/api/send HTTP/1.1\r\nHost: chat.example\r\n"
     "Content-Type: application/json\r\n\r\n";
 const std::string http_get = "GET http://files.example/big HTTP/1.1\r\nHost: files.example\r\n\r\n";
-const std::string http_res =
-    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+const std::string http_res = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
 
 std::string chunked(const std::string& body, std::size_t piece = 4096) {
   std::string out;
@@ -162,7 +172,8 @@ std::string chunked(const std::string& body, std::size_t piece = 4096) {
 
 std::string reqmod(const std::string& service, const std::string& headers, const std::string& body,
                    std::optional<std::size_t> preview = std::nullopt) {
-  std::string icap = "REQMOD icap://127.0.0.1/" + service + " ICAP/1.0\r\nHost: 127.0.0.1\r\n" + headers;
+  std::string icap =
+      "REQMOD icap://127.0.0.1/" + service + " ICAP/1.0\r\nHost: 127.0.0.1\r\n" + headers;
   std::string tail;
   if (preview) {
     auto p = std::min(*preview, body.size());
@@ -171,8 +182,8 @@ std::string reqmod(const std::string& service, const std::string& headers, const
   } else {
     tail = chunked(body) + "0\r\n\r\n";
   }
-  return icap + "Encapsulated: req-hdr=0, req-body=" + std::to_string(http_req.size()) + "\r\n\r\n" +
-         http_req + tail;
+  return icap + "Encapsulated: req-hdr=0, req-body=" + std::to_string(http_req.size()) +
+         "\r\n\r\n" + http_req + tail;
 }
 
 // The part of a previewed body that is sent after 100 Continue.
@@ -180,7 +191,8 @@ std::string rest_after_preview(const std::string& body, std::size_t preview) {
   return chunked(body.substr(preview)) + "0\r\n\r\n";
 }
 
-std::string respmod(const std::string& service, const std::string& headers, const std::string& body) {
+std::string respmod(const std::string& service, const std::string& headers,
+                    const std::string& body) {
   return "RESPMOD icap://127.0.0.1/" + service + " ICAP/1.0\r\nHost: 127.0.0.1\r\n" + headers +
          "Encapsulated: req-hdr=0, res-hdr=" + std::to_string(http_get.size()) +
          ", res-body=" + std::to_string(http_get.size() + http_res.size()) + "\r\n\r\n" + http_get +
@@ -199,7 +211,9 @@ std::string random_bytes(std::size_t n, unsigned seed = 7) {
 TEST_CASE("OPTIONS advertises what Squid needs") {
   fixture f;
   icap_client c(f.port);
-  c.send("OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n");
+  c.send(
+      "OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: "
+      "null-body=0\r\n\r\n");
   auto r = c.read_response();
   CHECK(r.status == 200);
   CHECK(r.header("methods") == "REQMOD, RESPMOD");
@@ -295,8 +309,9 @@ TEST_CASE("RESPMOD: 1 MiB echoed byte for byte; empty and null bodies") {
   CHECK(empty.has_body);
   CHECK(empty.body.empty());
 
-  std::string null_body = "RESPMOD icap://127.0.0.1/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, null-body=" +
-                          std::to_string(http_res.size()) + "\r\n\r\n" + http_res;
+  std::string null_body =
+      "RESPMOD icap://127.0.0.1/echo ICAP/1.0\r\nEncapsulated: res-hdr=0, null-body=" +
+      std::to_string(http_res.size()) + "\r\n\r\n" + http_res;
   c.send(null_body);
   auto n = c.read_response();
   CHECK(n.status == 200);
@@ -347,7 +362,9 @@ TEST_CASE("request satisfaction carries the proxy identity the service saw") {
   fixture f;
   icap_client c(f.port);
   // base64("WinNT://CORP/alice")
-  c.send(reqmod("who", "X-Client-IP: 10.1.2.3\r\nX-Authenticated-User: V2luTlQ6Ly9DT1JQL2FsaWNl\r\n", "hi", 10));
+  c.send(reqmod("who",
+                "X-Client-IP: 10.1.2.3\r\nX-Authenticated-User: V2luTlQ6Ly9DT1JQL2FsaWNl\r\n", "hi",
+                10));
   auto r = c.read_response();
   CHECK(r.status == 200);
   CHECK(r.req_head.empty());
@@ -371,7 +388,8 @@ TEST_CASE("a service failure is a 500, not a crash") {
   CHECK(d.read_response().status == 204);
 }
 
-TEST_CASE("errors: each malformed request gets its status with an ISTag, then the connection closes") {
+TEST_CASE(
+    "errors: each malformed request gets its status with an ISTag, then the connection closes") {
   fixture f;
   struct bad {
     std::string text;
@@ -382,7 +400,8 @@ TEST_CASE("errors: each malformed request gets its status with an ISTag, then th
       {"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nBroken header\r\n\r\n", 400},
       {"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nEncapsulated: req-hdr=0\r\n\r\n", 400},
       {"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nEncapsulated: req-body=0\r\n\r\nxyz\r\n", 400},
-      {"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n", 400},
+      {"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n",
+       400},
       {"BREW icap://127.0.0.1/echo ICAP/1.0\r\n\r\n", 501},
       {"OPTIONS icap://127.0.0.1/echo ICAP/3.0\r\n\r\n", 505},
   };
@@ -544,12 +563,14 @@ TEST_CASE("access log: one line per transaction, plain and JSON") {
   std::filesystem::create_directories(dir);
   for (auto format : {access_format::plain, access_format::json}) {
     auto cfg = test_config();
-    cfg.log.access_log = (dir / (format == access_format::plain ? "plain.log" : "json.log")).string();
+    cfg.log.access_log =
+        (dir / (format == access_format::plain ? "plain.log" : "json.log")).string();
     cfg.log.access_format = format;
     {
       fixture f(cfg);
       icap_client c(f.port);
-      c.send(reqmod("echo", "X-Client-IP: 10.9.8.7\r\nX-Client-Username: bob\r\nAllow: 204\r\n", "hi", 10));
+      c.send(reqmod("echo", "X-Client-IP: 10.9.8.7\r\nX-Client-Username: bob\r\nAllow: 204\r\n",
+                    "hi", 10));
       REQUIRE(c.read_response().status == 204);
       c.send("OPTIONS icap://127.0.0.1/nosuch ICAP/1.0\r\n\r\n");
       REQUIRE(c.read_response().status == 404);
@@ -559,7 +580,8 @@ TEST_CASE("access log: one line per transaction, plain and JSON") {
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     REQUIRE(lines.size() == 2);
     if (format == access_format::plain) {
-      CHECK(lines[0].find(" 10.9.8.7 bob REQMOD /echo 204 POST http://chat.example/api/send ") != std::string::npos);
+      CHECK(lines[0].find(" 10.9.8.7 bob REQMOD /echo 204 POST http://chat.example/api/send ") !=
+            std::string::npos);
       CHECK(lines[1].find(" OPTIONS /nosuch 404 ") != std::string::npos);
     } else {
       CHECK(lines[0].front() == '{');
