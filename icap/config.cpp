@@ -133,8 +133,9 @@ void apply(const toml::table& doc, const std::string& file, config& c) {
         else
           r.fail(n, key, "unknown key");
       } else if (section == "limits") {
+        const toml::node& node = n;  // a lambda may not capture a structured binding (clang)
         auto bytes = [&](std::int64_t min, std::int64_t max) {
-          return static_cast<std::size_t>(r.integer(n, key, min, max));
+          return static_cast<std::size_t>(r.integer(node, key, min, max));
         };
         if (k == "max_icap_header_bytes")
           c.limits.max_icap_header_bytes = bytes(256, 16 << 20);

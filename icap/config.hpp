@@ -53,7 +53,7 @@ struct config {
   std::uint32_t preview_size = 4096;
   bool allow_206 = true;
   parser_limits limits;
-  std::size_t max_buffered_body = 16 * 1024 * 1024;
+  std::size_t max_buffered_body = std::size_t{16} << 20;
   identity_settings identity;
   log_settings log;
 };

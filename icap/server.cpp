@@ -126,7 +126,7 @@ class connection : public std::enable_shared_from_this<connection> {
     error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-    buf_.resize(64 * 1024);
+    buf_.resize(std::size_t{64} << 10);
   }
 
   ~connection() {
@@ -810,7 +810,7 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
       spdlog::warn("connection limit {} reached; answering 503", limit);
     }
     auto conn = std::make_shared<connection>(*this, std::move(socket), overloaded);
-    asio::co_spawn(ioc, conn->run(conn), [](std::exception_ptr e) {
+    asio::co_spawn(ioc, conn->run(conn), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
