@@ -1,6 +1,9 @@
 #include "icap/access_log.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 #include <spdlog/async.h>
@@ -54,7 +57,11 @@ std::atomic<int> logger_count{0};
 
 std::string format_access_record(const access_record& r, icap::access_format format) {
   std::string out;
-  out.reserve(256);
+  append_access_record(out, r, format);
+  return out;
+}
+
+void append_access_record(std::string& out, const access_record& r, icap::access_format format) {
   if (format == access_format::plain) {
     auto field = [&](std::string_view v) {
       out += ' ';
@@ -77,7 +84,7 @@ std::string format_access_record(const access_record& r, icap::access_format for
     out += ' ';
     out += std::to_string(r.duration_us);
     field(r.verdict);
-    return out;
+    return;
   }
   out += "\"id\":";
   out += std::to_string(r.id);
@@ -93,7 +100,42 @@ std::string format_access_record(const access_record& r, icap::access_format for
   append_json(out, "bytes_out", r.bytes_out);
   append_json(out, "duration_us", r.duration_us);
   append_json(out, "verdict", r.verdict);
-  return out;
+}
+
+namespace {
+// "2026-11-23T11:04:30.123Z": the seconds part is formatted once per second per thread.
+void append_timestamp(std::string& out) {
+  thread_local std::time_t cached_at = -1;
+  thread_local char text[32];
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  if (secs != cached_at) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_at = secs;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms));
+  out += text;
+  out += frac;
+}
+}  // namespace
+
+void access_log::append_line(std::string& out, const access_record& r) const {
+  if (format_ == access_format::plain) {
+    append_timestamp(out);
+    out += ' ';
+    append_access_record(out, r, format_);
+  } else {
+    out += "{\"time\":\"";
+    append_timestamp(out);
+    out += "\",";
+    append_access_record(out, r, format_);
+    out += '}';
+  }
+  out += '\n';
 }
 
 access_log::access_log(const log_settings& s) : settings_(s), format_(s.access_format) {
@@ -117,10 +159,9 @@ access_log::access_log(const log_settings& s) : settings_(s), format_(s.access_f
   logger_ = std::make_shared<spdlog::async_logger>("access" + std::to_string(logger_count++),
                                                    std::move(sink), pool_,
                                                    spdlog::async_overflow_policy::block);
-  if (format_ == access_format::plain)
-    logger_->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
-  else
-    logger_->set_pattern("{\"time\":\"%Y-%m-%dT%H:%M:%S.%e%z\",%v}");
+  // Lines arrive complete (timestamp included) and in batches: the sink adds only the final
+  // line end.
+  logger_->set_pattern("%v");
   logger_->set_level(spdlog::level::info);
   // Flushing every line costs a write(2) per transaction; once a second bounds what a crash
   // can take, and close() flushes everything on a clean exit.
@@ -142,7 +183,19 @@ void access_log::close() {
 
 void access_log::write(const access_record& r) {
   if (!logger_) return;
-  logger_->info(format_access_record(r, format_));
+  std::string line;
+  append_line(line, r);
+  write_batch(line);
+}
+
+void access_log::write_batch(std::string& lines) {
+  if (!logger_ || lines.empty()) {
+    lines.clear();
+    return;
+  }
+  if (lines.back() == '\n') lines.pop_back();  // the sink ends each message with a newline
+  logger_->info(std::string_view(lines));
+  lines.clear();
 }
 
 }  // namespace imcap::icap

@@ -19,7 +19,14 @@ std::string_view to_string(method m) noexcept {
 }
 
 void header_list::add(std::string name, std::string value) {
+  if (fields_.empty()) fields_.reserve(12);  // typical ICAP and HTTP heads, one allocation
   fields_.push_back({std::move(name), std::move(value)});
+}
+
+void header_list::append_to_last(std::string_view more) {
+  if (fields_.empty()) return;
+  fields_.back().value.push_back(' ');
+  fields_.back().value.append(more);
 }
 
 std::optional<std::string_view> header_list::get(std::string_view name) const noexcept {

@@ -29,6 +29,8 @@ class header_list {
   };
 
   void add(std::string name, std::string value);
+  // Appends " " + `more` to the last field's value (header line folding).
+  void append_to_last(std::string_view more);
   // First value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const noexcept;
   // True when a comma-separated list header (e.g. `Allow: 204, trailers`) contains `token`

@@ -68,10 +68,10 @@ namespace {
 constexpr std::string_view crlf2 = "\r\n\r\n";
 
 // Parses header lines ("name: value" CRLF ...) from `block`, which holds everything after the
-// start line up to and including the final empty line. Accepts obsolete line folding.
+// start line up to and including the final empty line. Accepts obsolete line folding. On
+// failure `out` may hold some fields; the caller discards the whole request then.
 bool parse_fields(std::string_view block, header_list& out) {
-  std::string* last_value = nullptr;
-  std::vector<header_list::field> parsed;
+  bool have_field = false;
   while (true) {
     auto eol = block.find("\r\n");
     if (eol == std::string_view::npos) return false;
@@ -79,12 +79,9 @@ bool parse_fields(std::string_view block, header_list& out) {
     block.remove_prefix(eol + 2);
     if (line.empty()) break;
     if (is_ows(line.front())) {  // obs-fold: continuation of the previous value
-      if (last_value == nullptr) return false;
+      if (!have_field) return false;
       auto more = trim_ows(line);
-      if (!more.empty()) {
-        last_value->push_back(' ');
-        last_value->append(more);
-      }
+      if (!more.empty()) out.append_to_last(more);
       continue;
     }
     auto colon = line.find(':');
@@ -93,12 +90,10 @@ bool parse_fields(std::string_view block, header_list& out) {
     if (!std::all_of(name.begin(), name.end(), is_tchar)) return false;
     auto value = trim_ows(line.substr(colon + 1));
     if (value.find_first_of("\r\n") != std::string_view::npos) return false;
-    parsed.push_back({std::string(name), std::string(value)});
-    last_value = &parsed.back().value;
+    out.add(std::string(name), std::string(value));
+    have_field = true;
   }
-  if (!block.empty()) return false;
-  for (auto& f : parsed) out.add(std::move(f.name), std::move(f.value));
-  return true;
+  return block.empty();
 }
 
 template <class Int>

@@ -10,6 +10,10 @@
 // - The server's registry holds raw connection pointers under a mutex, only to post drain
 //   notices; a connection removes itself in its destructor, under the same mutex.
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -24,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -84,6 +89,13 @@ struct server::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::thread> threads;
+  // Access-log lines waiting to be handed to the writer, one batch per I/O thread (index as
+  // in iocs), touched only by that thread, and by stop() once the threads are joined.
+  struct log_batch {
+    std::string text;
+    std::shared_ptr<access_log> owner;
+  };
+  std::vector<log_batch> batches;
 
   void install(config c) {
     auto r = std::make_shared<runtime>();
@@ -102,6 +114,19 @@ struct server::impl {
   }
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  asio::awaitable<void> flush_loop(std::size_t index);
+
+  // Appends one access-log line to this thread's batch; hands full batches to the writer.
+  void log_line(std::size_t index, const std::shared_ptr<access_log>& log, const access_record& r) {
+    auto& b = batches[index];
+    if (b.owner != log) {
+      if (b.owner) b.owner->write_batch(b.text);
+      b.owner = log;
+    }
+    if (!log->enabled()) return;
+    log->append_line(b.text, r);
+    if (b.text.size() >= 32 * 1024) log->write_batch(b.text);
+  }
 };
 
 namespace {
@@ -118,8 +143,9 @@ enum class body_stage {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server::impl& srv, tcp::socket socket, bool overloaded)
+  connection(server::impl& srv, std::size_t index, tcp::socket socket, bool overloaded)
       : srv_(srv),
+        index_(index),
         socket_(std::move(socket)),
         watchdog_(socket_.get_executor()),
         overloaded_(overloaded) {
@@ -241,7 +267,7 @@ class connection : public std::enable_shared_from_this<connection> {
                                        std::chrono::steady_clock::now() - tx_start_)
                                        .count());
     r.verdict = tx_verdict_;
-    rt_->log->write(r);
+    srv_.log_line(index_, rt_->log, r);
   }
 
   response_meta meta(bool close = false) const { return {rt_->istag, close, {}}; }
@@ -277,6 +303,15 @@ class connection : public std::enable_shared_from_this<connection> {
     watchdog_.cancel();
   }
 
+  // Mid-message, the client may be holding its next segment until it sees our ACK (Nagle's
+  // algorithm: Squid writes the ICAP head and the body separately), while the kernel delays
+  // that ACK by up to 40 ms hoping to piggyback it on a response we cannot send yet. Ask for
+  // the ACK at once. Linux resets quick-ACK mode by itself, so this is per read.
+  void ack_now() {
+    int one = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
+
   // Maps a cancelled operation to a timeout when the watchdog cancelled it.
   error_code timeout_aware(error_code ec) {
     if (ec == asio::error::operation_aborted && timed_out_) {
@@ -302,6 +337,7 @@ class connection : public std::enable_shared_from_this<connection> {
       begin_ = 0;
     }
     if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // never hit: parse() drains input
+    if (tx_started_) ack_now();
     set_deadline(timeout);
     timed_out_ = false;
     auto [ec, n] = co_await socket_.async_read_some(
@@ -749,6 +785,7 @@ class connection : public std::enable_shared_from_this<connection> {
   static constexpr auto never = std::chrono::steady_clock::time_point::max();
 
   server::impl& srv_;
+  std::size_t index_;  // which I/O thread (and log batch) this connection lives on
   tcp::socket socket_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point deadline_ = never;
@@ -783,7 +820,8 @@ class connection : public std::enable_shared_from_this<connection> {
 asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
   asio::steady_timer backoff(acceptor.get_executor());
   while (!draining.load()) {
-    auto& ioc = *iocs[next_ioc++ % iocs.size()];
+    auto index = next_ioc++ % iocs.size();
+    auto& ioc = *iocs[index];
     auto [ec, socket] = co_await acceptor.async_accept(ioc, use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || draining.load()) break;
@@ -809,7 +847,7 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
       stats.connections_rejected++;
       spdlog::warn("connection limit {} reached; answering 503", limit);
     }
-    auto conn = std::make_shared<connection>(*this, std::move(socket), overloaded);
+    auto conn = std::make_shared<connection>(*this, index, std::move(socket), overloaded);
     asio::co_spawn(ioc, conn->run(conn), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
@@ -818,6 +856,17 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
         spdlog::error("connection task ended with: {}", ex.what());
       }
     });
+  }
+}
+
+asio::awaitable<void> server::impl::flush_loop(std::size_t index) {
+  // A line reaches the writer at most this long after its transaction ended.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!draining.load()) {
+    timer.expires_after(std::chrono::milliseconds(200));
+    co_await timer.async_wait(use_tuple);
+    auto& b = batches[index];
+    if (b.owner && !b.text.empty()) b.owner->write_batch(b.text);
   }
 }
 
@@ -830,6 +879,7 @@ server::server(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
     impl_->iocs.push_back(std::make_unique<asio::io_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->iocs.back()));
   }
+  impl_->batches.resize(impl_->iocs.size());
   impl_->install(impl_->boot);
 }
 
@@ -865,6 +915,8 @@ void server::start() {
   impl_->started = true;
   for (auto& acc : impl_->acceptors)
     asio::co_spawn(*impl_->iocs[0], impl_->accept_loop(*acc), asio::detached);
+  for (std::size_t i = 0; i < impl_->iocs.size(); ++i)
+    asio::co_spawn(*impl_->iocs[i], impl_->flush_loop(i), asio::detached);
   for (auto& ioc : impl_->iocs)
     impl_->threads.emplace_back([&io = *ioc] {
       while (true) {
@@ -925,6 +977,10 @@ std::size_t server::stop() {
   for (auto& t : d.threads) t.join();
   d.threads.clear();
   d.blocking.join();
+  for (auto& b : d.batches) {
+    if (b.owner) b.owner->write_batch(b.text);
+    b.owner.reset();
+  }
   d.rt.load()->log->close();
   return cut;
 }
