@@ -1,5 +1,6 @@
 #include "icap/access_log.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,15 +26,20 @@ void append_plain(std::string& out, std::string_view v) {
     return;
   }
   static constexpr char hex[] = "0123456789ABCDEF";
-  for (char c : v) {
+  auto needs_escape = [](char c) {
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '%' || c == '"') {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
+    return u <= 0x20 || u == 0x7f || c == '%' || c == '"';
+  };
+  // Clean runs are appended whole; only the rare escaped byte goes one at a time.
+  while (!v.empty()) {
+    auto bad = std::find_if(v.begin(), v.end(), needs_escape);
+    out.append(v.begin(), bad);
+    if (bad == v.end()) break;
+    auto u = static_cast<unsigned char>(*bad);
+    out += '%';
+    out += hex[u >> 4];
+    out += hex[u & 15];
+    v.remove_prefix(static_cast<std::size_t>(bad - v.begin()) + 1);
   }
 }
 
