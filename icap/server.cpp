@@ -166,10 +166,15 @@ class connection : public std::enable_shared_from_this<connection> {
   // close if it sits between transactions (or at once when `force`).
   void post_drain(bool force) {
     asio::post(socket_.get_executor(), [w = weak_from_this(), force] {
-      if (auto c = w.lock(); c && (c->idle_ || force)) {
+      auto c = w.lock();
+      if (!c) return;
+      error_code ec;
+      // A request that already arrived but was not read yet is served, not cut: the
+      // connection closes after it, when its loop sees the drain flag.
+      if (!force && c->idle_ && c->socket_.available(ec) > 0) return;
+      if (c->idle_ || force) {
         spdlog::debug("connection {}: closed for shutdown ({})", c->peer_,
                       force ? "drain deadline" : "idle");
-        error_code ec;
         c->socket_.close(ec);
       }
     });
