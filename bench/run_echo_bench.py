@@ -325,7 +325,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs per row, alternating server order; medians are reported")
-    ap.add_argument("--small-body", type=int, default=1024, help="body bytes, scenarios a and b")
+    ap.add_argument("--small-body", type=int, default=200, help="body bytes, scenarios a and b")
     ap.add_argument("--large-body", type=int, default=1048576, help="body bytes, scenario c")
     ap.add_argument("--load-threads", type=int, default=1, help="icap_load --threads")
     ap.add_argument("--read-timeout", type=float, default=10.0, help="icap_load --timeout")
