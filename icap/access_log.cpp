@@ -121,7 +121,8 @@ void append_timestamp(std::string& out) {
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
     cached_at = secs;
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   char frac[8];
   std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms));
   out += text;
