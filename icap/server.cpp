@@ -192,6 +192,9 @@ class connection : public std::enable_shared_from_this<connection> {
     asio::co_spawn(socket_.get_executor(), watchdog(self), asio::detached);
     if (overloaded_) {
       co_await reject_overloaded();
+      error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      co_await linger();
       stop_watchdog();
       co_return;
     }
@@ -214,11 +217,13 @@ class connection : public std::enable_shared_from_this<connection> {
         co_await send_error(500, std::move(why), true);
       }
       end_tx();
+      last_status_ = tx_status_;
       if (next == after::close) break;
     }
-    stop_watchdog();
     error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (last_status_ >= 400) co_await linger();
+    stop_watchdog();
     socket_.close(ec);
   }
 
@@ -395,6 +400,22 @@ class connection : public std::enable_shared_from_this<connection> {
         co_return false;
       }
       mark_started();
+    }
+  }
+
+  // After an error answer the client may still be sending the request it started. Closing
+  // with unread bytes would make the kernel send a reset, which can destroy the error
+  // response before the client reads it; so read and discard for a little while first
+  // (bounded in time and bytes), as HTTP servers do.
+  asio::awaitable<void> linger() {
+    std::size_t discarded = 0;
+    while (discarded < (std::size_t{4} << 20)) {
+      begin_ = end_ = 0;
+      set_deadline(std::chrono::seconds(2));
+      timed_out_ = false;
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf_), use_tuple);
+      if (ec) break;
+      discarded += n;
     }
   }
 
@@ -804,6 +825,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point armed_ = never;
   bool timed_out_ = false;
   bool closed_ = false;
+  int last_status_ = 0;  // ICAP status of the last answer, for the lingering close
   bool overloaded_;
   std::string peer_;
   std::vector<char> buf_;

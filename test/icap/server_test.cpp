@@ -422,6 +422,18 @@ TEST_CASE(
   CHECK_FALSE(r.header("istag").empty());
 }
 
+TEST_CASE("an error answer survives a client that keeps sending (lingering close)") {
+  fixture f;
+  icap_client c(f.port);
+  // A bad head followed by 4 MiB the client is still pushing when the 400 is sent: without a
+  // lingering close the server's reset would destroy the 400 (and fail the send).
+  std::string junk(4 << 20, 'j');
+  c.send("OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nBad Name: x\r\n\r\n" + junk);
+  auto r = c.read_response();
+  CHECK(r.status == 400);
+  CHECK(r.header("x-imcap-error") == "malformed ICAP header");
+}
+
 TEST_CASE("a body that breaks chunking mid-stream cuts the connection, and the server lives on") {
   fixture f;
   {
