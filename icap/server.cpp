@@ -190,6 +190,10 @@ class connection : public std::enable_shared_from_this<connection> {
     // The watchdog gets its own reference now, not when it first runs: by then this
     // connection may already be gone.
     asio::co_spawn(socket_.get_executor(), watchdog(self), asio::detached);
+    // The snapshot is refreshed by mark_started() when each transaction's first byte arrives;
+    // this one only covers waiting for the first transaction.
+    rt_ = srv_.rt.load();
+    parser_.set_limits(rt_->cfg.limits);
     if (overloaded_) {
       co_await reject_overloaded();
       error_code ec;
@@ -199,9 +203,7 @@ class connection : public std::enable_shared_from_this<connection> {
       co_return;
     }
     while (!srv_.draining.load()) {
-      rt_ = srv_.rt.load();
       parser_.reset();
-      parser_.set_limits(rt_->cfg.limits);
       begin_tx();
       after next = after::close;
       bool failed = false;
@@ -476,8 +478,6 @@ class connection : public std::enable_shared_from_this<connection> {
   // ---- the transaction ---------------------------------------------------------------------
 
   asio::awaitable<after> reject_overloaded() {
-    rt_ = srv_.rt.load();
-    parser_.set_limits(rt_->cfg.limits);
     begin_tx();
     // Read the head so the client gets its answer in the order it expects, then refuse.
     auto timeout = std::min(rt_->cfg.read_timeout, std::chrono::seconds(10));
