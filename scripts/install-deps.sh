@@ -16,6 +16,12 @@ PACKAGES=(
   # runtimes, which clang only recommends (and we install without recommends).
   clang libclang-rt-14-dev
   libboost1.81-all-dev libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev libsodium-dev
+  # Decoders: content codings and XML.
+  zlib1g-dev libbrotli-dev libzstd-dev libpugixml-dev
+  # Signature packs: multi-pattern matching, malware scanning, true file types. clamav gives
+  # sigtool and clamscan, the references the ClamAV tests and benchmark compare against;
+  # libarchive lists archive members for file rules.
+  libvectorscan-dev libclamav-dev libmagic-dev libmagic-mgc clamav libarchive-dev
   squid c-icap libicapapi-dev
   curl python3 ca-certificates git
 )

@@ -1,0 +1,41 @@
+// imcapctl: the admin CLI. Each command group lives in its component's library; this file only
+// dispatches.
+
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "imcap_version.hpp"
+#include "modules/cli.hpp"
+#include "signatures/cli.hpp"
+
+namespace {
+
+constexpr std::string_view usage =
+    "Usage: imcapctl COMMAND [ARGS...]\n"
+    "\n"
+    "Commands:\n"
+    "  decode --request FILE [--response FILE]   print the chat events in raw HTTP messages\n"
+    "  sigpack SUBCOMMAND ...                     signature packs (imcapctl sigpack help)\n"
+    "  version                                    print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  const std::span<const std::string> rest(args.data() + 1, args.size() - 1);
+  if (command == "version" || command == "--version") {
+    std::cout << "imcapctl " IMCAP_VERSION "\n";
+    return 0;
+  }
+  if (command == "decode") return imcap::modules::decode_command(rest, std::cout, std::cerr);
+  if (command == "sigpack") return imcap::signatures::sigpack_command(rest, std::cout, std::cerr);
+  std::cerr << "imcapctl: unknown command '" << command << "'\n" << usage;
+  return 2;
+}

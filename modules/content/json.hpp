@@ -1,0 +1,35 @@
+#pragma once
+// JSON through Boost.JSON with imcap's limits: nesting depth bounded (a 10 000-deep array is an
+// error, not a stack overflow), 64-bit integer ids kept exact, surrogate pairs decoded.
+// Helpers read the loosely typed fields chat APIs send.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "modules/errors.hpp"
+
+namespace imcap::modules::content {
+
+decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out);
+
+// The value at an RFC 6901 pointer, or nullptr.
+const boost::json::value* at_pointer(const boost::json::value& v, std::string_view pointer);
+
+// The string at `pointer`, if it is a string.
+std::optional<std::string> string_at(const boost::json::value& v, std::string_view pointer);
+
+// An id as text, whatever JSON type carried it: strings as is, integers exactly (int64/uint64),
+// doubles only when integral. nullopt for anything else.
+std::optional<std::string> id_at(const boost::json::value& v, std::string_view pointer);
+
+// Escapes a key for use inside a JSON pointer ("~" -> "~0", "/" -> "~1").
+std::string pointer_escape(std::string_view key);
+
+// Replaces the string at `pointer` in the JSON document `text` and serialises the result.
+decode_error replace_string(std::string& text, std::string_view pointer,
+                            std::string_view replacement, const limits& lim);
+
+}  // namespace imcap::modules::content

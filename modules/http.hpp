@@ -1,0 +1,77 @@
+#pragma once
+// The HTTP side of one exchange as the decoders see it: request head (all that an ICAP preview
+// guarantees), bodies with their content codings already undone, and the proxy's identity.
+// Independent of icap/: the pipeline (and `imcapctl decode`) fills these from what it has.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modules/errors.hpp"
+
+namespace imcap::modules {
+
+class session_store;
+
+// Header fields in arrival order; lookups are case-insensitive.
+class header_fields {
+ public:
+  struct field {
+    std::string name;
+    std::string value;
+  };
+  void add(std::string name, std::string value);
+  std::optional<std::string_view> get(std::string_view name) const noexcept;
+  const std::vector<field>& fields() const noexcept { return fields_; }
+
+ private:
+  std::vector<field> fields_;
+};
+
+// The request line and headers: enough to classify (no body needed).
+struct request_head {
+  std::string method;  // "POST"
+  std::string target;  // as sent: absolute-form (proxy) or origin-form
+  std::string host;    // lowercase, no port: from an absolute target, else the Host header
+  std::string path;    // percent-decoded path, e.g. "/api/chat.postMessage"
+  std::string query;   // raw query without '?', still percent-encoded
+  header_fields headers;
+
+  // Builds the head from a request line's method and target plus the header fields: resolves
+  // host (absolute target first, then Host), splits path and query (Boost.URL).
+  static request_head make(std::string method, std::string target, header_fields headers);
+
+  // The Content-Type media type, lowercase, without parameters ("application/json").
+  std::string media_type() const;
+  // A parameter of Content-Type (e.g. "boundary", "charset"), unquoted.
+  std::optional<std::string> content_type_param(std::string_view name) const;
+  // A decoded query parameter (first occurrence).
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct http_request {
+  request_head head;
+  std::string body;  // content codings undone (identity bytes)
+};
+
+struct http_response {
+  int status = 0;
+  header_fields headers;
+  std::string body;  // content codings undone
+
+  std::string media_type() const;
+};
+
+// Everything a decoder may use for one HTTP exchange. The response is absent in REQMOD.
+struct exchange {
+  const http_request& request;
+  const http_response* response = nullptr;
+  std::string_view proxy_user;  // decoded proxy identity, empty when unknown
+  std::string_view client_ip;
+  session_store* sessions = nullptr;  // cross-request state; may be null (stateless decode)
+  const modules::limits& limits;
+};
+
+}  // namespace imcap::modules
