@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "modules/telegram/telegram.hpp"
+
 namespace imcap::modules {
 
 namespace {
@@ -10,6 +12,7 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      telegram::bot_decoder,
   };
   return t;
 }
