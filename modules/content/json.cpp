@@ -7,6 +7,11 @@
 namespace imcap::modules::content {
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out) {
+  return parse_json(text, lim, out, {});
+}
+
+decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,
+                        boost::json::storage_ptr storage) {
   if (text.size() > lim.max_decoded_bytes)
     return {errc::too_large, "json: document of " + std::to_string(text.size()) +
                                  " bytes over " + std::to_string(lim.max_decoded_bytes)};
@@ -15,6 +20,7 @@ decode_error parse_json(std::string_view text, const limits& lim, boost::json::v
   // Boost.JSON's parser keeps its own explicit stack: a deep document fails with
   // too_deep at max_depth instead of recursing.
   boost::json::stream_parser p({}, opt);
+  p.reset(std::move(storage));
   boost::system::error_code ec;
   p.write(text.data(), text.size(), ec);
   if (!ec) p.finish(ec);

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include <boost/json.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <pugixml.hpp>
 
 #include "modules/content/form.hpp"
@@ -47,10 +48,16 @@ struct bot_identity {
 };
 
 bot_identity identify(std::string_view token) {
+  // A bot polls and posts with the same token again and again: remember the last digest.
+  thread_local std::string last_token;
+  thread_local bot_identity last;
+  if (!last_token.empty() && token == last_token) return last;
   bot_identity b;
   b.session_key = "tg:" + sha256_hex(token).substr(0, 16);
   auto colon = token.find(':');
   if (colon != std::string_view::npos) b.bot_id = std::string(token.substr(0, colon));
+  last_token = std::string(token);
+  last = b;
   return b;
 }
 
@@ -86,7 +93,10 @@ std::string html_to_text(std::string_view html, const limits& lim) {
 // The method's parameters, wherever the client put them.
 struct params {
   enum class form_kind { json, form, multipart, query } kind = form_kind::query;
-  boost::json::value json;
+  // The request's JSON lives only during one decode call: allocate it from a buffer that is
+  // released at once.
+  boost::json::monotonic_resource json_memory;
+  boost::json::value json = boost::json::value(nullptr, &json_memory);
   std::vector<content::form_field> fields;  // form body or query string
   std::vector<content::multipart_part> parts;
 
@@ -150,7 +160,7 @@ decode_error read_params(const http_request& req, const limits& lim, params& p) 
   auto type = req.head.media_type();
   if (type == "application/json") {
     p.kind = params::form_kind::json;
-    if (auto e = content::parse_json(req.body, lim, p.json)) return e;
+    if (auto e = content::parse_json(req.body, lim, p.json, &p.json_memory)) return e;
     if (!p.json.is_object())
       return {errc::malformed_json, "telegram: request body is not a JSON object"};
     return {};
@@ -238,17 +248,21 @@ decode_error decode_media_group(const params& p, chat_event base, std::vector<bo
                                 const limits& lim, std::vector<chat_event>& out) {
   auto media_text = p.get("media");
   if (!media_text) return {errc::malformed_json, "telegram: sendMediaGroup without media"};
-  boost::json::value media;
+  // The media array: in the JSON body itself, or the JSON text of a form field or part.
+  boost::json::monotonic_resource memory;
+  boost::json::value parsed(nullptr, &memory);
+  const boost::json::value* media = nullptr;
   location media_at;
   if (p.kind == params::form_kind::json && p.json.as_object().contains("media") &&
       p.json.as_object().at("media").is_array()) {
-    media = p.json.as_object().at("media");
+    media = &p.json.as_object().at("media");
   } else {
-    if (auto e = content::parse_json(*media_text, lim, media)) return e;
+    if (auto e = content::parse_json(*media_text, lim, parsed, &memory)) return e;
+    media = &parsed;
     media_at = p.where("media");
   }
-  if (!media.is_array()) return {errc::malformed_json, "telegram: media is not a JSON array"};
-  const auto& items = media.as_array();
+  if (!media->is_array()) return {errc::malformed_json, "telegram: media is not a JSON array"};
+  const auto& items = media->as_array();
   if (items.size() > lim.max_parts)
     return {errc::too_many_parts, "telegram: media group of " + std::to_string(items.size()) +
                                       " items"};
@@ -385,8 +399,9 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (!split_path(x.request.head.path, token, method)) return {};
   if (lower(method) != "getupdates" || x.response == nullptr) return {};
   if (x.response->status != 200) return {};
-  boost::json::value doc;
-  if (auto e = content::parse_json(x.response->body, x.limits, doc)) return e;
+  boost::json::monotonic_resource memory;
+  boost::json::value doc(nullptr, &memory);
+  if (auto e = content::parse_json(x.response->body, x.limits, doc, &memory)) return e;
   if (!doc.is_object()) return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
   auto* ok = content::at_pointer(doc, "/ok");
   if (ok == nullptr || !ok->is_bool())
