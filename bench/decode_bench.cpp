@@ -8,9 +8,9 @@
 // usage: decode_bench [--corpus-mb N] [--min-seconds S] [--repeat R]
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -113,9 +113,8 @@ result measure(const std::vector<const item*>& corpus, double min_seconds, int r
       }
       cur.seconds = thread_seconds() - t0;
     } while (cur.seconds < min_seconds);
-    if (best.seconds == 0 ||
-        static_cast<double>(cur.bytes) / cur.seconds >
-            static_cast<double>(best.bytes) / best.seconds)
+    if (best.seconds == 0 || static_cast<double>(cur.bytes) / cur.seconds >
+                                 static_cast<double>(best.bytes) / best.seconds)
       best = cur;
   }
   return best;
@@ -129,9 +128,12 @@ int main(int argc, char** argv) {
   int repeat = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--corpus-mb") corpus_mb = std::stod(argv[i + 1]);
-    else if (a == "--min-seconds") min_seconds = std::stod(argv[i + 1]);
-    else if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
+    if (a == "--corpus-mb")
+      corpus_mb = std::stod(argv[i + 1]);
+    else if (a == "--min-seconds")
+      min_seconds = std::stod(argv[i + 1]);
+    else if (a == "--repeat")
+      repeat = std::stoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: decode_bench [--corpus-mb N] [--min-seconds S] [--repeat R]\n");
       return 2;

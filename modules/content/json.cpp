@@ -13,8 +13,8 @@ decode_error parse_json(std::string_view text, const limits& lim, boost::json::v
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,
                         boost::json::storage_ptr storage) {
   if (text.size() > lim.max_decoded_bytes)
-    return {errc::too_large, "json: document of " + std::to_string(text.size()) +
-                                 " bytes over " + std::to_string(lim.max_decoded_bytes)};
+    return {errc::too_large, "json: document of " + std::to_string(text.size()) + " bytes over " +
+                                 std::to_string(lim.max_decoded_bytes)};
   boost::json::parse_options opt;
   opt.max_depth = lim.max_depth;
   // Boost.JSON's parser keeps its own explicit stack: a deep document fails with
@@ -26,8 +26,7 @@ decode_error parse_json(std::string_view text, const limits& lim, boost::json::v
   if (!ec) p.finish(ec);
   if (ec) {
     if (ec == boost::json::error::too_deep)
-      return {errc::too_deep,
-              "json: nesting deeper than " + std::to_string(lim.max_depth)};
+      return {errc::too_deep, "json: nesting deeper than " + std::to_string(lim.max_depth)};
     if (ec == boost::json::error::incomplete)
       return {errc::truncated, "json: document ends early (" + ec.message() + ")"};
     return {errc::malformed_json, "json: " + ec.message()};

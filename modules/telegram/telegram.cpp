@@ -171,8 +171,7 @@ decode_error read_params(const http_request& req, const limits& lim, params& p) 
   }
   if (type == "multipart/form-data") {
     p.kind = params::form_kind::multipart;
-    return content::parse_multipart(*req.head.headers.get("Content-Type"), req.body, lim,
-                                    p.parts);
+    return content::parse_multipart(*req.head.headers.get("Content-Type"), req.body, lim, p.parts);
   }
   // Parameters in the query string (GET or a body-less POST).
   p.kind = params::form_kind::query;
@@ -264,8 +263,8 @@ decode_error decode_media_group(const params& p, chat_event base, std::vector<bo
   if (!media->is_array()) return {errc::malformed_json, "telegram: media is not a JSON array"};
   const auto& items = media->as_array();
   if (items.size() > lim.max_parts)
-    return {errc::too_many_parts, "telegram: media group of " + std::to_string(items.size()) +
-                                      " items"};
+    return {errc::too_many_parts,
+            "telegram: media group of " + std::to_string(items.size()) + " items"};
   for (std::size_t i = 0; i < items.size(); ++i) {
     // Where item i's `key` sits: inside the JSON body's media array, or inside the JSON
     // text of a media form field or part (not rewritable when it came in the query string).
@@ -280,8 +279,9 @@ decode_error decode_media_group(const params& p, chat_event base, std::vector<bo
     };
     const auto& item = items[i];
     auto file = content::string_at(item, "/media");
-    if (!file) return {errc::malformed_json, "telegram: media item " + std::to_string(i) +
-                                                 " has no media string"};
+    if (!file)
+      return {errc::malformed_json,
+              "telegram: media item " + std::to_string(i) + " has no media string"};
     chat_event e = base;
     attachment a;
     if (auto err = resolve_file(p, *file, item_ptr("media"), used, a)) return err;
@@ -350,7 +350,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   chat_event* last = group ? (out.empty() ? nullptr : &out.back()) : &e;
   if (last != nullptr) {
     for (std::size_t i = 0; i < p.parts.size(); ++i)
-      if (!used[i] && p.parts[i].has_filename) last->attachments.push_back(from_part(p.parts[i], i));
+      if (!used[i] && p.parts[i].has_filename)
+        last->attachments.push_back(from_part(p.parts[i], i));
   }
   if (!group && (!e.text.empty() || !e.attachments.empty() || send_message))
     out.push_back(std::move(e));
@@ -402,7 +403,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   boost::json::monotonic_resource memory;
   boost::json::value doc(nullptr, &memory);
   if (auto e = content::parse_json(x.response->body, x.limits, doc, &memory)) return e;
-  if (!doc.is_object()) return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
+  if (!doc.is_object())
+    return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
   auto* ok = content::at_pointer(doc, "/ok");
   if (ok == nullptr || !ok->is_bool())
     return {errc::malformed_json, "telegram: getUpdates answer has no boolean \"ok\""};

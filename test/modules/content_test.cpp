@@ -6,9 +6,9 @@
 #include <string>
 
 #include <brotli/encode.h>
-#include <catch2/catch.hpp>
 #include <zlib.h>
 #include <zstd.h>
+#include <catch2/catch.hpp>
 
 #include "modules/content/codings.hpp"
 
@@ -54,8 +54,8 @@ std::string brotli_compress(std::string_view chunk, std::size_t repeat = 1, int 
     for (;;) {
       std::size_t avail_out = buf.size();
       auto next_out = reinterpret_cast<std::uint8_t*>(buf.data());
-      REQUIRE(BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out,
-                                          nullptr));
+      REQUIRE(
+          BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out, nullptr));
       out.append(buf.data(), buf.size() - avail_out);
       if (avail_in == 0 && !BrotliEncoderHasMoreOutput(st) &&
           (op != BROTLI_OPERATION_FINISH || BrotliEncoderIsFinished(st)))

@@ -88,8 +88,9 @@ TEST_CASE("telegram: every reported text location rewrites and decodes back") {
   REQUIRE(d->rewrite != nullptr);
   limits lim;
   std::size_t rewritten = 0;
-  for (std::string_view c : {"send-message-json", "send-message-form-html", "send-document-multipart",
-                             "send-document-file-id", "send-media-group"}) {
+  for (std::string_view c :
+       {"send-message-json", "send-message-form-html", "send-document-multipart",
+        "send-document-file-id", "send-media-group"}) {
     INFO(c);
     auto req = request_of(fixtures / c / "request.http");
     exchange x{req, nullptr, "", "", nullptr, lim};
@@ -137,7 +138,8 @@ TEST_CASE("telegram: a bounded number of updates and media items") {
   const auto* d = find_decoder("telegram-bot");
   auto req = request_of(fixtures / "get-updates-gzip" / "request.http");
   http_response resp;
-  REQUIRE(!parse_http_response(slurp(fixtures / "get-updates-gzip" / "response.http"), limits{}, resp));
+  REQUIRE(
+      !parse_http_response(slurp(fixtures / "get-updates-gzip" / "response.http"), limits{}, resp));
   limits lim;
   lim.max_parts = 2;
   exchange x{req, &resp, "", "", nullptr, lim};
