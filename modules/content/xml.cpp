@@ -14,8 +14,9 @@ decode_error parse_xml(std::string_view text, const limits& lim, pugi::xml_docum
   auto r = doc.load_buffer(text.data(), text.size(), flags, pugi::encoding_utf8);
   if (!r) {
     doc.reset();
-    if (r.status == pugi::status_end_element_mismatch &&
-        static_cast<std::size_t>(r.offset) >= text.size())
+    // pugixml reports a document cut short as an error at (or just before) its last byte.
+    if (r.status != pugi::status_no_document_element && !text.empty() &&
+        static_cast<std::size_t>(r.offset) + 1 >= text.size())
       return {errc::truncated, std::string("xml: ") + r.description() + " at end of document"};
     return {errc::malformed_xml,
             std::string("xml: ") + r.description() + " at offset " + std::to_string(r.offset)};

@@ -264,6 +264,12 @@ TEST_CASE("xml: namespaces, entities, errors, DOCTYPE refused, depth bounded") {
   CHECK(local_name(msg) == "message");
 
   CHECK(parse_xml("<a><b></a>", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("<a><b></c></a>", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("just text", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("<a><b>cut", limits{}, doc).code == errc::truncated);
+  CHECK(parse_xml("<a><b>cut</b>", limits{}, doc).code == errc::truncated);
+  CHECK(parse_xml("<a", limits{}, doc).code == errc::truncated);
   CHECK(parse_xml("<a>&unknown;</a>", limits{}, doc).code == errc::ok);  // left as text
   auto e =
       parse_xml("<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'boom'>]><a>&x;</a>", limits{}, doc);

@@ -31,6 +31,8 @@ TEST_CASE("request_head from an origin-form target uses Host without port") {
   CHECK(h.query_param("e") == "");
   auto v6 = request_head::make("GET", "/", hf({{"Host", "[::1]:8080"}}));
   CHECK(v6.host == "::1");
+  auto bad = request_head::make("GET", "/p?a=%zz", hf({{"Host", "h"}}));
+  CHECK(!bad.query_param("a"));  // an unparsable query answers nothing rather than guessing
   auto none = request_head::make("GET", "/", {});
   CHECK(none.host.empty());
 }
