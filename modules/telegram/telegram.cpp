@@ -395,14 +395,38 @@ attachment file_ref(const boost::json::value& f, const std::string& ptr) {
   return a;
 }
 
+// getMe answers with the bot's own user: an identity event naming who the token belongs to.
+decode_error decode_get_me(const boost::json::value& doc, const bot_identity& bot,
+                           std::vector<chat_event>& out) {
+  auto* ok = content::at_pointer(doc, "/ok");
+  if (ok == nullptr || !ok->is_bool())
+    return {errc::malformed_json, "telegram: getMe answer has no boolean \"ok\""};
+  if (!ok->as_bool()) return {};
+  auto* me = content::at_pointer(doc, "/result");
+  if (me == nullptr || !me->is_object())
+    return {errc::malformed_json, "telegram: getMe result is not an object"};
+  chat_event e = base_event(bot, direction::inbound);
+  e.kind = event_kind::identity;
+  e.sender =
+      party{content::id_at(*me, "/id").value_or(""), display_name(*me), identity_source::body};
+  if (auto user = content::string_at(*me, "/username"))
+    e.attributes.emplace_back("username", *user);
+  e.attributes.emplace_back("method", "getMe");
+  out.push_back(std::move(e));
+  return {};
+}
+
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   std::string_view token, method;
   if (!split_path(x.request.head.path, token, method)) return {};
-  if (lower(method) != "getupdates" || x.response == nullptr) return {};
+  auto method_lc = lower(method);
+  bool get_me = method_lc == "getme";
+  if ((method_lc != "getupdates" && !get_me) || x.response == nullptr) return {};
   if (x.response->status != 200) return {};
   boost::json::monotonic_resource memory;
   boost::json::value doc(nullptr, &memory);
   if (auto e = content::parse_json(x.response->body, x.limits, doc, &memory)) return e;
+  if (get_me) return decode_get_me(doc, identify(token), out);
   if (!doc.is_object())
     return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
   auto* ok = content::at_pointer(doc, "/ok");
