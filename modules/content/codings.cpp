@@ -116,12 +116,18 @@ decode_error undo_gzip(std::string_view in, const limits& lim, std::string& out)
 
 decode_error undo_deflate(std::string_view in, const limits& lim, std::string& out) {
   // RFC 9110 says "deflate" is the zlib format; some servers send raw deflate. Try the zlib
-  // wrapper, and fall back to raw only when zlib rejects the header before any output.
+  // wrapper; when zlib finds the stream corrupt or cut short (a raw stream can start with two
+  // bytes that pass for a zlib header), try raw deflate and keep zlib's error if that fails too.
+  // Limit errors are final.
   bool rejected = false;
   auto e = inflate_stream(in, MAX_WBITS, false, "deflate", lim, out, rejected);
-  if (!e || !rejected) return e;
-  out.clear();
-  return inflate_stream(in, -MAX_WBITS, false, "deflate", lim, out, rejected);
+  if (!e || (e.code != errc::malformed_encoding && e.code != errc::truncated)) return e;
+  std::string raw;
+  auto raw_error = inflate_stream(in, -MAX_WBITS, false, "deflate", lim, raw, rejected);
+  if (raw_error && raw_error.code != errc::too_large && raw_error.code != errc::ratio_exceeded)
+    return e;
+  out = std::move(raw);
+  return raw_error;
 }
 
 decode_error undo_br(std::string_view in, const limits& lim, std::string& out) {

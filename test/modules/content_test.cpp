@@ -124,6 +124,16 @@ TEST_CASE("each coding round-trips text encoded by the real library") {
     CHECK(!undo("deflate", zlib_compress(sample, -15), out));
     CHECK(out == sample);
   }
+  SECTION("raw deflate whose first two bytes pass for a zlib header") {
+    // A non-final stored block of 29 bytes: 0x08 0x1d is also a valid zlib header.
+    std::string data(29, 'd');
+    std::string crafted("\x08\x1d\x00\xe2\xff", 5);
+    crafted += data;
+    crafted += zlib_compress("tail", -15);
+    REQUIRE((static_cast<unsigned>(0x08) * 256 + 0x1d) % 31 == 0);
+    CHECK(!undo("deflate", crafted, out));
+    CHECK(out == data + "tail");
+  }
   SECTION("br") {
     CHECK(!undo("br", brotli_compress(sample), out));
     CHECK(out == sample);
