@@ -245,8 +245,6 @@ std::string_view file_field(std::string_view method) {
 
 decode_error decode_media_group(const params& p, chat_event base, std::vector<bool>& used,
                                 const limits& lim, std::vector<chat_event>& out) {
-  auto media_text = p.get("media");
-  if (!media_text) return {errc::malformed_json, "telegram: sendMediaGroup without media"};
   // The media array: in the JSON body itself, or the JSON text of a form field or part.
   boost::json::monotonic_resource memory;
   boost::json::value parsed(nullptr, &memory);
@@ -256,6 +254,8 @@ decode_error decode_media_group(const params& p, chat_event base, std::vector<bo
       p.json.as_object().at("media").is_array()) {
     media = &p.json.as_object().at("media");
   } else {
+    auto media_text = p.get("media");
+    if (!media_text) return {errc::malformed_json, "telegram: sendMediaGroup without media"};
     if (auto e = content::parse_json(*media_text, lim, parsed, &memory)) return e;
     media = &parsed;
     media_at = p.where("media");
