@@ -19,7 +19,9 @@ decode_error parse_json(std::string_view text, const limits& lim, boost::json::v
   opt.max_depth = lim.max_depth;
   // Boost.JSON's parser keeps its own explicit stack: a deep document fails with
   // too_deep at max_depth instead of recursing.
-  boost::json::stream_parser p({}, opt);
+  // The parser's own working stack starts in this buffer: no allocation for usual documents.
+  unsigned char scratch[4096];
+  boost::json::stream_parser p({}, opt, scratch);
   p.reset(std::move(storage));
   boost::system::error_code ec;
   p.write(text.data(), text.size(), ec);
