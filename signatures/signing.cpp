@@ -254,16 +254,23 @@ std::filesystem::path sign_file(const std::filesystem::path& file, const secret_
 
 verify_result verify_file(const std::filesystem::path& file, std::span<const public_key> trusted,
                           const std::filesystem::path& sig_arg) {
-  verify_result r;
-  const std::filesystem::path sig_file = sig_arg.empty() ? signature_path_for(file) : sig_arg;
   std::vector<unsigned char> data;
   try {
     data = read_file_bytes(file, max_pack_bytes);
   } catch (const std::runtime_error& e) {
+    verify_result r;
     r.status = verify_status::missing;
     r.message = std::string("cannot read the pack: ") + e.what();
     return r;
   }
+  return verify_data(data, file.string(), trusted,
+                     sig_arg.empty() ? signature_path_for(file) : sig_arg);
+}
+
+verify_result verify_data(std::span<const unsigned char> data, const std::string& label,
+                          std::span<const public_key> trusted,
+                          const std::filesystem::path& sig_file) {
+  verify_result r;
   std::string sig_text;
   try {
     const auto bytes = read_file_bytes(sig_file, max_key_file_bytes);
@@ -292,16 +299,16 @@ verify_result verify_file(const std::filesystem::path& file, std::span<const pub
     if (key.key_id() != a.key_id) continue;
     if (verify_bytes(data, sig, key)) {
       r.status = verify_status::ok;
-      r.message = file.string() + ": good signature by key " + a.key_id;
+      r.message = label + ": good signature by key " + a.key_id;
     } else {
       r.status = verify_status::bad_signature;
-      r.message = file.string() + ": BAD signature: the pack or " + sig_file.string() +
+      r.message = label + ": BAD signature: the pack or " + sig_file.string() +
                   " was modified after signing (key " + a.key_id + ")";
     }
     return r;
   }
   r.status = verify_status::untrusted_key;
-  r.message = file.string() + ": signed by key " + a.key_id + ", which is not a trusted key";
+  r.message = label + ": signed by key " + a.key_id + ", which is not a trusted key";
   return r;
 }
 

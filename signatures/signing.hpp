@@ -78,6 +78,12 @@ struct verify_result {
 verify_result verify_file(const std::filesystem::path& file, std::span<const public_key> trusted,
                           const std::filesystem::path& sig = {});
 
+// The same check over bytes already in memory (the store verifies exactly the bytes it copies).
+// `label` names the data in messages.
+verify_result verify_data(std::span<const unsigned char> data, const std::string& label,
+                          std::span<const public_key> trusted,
+                          const std::filesystem::path& sig_file);
+
 // Low-level pieces, for the store and tests.
 std::array<unsigned char, signature_bytes> sign_bytes(std::span<const unsigned char> data,
                                                       const secret_key& key);
