@@ -143,10 +143,20 @@ class checker {
     error(source_pos{where.begin.line, where.begin.column}, why);
   }
   void error(source_pos where, const std::string& why) {
-    problems_.push_back(file_ + ":" + std::to_string(where.line) + ":" +
-                        std::to_string(where.column) + ": " + why);
+    problems_.push_back({where, file_ + ":" + std::to_string(where.line) + ":" +
+                                    std::to_string(where.column) + ": " + why});
   }
-  std::vector<std::string>& problems() { return problems_; }
+  bool any() const { return !problems_.empty(); }
+  // In file order, whatever order the checks ran in.
+  std::vector<std::string> problems() {
+    std::stable_sort(problems_.begin(), problems_.end(), [](const auto& a, const auto& b) {
+      return a.first.line != b.first.line ? a.first.line < b.first.line
+                                          : a.first.column < b.first.column;
+    });
+    std::vector<std::string> out;
+    for (auto& p : problems_) out.push_back(std::move(p.second));
+    return out;
+  }
 
   static source_pos pos(const toml::node& n) {
     return {n.source().begin.line, n.source().begin.column};
@@ -256,7 +266,7 @@ class checker {
 
  private:
   std::string file_;
-  std::vector<std::string> problems_;
+  std::vector<std::pair<source_pos, std::string>> problems_;
 };
 
 const enum_table<direction> direction_names{
@@ -650,7 +660,7 @@ pack parse_pack(std::string_view bytes, const std::filesystem::path& file) {
     doc = toml::parse(bytes, file.string());
   } catch (const toml::parse_error& e) {
     c.error(e.source(), std::string(e.description()));
-    throw pack_error(std::move(c.problems()));
+    throw pack_error(c.problems());
   }
 
   c.only_keys(doc, {"name", "version", "description", "author", "mode", "rule"}, "the pack",
@@ -712,7 +722,7 @@ pack parse_pack(std::string_view bytes, const std::filesystem::path& file) {
   }
   if (p.rules.empty())
     c.error(top, "empty pack: no [[rule]] tables");
-  if (!c.problems().empty()) throw pack_error(std::move(c.problems()));
+  if (c.any()) throw pack_error(c.problems());
   return p;
 }
 

@@ -299,7 +299,7 @@ class part_scan {
     auto& acc = accepted_[c.rule];
     const rule& r = p_.model.rules[c.rule];
     const bool dlp = r.kind == rule_kind::dlp;
-    if (dlp && !acc.empty() && c.b < acc.back().e) return;  // inside a span already taken
+    if (dlp && !acc.empty() && c.e <= acc.back().e) return;  // inside a span already taken
     if (c.b < base || c.e > base + window.size()) {
       ++counters_.candidates_too_long;
       return;
@@ -312,20 +312,28 @@ class part_scan {
       return;
     }
     const dlp_detector d = *r.detector;
-    const int before =
-        c.b == 0 ? -1
-                 : (c.b - 1 >= base ? static_cast<unsigned char>(window[c.b - 1 - base]) : -1);
     const int after = c.e < total && c.e < base + window.size()
                           ? static_cast<unsigned char>(window[c.e - base])
                           : -1;
-    if (!validators::boundary_before_ok(d, before) || !validators::boundary_after_ok(d, after))
-      return;
-    if (!validators::validate(d, window.substr(c.b - base, c.e - c.b))) return;
-    if (acc.size() >= lim_.max_matches_per_part) {
-      ++counters_.matches_dropped;
+    if (!validators::boundary_after_ok(d, after)) return;
+    // Vectorscan reports the leftmost start for each end, which for "4111...1111 5555...4444"
+    // is the first number's start. So the candidate's end is tried with later starts too, at
+    // each position where a token may begin (few: the boundary check rules out the rest).
+    const bool restartable = d != dlp_detector::private_key;
+    const std::size_t floor = acc.empty() ? 0 : acc.back().e;
+    for (std::size_t s = std::max(c.b, floor); s < c.e; ++s) {
+      if (s > c.b && !restartable) break;
+      const int before =
+          s == 0 ? -1 : static_cast<unsigned char>(window[s - 1 - base]);
+      if (!validators::boundary_before_ok(d, before)) continue;
+      if (!validators::validate(d, window.substr(s - base, c.e - s))) continue;
+      if (acc.size() >= lim_.max_matches_per_part) {
+        ++counters_.matches_dropped;
+        return;
+      }
+      acc.push_back({s, c.e});
       return;
     }
-    acc.push_back({c.b, c.e});
   }
 
   const compiled_pack& p_;
