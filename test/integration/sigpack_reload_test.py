@@ -9,6 +9,7 @@ back.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,6 +147,26 @@ def main():
             del line
         finally:
             server.stop()
+
+        # --- start-up with a broken active pack: imcapd refuses to start, naming it ---------
+        second_dir = os.path.join(tmp, "second")
+        os.makedirs(second_dir)
+        second = IcapServer("imcapd", second_dir, imcapd=parser_args.imcapd)
+        shutil.copytree(store, second.pack_store)
+        with open(os.path.join(second.pack_store, "secrets", "active"), "w") as f:
+            f.write("9.9.9\n")
+        try:
+            second.start()
+            checks.check(False, "imcapd refuses to start with a broken active pack")
+        except RuntimeError as e:
+            stderr = harness.tail(second.stderr_path, 50)
+            checks.check("before it was ready" in str(e) and
+                         os.path.join(second.pack_store, "secrets", "9.9.9", "pack.toml") + ":3:"
+                         in stderr,
+                         "imcapd refuses to start with a broken active pack, naming file:line",
+                         str(e)[:300] + stderr)
+        finally:
+            second.stop()
     return checks.finish("sigpack reload")
 
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -275,6 +276,7 @@ TEST_CASE("clamav: reload swaps the engine while scans run") {
   std::atomic<bool> stop{false};
   std::atomic<int> wrong{0};
   std::mutex m;
+  std::condition_variable scanned;
   std::vector<std::uint64_t> generations;
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
@@ -285,18 +287,14 @@ TEST_CASE("clamav: reload swaps the engine while scans run") {
         if (r.status != clamav_status::infected) ++wrong;
         std::lock_guard lk(m);
         generations.push_back(r.engine_generation);
+        scanned.notify_all();
       }
     });
   }
   // Let scans start on generation 1, then reload twice while they continue.
   auto wait_for_scans = [&](std::size_t n) {
-    for (int i = 0; i < 2000; ++i) {
-      {
-        std::lock_guard lk(m);
-        if (generations.size() >= n) return;
-      }
-      std::this_thread::sleep_for(1ms);
-    }
+    std::unique_lock lk(m);
+    REQUIRE(scanned.wait_for(lk, 60s, [&] { return generations.size() >= n; }));
   };
   wait_for_scans(5);
   CHECK(scanner.reload().generation == 2);
