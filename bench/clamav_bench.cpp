@@ -44,8 +44,8 @@ namespace {
 
 struct options {
   std::size_t attachment_bytes = std::size_t{1} << 20;
-  int attachments = 16;   // distinct attachments, scanned round-robin
-  int scans = 64;         // scans per round and side
+  int attachments = 16;  // distinct attachments, scanned round-robin
+  int scans = 64;        // scans per round and side
   int rounds = 5;
   unsigned threads = 2;
   int synthetic_body = 20000;
@@ -64,8 +64,8 @@ std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
 
 // Chat-export-like text: words from a small vocabulary, lines of varying length.
 std::string text_bytes(std::mt19937_64& rng, std::size_t n) {
-  static const char* words[] = {"meeting", "the",    "report", "send",   "please", "tomorrow",
-                                "budget",  "file",   "ok",     "thanks", "deploy", "invoice",
+  static const char* words[] = {"meeting",  "the",    "report", "send",   "please", "tomorrow",
+                                "budget",   "file",   "ok",     "thanks", "deploy", "invoice",
                                 "customer", "review", "draft",  "lunch",  "call",   "update"};
   std::string s;
   s.reserve(n + 16);
@@ -131,7 +131,9 @@ struct side_result {
 
 struct corpus {
   std::vector<std::shared_ptr<const std::string>> items;
-  std::size_t bytes_per_scan(int i) const { return items[static_cast<std::size_t>(i) % items.size()]->size(); }
+  std::size_t bytes_per_scan(int i) const {
+    return items[static_cast<std::size_t>(i) % items.size()]->size();
+  }
   const std::shared_ptr<const std::string>& at(int i) const {
     return items[static_cast<std::size_t>(i) % items.size()];
   }
@@ -155,8 +157,8 @@ corpus tagged(const corpus& base, int n, std::uint64_t round) {
 
 clamav_input input_of(const std::shared_ptr<const std::string>& s) {
   clamav_input in;
-  in.bytes = std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(s->data()),
-                                            s->size());
+  in.bytes =
+      std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(s->data()), s->size());
   in.owner = s;
   in.name = "attachment";
   return in;
@@ -171,12 +173,13 @@ side_result run_direct(const clamav_direct& direct, const corpus& c, int scans, 
     for (int i = static_cast<int>(t); i < scans; i += static_cast<int>(threads)) {
       const auto& s = c.at(i);
       std::string virus;
-      const int rc = direct.scan(
-          std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(s->data()),
-                                         s->size()),
-          virus);
-      if (rc == 1) ++infected;
-      else if (rc != 0) ++errors;
+      const int rc = direct.scan(std::span<const unsigned char>(
+                                     reinterpret_cast<const unsigned char*>(s->data()), s->size()),
+                                 virus);
+      if (rc == 1)
+        ++infected;
+      else if (rc != 0)
+        ++errors;
     }
   };
   if (threads == 1) {
@@ -198,8 +201,10 @@ side_result run_pool(clamav_scanner& scanner, const corpus& c, int scans, unsign
   if (in_flight == 1) {
     for (int i = 0; i < scans; ++i) {
       const auto r = scanner.scan(input_of(c.at(i)));
-      if (r.status == clamav_status::infected) ++infected;
-      else if (r.status == clamav_status::error) ++errors;
+      if (r.status == clamav_status::infected)
+        ++infected;
+      else if (r.status == clamav_status::error)
+        ++errors;
     }
   } else {
     std::mutex m;
@@ -214,8 +219,10 @@ side_result run_pool(clamav_scanner& scanner, const corpus& c, int scans, unsign
       }
       scanner.scan_async(input_of(c.at(i)), [&](clamav_result r) {
         std::lock_guard lk(m);
-        if (r.status == clamav_status::infected) ++infected;
-        else if (r.status == clamav_status::error) ++errors;
+        if (r.status == clamav_status::infected)
+          ++infected;
+        else if (r.status == clamav_status::error)
+          ++errors;
         --outstanding;
         ++done;
         cv.notify_all();
@@ -250,16 +257,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--source-dir") source_dir = next();
-    else if (a == "--scans") o.scans = std::stoi(next());
-    else if (a == "--rounds") o.rounds = std::stoi(next());
-    else if (a == "--threads") o.threads = static_cast<unsigned>(std::stoul(next()));
-    else if (a == "--attachments") o.attachments = std::stoi(next());
-    else if (a == "--size") o.attachment_bytes = std::stoul(next());
-    else if (a == "--synthetic-body") o.synthetic_body = std::stoi(next());
-    else if (a == "--synthetic-hash") o.synthetic_hash = std::stoi(next());
-    else if (a == "--db") o.extra_dbs.emplace_back(next());
-    else return usage();
+    if (a == "--source-dir")
+      source_dir = next();
+    else if (a == "--scans")
+      o.scans = std::stoi(next());
+    else if (a == "--rounds")
+      o.rounds = std::stoi(next());
+    else if (a == "--threads")
+      o.threads = static_cast<unsigned>(std::stoul(next()));
+    else if (a == "--attachments")
+      o.attachments = std::stoi(next());
+    else if (a == "--size")
+      o.attachment_bytes = std::stoul(next());
+    else if (a == "--synthetic-body")
+      o.synthetic_body = std::stoi(next());
+    else if (a == "--synthetic-hash")
+      o.synthetic_hash = std::stoi(next());
+    else if (a == "--db")
+      o.extra_dbs.emplace_back(next());
+    else
+      return usage();
   }
   if (o.scans < 1 || o.rounds < 1 || o.threads < 1 || o.attachments < 1) return usage();
 
@@ -269,9 +286,15 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.attachments; ++i) {
     std::string s;
     switch (i % 3) {
-      case 0: s = text_bytes(rng, o.attachment_bytes); break;
-      case 1: s = random_bytes(rng, o.attachment_bytes); break;
-      default: s = pe_like(rng, o.attachment_bytes); break;
+      case 0:
+        s = text_bytes(rng, o.attachment_bytes);
+        break;
+      case 1:
+        s = random_bytes(rng, o.attachment_bytes);
+        break;
+      default:
+        s = pe_like(rng, o.attachment_bytes);
+        break;
     }
     // One attachment in eight carries the test marker at its end: both sides must find it.
     if (i % 8 == 7) s.replace(s.size() - marker.size(), marker.size(), marker);
@@ -291,20 +314,21 @@ int main(int argc, char** argv) {
   };
   std::vector<db_set> sets;
   sets.push_back({"shipped test database", {source_dir / "signatures/clamav"}});
-  sets.push_back({"shipped + synthetic (" + std::to_string(o.synthetic_body) + " body, " +
-                      std::to_string(o.synthetic_hash) + " hash sigs)",
-                  {source_dir / "signatures/clamav",
-                   write_synthetic_db(tmp / "synthetic", o.synthetic_body, o.synthetic_hash,
-                                      rng)}});
+  sets.push_back(
+      {"shipped + synthetic (" + std::to_string(o.synthetic_body) + " body, " +
+           std::to_string(o.synthetic_hash) + " hash sigs)",
+       {source_dir / "signatures/clamav",
+        write_synthetic_db(tmp / "synthetic", o.synthetic_body, o.synthetic_hash, rng)}});
   if (!o.extra_dbs.empty()) {
     auto dirs = o.extra_dbs;
     dirs.insert(dirs.begin(), source_dir / "signatures/clamav");
     sets.push_back({"shipped + --db", dirs});
   }
 
-  std::printf("clamav_bench: %d attachments of %zu bytes (text, random, MZ-headed; 1 in 8 with "
-              "the test marker), %d scans per round, %d rounds, libclamav in-process\n",
-              o.attachments, o.attachment_bytes, o.scans, o.rounds);
+  std::printf(
+      "clamav_bench: %d attachments of %zu bytes (text, random, MZ-headed; 1 in 8 with "
+      "the test marker), %d scans per round, %d rounds, libclamav in-process\n",
+      o.attachments, o.attachment_bytes, o.scans, o.rounds);
   std::printf("%-58s %-9s %12s %12s %7s\n", "database", "shape", "direct MiB/s", "imcap MiB/s",
               "ratio");
   int worst = 0;

@@ -1039,8 +1039,7 @@ const server_stats& server::stats() const noexcept {
 }
 
 void server::set_istag_contribution(std::string contribution) {
-  if (impl_->set_contribution(std::move(contribution)))
-    spdlog::info("ISTag is now {}", istag());
+  if (impl_->set_contribution(std::move(contribution))) spdlog::info("ISTag is now {}", istag());
 }
 
 std::string server::istag() const {

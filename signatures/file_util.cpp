@@ -86,11 +86,10 @@ void write_file_atomically(const std::filesystem::path& file, std::span<const un
 
 void write_file_atomically(const std::filesystem::path& file, const std::string& text,
                            unsigned mode) {
-  write_file_atomically(
-      file,
-      std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(text.data()),
-                                     text.size()),
-      mode);
+  write_file_atomically(file,
+                        std::span<const unsigned char>(
+                            reinterpret_cast<const unsigned char*>(text.data()), text.size()),
+                        mode);
 }
 
 }  // namespace imcap::signatures

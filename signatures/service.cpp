@@ -37,8 +37,8 @@ namespace {
 void log_active(const active_packs& a) {
   if (a.identities.empty()) spdlog::info("no signature packs active");
   for (const auto& id : a.identities) {
-    spdlog::info("signature pack {} {} active ({} rules, sha256 {})", id.name, id.version,
-                 id.rules, id.sha256.substr(0, 16));
+    spdlog::info("signature pack {} {} active ({} rules, sha256 {})", id.name, id.version, id.rules,
+                 id.sha256.substr(0, 16));
   }
 }
 

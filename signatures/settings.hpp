@@ -23,11 +23,11 @@ class settings_error : public std::runtime_error {
 };
 
 struct signatures_settings {
-  std::filesystem::path store_dir = "var/packs";        // installed packs, `active` pointers
-  std::filesystem::path cache_dir = "var/cache/packs";  // compiled Vectorscan databases
-  bool require_signed = false;                          // install/load only signed packs
-  std::vector<std::filesystem::path> trusted_key_paths; // as configured (.pub files or dirs)
-  std::vector<public_key> trusted_keys;                 // read from trusted_key_paths
+  std::filesystem::path store_dir = "var/packs";         // installed packs, `active` pointers
+  std::filesystem::path cache_dir = "var/cache/packs";   // compiled Vectorscan databases
+  bool require_signed = false;                           // install/load only signed packs
+  std::vector<std::filesystem::path> trusted_key_paths;  // as configured (.pub files or dirs)
+  std::vector<public_key> trusted_keys;                  // read from trusted_key_paths
   bool clamav_enabled = true;
   clamav_settings clamav = default_clamav();
 

@@ -36,8 +36,7 @@ void ensure_sodium() {
 
 std::string to_base64(std::span<const unsigned char> bin) {
   std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), bin.data(), bin.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(out.data(), out.size(), bin.data(), bin.size(), sodium_base64_VARIANT_ORIGINAL);
   out.resize(std::strlen(out.c_str()));
   return out;
 }
@@ -149,9 +148,8 @@ public_key write_key_pair(const std::filesystem::path& base) {
     throw signing_error(key_file.string() + ": write failed: " + std::strerror(werr));
   }
   try {
-    write_file_atomically(pub_file,
-                          std::string(public_header) + " " + id + "\n" + to_base64(pk.bytes) + "\n",
-                          0644);
+    write_file_atomically(
+        pub_file, std::string(public_header) + " " + id + "\n" + to_base64(pk.bytes) + "\n", 0644);
   } catch (const std::runtime_error& e) {
     throw signing_error(e.what());
   }

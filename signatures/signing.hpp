@@ -60,11 +60,11 @@ std::filesystem::path signature_path_for(const std::filesystem::path& file);
 std::filesystem::path sign_file(const std::filesystem::path& file, const secret_key& key);
 
 enum class verify_status {
-  ok,              // signature valid and made by one of the trusted keys
-  bad_signature,   // a trusted key's id matches but the bytes or the signature were changed
-  untrusted_key,   // well-formed signature by a key that is not among the trusted ones
-  malformed,       // .sig file unreadable as a signature (truncated, wrong header, bad base64)
-  missing,         // no .sig file, or the pack itself cannot be read
+  ok,             // signature valid and made by one of the trusted keys
+  bad_signature,  // a trusted key's id matches but the bytes or the signature were changed
+  untrusted_key,  // well-formed signature by a key that is not among the trusted ones
+  malformed,      // .sig file unreadable as a signature (truncated, wrong header, bad base64)
+  missing,        // no .sig file, or the pack itself cannot be read
 };
 
 struct verify_result {

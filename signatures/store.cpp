@@ -30,8 +30,8 @@ constexpr std::string_view sig_file_name = "pack.toml.sig";
 bool safe_component(std::string_view s) {
   if (s.empty() || s == "." || s == ".." || s.size() > 128) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -296,8 +296,7 @@ std::vector<pack_store::active_file> pack_store::active_files() const {
     const fs::path file = dir_ / p.name / p.active / std::string(pack_file_name);
     std::error_code ec;
     if (!fs::exists(file, ec)) {
-      refuse(p.name + ": the active version " + p.active + " is missing from " +
-             dir_.string());
+      refuse(p.name + ": the active version " + p.active + " is missing from " + dir_.string());
     }
     out.push_back({p.name, p.active, file});
   }

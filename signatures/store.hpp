@@ -36,9 +36,9 @@ class store_error : public std::runtime_error {
 };
 
 struct install_policy {
-  bool require_signed = false;         // refuse packs without a valid signature by a trusted key
-  std::vector<public_key> trusted;     // a .sig present is always checked against these
-  std::filesystem::path cache_dir;     // handed to load_pack
+  bool require_signed = false;      // refuse packs without a valid signature by a trusted key
+  std::vector<public_key> trusted;  // a .sig present is always checked against these
+  std::filesystem::path cache_dir;  // handed to load_pack
 };
 
 struct installed_version {
@@ -58,9 +58,9 @@ struct install_outcome {
   std::string version;
   std::string sha256;
   std::size_t rules = 0;
-  std::string signed_by;        // key id, empty when unsigned
+  std::string signed_by;           // key id, empty when unsigned
   bool already_installed = false;  // same name, version and bytes were there: just activated
-  std::string previous_active;  // empty when the pack was new
+  std::string previous_active;     // empty when the pack was new
 };
 
 class pack_store {

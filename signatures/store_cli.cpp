@@ -71,8 +71,7 @@ parsed_args parse(std::span<const std::string> args, std::initializer_list<std::
 
 int usage_error(std::ostream& err, std::string_view cmd, const std::string& why,
                 std::string_view usage) {
-  err << "imcapctl sigpack " << cmd << ": " << why << "\nusage: imcapctl sigpack " << usage
-      << "\n";
+  err << "imcapctl sigpack " << cmd << ": " << why << "\nusage: imcapctl sigpack " << usage << "\n";
   return 2;
 }
 
@@ -86,8 +85,8 @@ int cmd_keygen(std::span<const std::string> args, std::ostream& out, std::ostrea
   }
   try {
     const public_key pk = write_key_pair(*name);
-    out << "wrote " << *name << ".key (secret, mode 0600) and " << *name
-        << ".pub (public); key id " << pk.key_id() << "\n";
+    out << "wrote " << *name << ".key (secret, mode 0600) and " << *name << ".pub (public); key id "
+        << pk.key_id() << "\n";
     return 0;
   } catch (const signing_error& e) {
     err << "imcapctl sigpack keygen: " << e.what() << "\n";
@@ -132,8 +131,8 @@ int cmd_verify(std::span<const std::string> args, std::ostream& out, std::ostrea
   }
   const std::string* sig = p.option("--sig");
   const verify_result r =
-      verify_file(p.positional[0], keys, sig != nullptr ? std::filesystem::path(*sig)
-                                                        : std::filesystem::path());
+      verify_file(p.positional[0], keys,
+                  sig != nullptr ? std::filesystem::path(*sig) : std::filesystem::path());
   if (r.ok()) {
     out << r.message << "\n";
     return 0;
@@ -175,8 +174,8 @@ int cmd_install(std::span<const std::string> args, std::ostream& out, std::ostre
     const install_outcome o = store.install(p.positional[0], policy);
     out << (o.already_installed ? "already installed: " : "installed ") << o.name << " "
         << o.version << " (" << o.rules << " rules, sha256 " << o.sha256.substr(0, 16) << ", "
-        << (o.signed_by.empty() ? std::string("unsigned") : "signed by " + o.signed_by)
-        << ") into " << s.store_dir.string() << "; active";
+        << (o.signed_by.empty() ? std::string("unsigned") : "signed by " + o.signed_by) << ") into "
+        << s.store_dir.string() << "; active";
     if (!o.previous_active.empty() && o.previous_active != o.version) {
       out << " (was " << o.previous_active << ")";
     }
@@ -203,8 +202,7 @@ int cmd_list(std::span<const std::string> args, std::ostream& out, std::ostream&
       out << pk.name << " (active: " << (pk.active.empty() ? "none" : pk.active) << ")\n";
       for (const auto& v : pk.versions) {
         out << (v.active ? "  * " : "    ") << v.version << "  "
-            << (v.signed_by.empty() ? std::string("unsigned") : "signed by " + v.signed_by)
-            << "\n";
+            << (v.signed_by.empty() ? std::string("unsigned") : "signed by " + v.signed_by) << "\n";
       }
     }
     return 0;
@@ -234,8 +232,7 @@ int cmd_rollback(std::span<const std::string> args, std::ostream& out, std::ostr
 
 }  // namespace
 
-int sigpack_store_command(std::span<const std::string> args, std::ostream& out,
-                          std::ostream& err) {
+int sigpack_store_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     err << "imcapctl sigpack: missing subcommand\n";
     return 2;

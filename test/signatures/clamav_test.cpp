@@ -10,12 +10,12 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>

@@ -161,8 +161,8 @@ TEST_CASE("signing commands report usage and key errors") {
   CHECK(v.rc == 1);
   CHECK(v.err.find("not an imcap public key") != std::string::npos);
   write(t.path / "demo.toml", pack_text);
-  const auto s = run({"sign", (t.path / "demo.toml").string(), "--key",
-                      (t.path / "missing.key").string()});
+  const auto s =
+      run({"sign", (t.path / "demo.toml").string(), "--key", (t.path / "missing.key").string()});
   CHECK(s.rc == 1);
   CHECK(s.err.find("missing.key") != std::string::npos);
 }

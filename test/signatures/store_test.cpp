@@ -99,8 +99,7 @@ TEST_CASE("store: install, list, a second version, rollback") {
   CHECK(o1.rules > 0);
   CHECK(o1.signed_by.empty());
   CHECK(o1.previous_active.empty());
-  CHECK(slurp(t.path / "packs/secrets/1.0.0/pack.toml") ==
-        slurp(t.path / "secrets-1.0.0.toml"));
+  CHECK(slurp(t.path / "packs/secrets/1.0.0/pack.toml") == slurp(t.path / "secrets-1.0.0.toml"));
   CHECK(active_of(store, "secrets") == "1.0.0");
 
   const auto o2 = store.install(secrets_version(t.path, "1.1.0"), {});
@@ -314,8 +313,7 @@ TEST_CASE("settings: errors name file:line:column and key") {
   CHECK(error_of("[signatures]\ntrusted_keys = [\"/nonexistent/k.pub\"]\n")
             .find(":2:17: signatures.trusted_keys: /nonexistent/k.pub") == 0);
   CHECK(error_of("[signatures]\nrequire_signed = true\n")
-            .find("signatures.require_signed: true needs at least one key") !=
-        std::string::npos);
+            .find("signatures.require_signed: true needs at least one key") != std::string::npos);
 }
 
 TEST_CASE("service: loads the active packs; a failed reload keeps them") {
