@@ -122,6 +122,7 @@ int run_daemon(daemon_options opts) {
               spdlog::info("SIGHUP: configuration file unchanged");
             }
             if (contribution) srv.set_istag_contribution(std::move(*contribution));
+            spdlog::info("SIGHUP handled; ISTag {}", srv.istag());
           } catch (const std::exception& e) {
             spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
           }

@@ -64,10 +64,16 @@ def main():
             return r
 
         def hup_and_wait_log(text, what):
+            # Waits for `text` and then for the daemon's last line of the reload, after which
+            # the new ISTag (if any) is in place.
             before = len(harness.tail(server.server_log, 100000))
+
+            def seen():
+                new = harness.tail(server.server_log, 100000)[before:]
+                return text in new and "SIGHUP handled" in new
+
             server.proc.send_signal(signal.SIGHUP)
-            return wait_until(lambda: text in harness.tail(server.server_log, 100000)[before:],
-                              20, what)
+            return wait_until(seen, 20, what)
 
         try:
             held = socket.create_connection((server.host, server.port), timeout=10)
