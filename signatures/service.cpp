@@ -87,8 +87,11 @@ std::shared_ptr<const active_packs> signature_service::load(const signatures_set
     }
   }
   if (!problems.empty()) throw store_error(std::move(problems));
-  next->clamav_fingerprint =
-      s.clamav_enabled ? clamav_database_fingerprint(s.clamav.database_dirs) : "off";
+  // ClamAV settings are fixed for the process (see reload()): fingerprint the databases the
+  // running engine loads, not the ones a changed configuration names.
+  next->clamav_fingerprint = settings_.clamav_enabled
+                                 ? clamav_database_fingerprint(settings_.clamav.database_dirs)
+                                 : "off";
   std::string contribution = "clamav=" + next->clamav_fingerprint;
   for (const auto& id : next->identities) {
     contribution += ";" + id.name + "=" + id.version + ":" + id.sha256.substr(0, 16);

@@ -363,3 +363,40 @@ TEST_CASE("service: loads the active packs; a failed reload keeps them") {
   // Without the requirement, the rollback to 1.0.0 loads and gives the first contribution back.
   CHECK(svc.reload(s) == c1);
 }
+
+TEST_CASE("service: a changed ClamAV database is reloaded on the next reload") {
+  temp_dir t;
+  fs::create_directories(t.path / "db");
+  fs::copy_file(fs::path(IMCAP_SOURCE_DIR) / "signatures/clamav/imcap-test.ndb",
+                t.path / "db/imcap-test.ndb");
+  signatures_settings s;
+  s.store_dir = t.path / "packs";
+  s.cache_dir = "";
+  s.clamav.database_dirs = {t.path / "db"};
+  signature_service svc(s);
+  REQUIRE(svc.clamav() != nullptr);
+  const std::string before = svc.packs()->istag_contribution;
+  const std::string sample = "quarterly numbers IMCAP-SECOND-DB-MARKER attached";
+  auto scan = [&] {
+    auto owner = std::make_shared<const std::string>(sample);
+    clamav_input in;
+    in.bytes = std::span<const unsigned char>(
+        reinterpret_cast<const unsigned char*>(owner->data()), owner->size());
+    in.owner = owner;
+    in.name = "note.txt";
+    return svc.clamav()->scan(std::move(in));
+  };
+  CHECK(scan().status == clamav_status::clean);
+  CHECK(svc.reload(s) == before);  // nothing changed: same engine, same contribution
+  CHECK(svc.clamav()->info().generation == 1);
+
+  // "IMCAP-SECOND-DB-MARKER" in hex, as sigtool --hex-dump writes it.
+  write(t.path / "db/second.ndb",
+        "Imcap.Test.Second:0:*:494d4341502d5345434f4e442d44422d4d41524b4552\n");
+  const std::string after = svc.reload(s);
+  CHECK(after != before);
+  CHECK(svc.clamav()->info().generation == 2);
+  const auto r = scan();
+  REQUIRE(r.status == clamav_status::infected);
+  CHECK(r.viruses[0].starts_with("Imcap.Test.Second"));
+}
