@@ -173,6 +173,49 @@ def main():
                          str(e)[:300] + stderr)
         finally:
             second.stop()
+
+        # --- signatures required: imcapctl reads the daemon's own configuration -------------
+        third_dir = os.path.join(tmp, "third")
+        os.makedirs(third_dir)
+        r = ctl("keygen", "--out", os.path.join(tmp, "team"))
+        checks.check(r.returncode == 0, "keygen")
+        team_pub = os.path.join(tmp, "team.pub")
+        third = IcapServer("imcapd", third_dir, imcapd=parser_args.imcapd,
+                           signatures_extra=f'require_signed = true\ntrusted_keys = ["{team_pub}"]\n')
+        third.start()
+        try:
+            conf = os.path.join(third.dir, "imcapd.toml")
+            t0 = istag(third)
+            r = ctl("install", secrets, "--config", conf)
+            checks.check(r.returncode == 1 and "unsigned" in r.stderr,
+                         "with require_signed, imcapctl refuses an unsigned pack", r.stderr)
+            signed = os.path.join(tmp, "signed.toml")
+            shutil.copy(secrets, signed)
+            checks.check(ctl("sign", signed, "--key", os.path.join(tmp, "team.key")).returncode
+                         == 0, "sign the pack")
+            r = ctl("install", signed, "--config", conf)
+            checks.check(r.returncode == 0 and "signed by" in r.stdout,
+                         "with require_signed, imcapctl installs the signed pack", r.stdout + r.stderr)
+            third.proc.send_signal(signal.SIGHUP)
+            t1 = wait_until(lambda: (lambda t: t if t != t0 else None)(istag(third)), 20,
+                            "the signed pack loaded")
+            # An unsigned version slipped into the store by hand is refused by imcapd itself.
+            hand = os.path.join(third.pack_store, "secrets", "7.0.0")
+            os.makedirs(hand)
+            with open(os.path.join(hand, "pack.toml"), "w") as f:
+                f.write(secrets_text.replace('version = "1.0.0"', 'version = "7.0.0"', 1))
+            with open(os.path.join(third.pack_store, "secrets", "active"), "w") as f:
+                f.write("7.0.0\n")
+            before = len(harness.tail(third.server_log, 100000))
+            third.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: "SIGHUP handled" in harness.tail(third.server_log, 100000)[before:],
+                       20, "the refused reload")
+            new_log = harness.tail(third.server_log, 100000)[before:]
+            checks.check("secrets 7.0.0: no signature" in new_log and istag(third) == t1,
+                         "imcapd refuses an unsigned pack in the store and keeps the signed one",
+                         new_log[-500:])
+        finally:
+            third.stop()
     return checks.finish("sigpack reload")
 
 
