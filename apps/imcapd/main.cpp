@@ -72,7 +72,18 @@ int main(int argc, char** argv) {
   }
   if (vm.count("check-config")) {
     std::cout << "imcapd: configuration OK (" << opts.cfg.source << "): " << opts.cfg.listen.size()
-              << " listen address(es), " << opts.cfg.threads << " I/O threads\n";
+              << " listen address(es), " << opts.cfg.threads << " I/O threads\n"
+              << "imcapd: signature packs from " << sig_settings.store_dir.string()
+              << (sig_settings.require_signed
+                      ? " (signed by one of " + std::to_string(sig_settings.trusted_keys.size()) +
+                            " trusted key(s))"
+                      : std::string(" (signatures optional)"))
+              << "; ClamAV "
+              << (sig_settings.clamav_enabled
+                      ? "on, " + std::to_string(sig_settings.clamav.database_dirs.size()) +
+                            " database location(s)"
+                      : std::string("off"))
+              << "\n";
     return 0;
   }
   if (vm.count("ready-file")) opts.ready_file = vm["ready-file"].as<std::string>();

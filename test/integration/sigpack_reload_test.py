@@ -53,6 +53,16 @@ def main():
         secrets_text = f.read()
 
     with TempDir(parser_args.keep_tmp, "imcap-sigpack-") as tmp:
+        # [signatures] is validated like the rest of the configuration.
+        bad = os.path.join(tmp, "bad.toml")
+        with open(bad, "w") as f:
+            f.write("[signatures]\nrequire_signed = true\nscan_thread = 4\n")
+        r = subprocess.run([parser_args.imcapd, "--check-config", "--config", bad],
+                           capture_output=True, text=True, timeout=30)
+        checks.check(r.returncode != 0 and f"{bad}:3:" in r.stderr
+                     and "signatures.scan_thread: unknown key" in r.stderr,
+                     "a [signatures] typo is named by file:line and key", r.stderr)
+
         server = IcapServer("imcapd", tmp, imcapd=parser_args.imcapd)
         server.start()
         store = server.pack_store
