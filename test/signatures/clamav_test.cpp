@@ -193,8 +193,8 @@ TEST_CASE("clamav: base64 MIME parts") {
   SECTION("a multipart/form-data upload body is not parsed as MIME by libclamav") {
     // What a browser upload looks like on the wire. libclamav only enters its mail parser for
     // data that looks like a mail (header lines such as From:, Received:, MIME-Version:), so it
-    // never decodes this part. imcap's multipart decoder (modules/content) therefore hands
-    // ClamAV the decoded part bytes, which is tested next.
+    // never decodes this part. imcap must therefore hand ClamAV the decoded part bytes (the
+    // multipart decoder in modules/content produces them), which is tested next.
     const std::string form =
         "------WebKitFormBoundaryx8Yq\r\n"
         "Content-Disposition: form-data; name=\"file\"; filename=\"minutes.txt\"\r\n"
