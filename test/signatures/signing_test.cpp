@@ -152,6 +152,11 @@ TEST_CASE("sign then verify: good, changed byte, wrong key, truncated signature"
 
 TEST_CASE("signing commands report usage and key errors") {
   temp_dir t;
+  // A FIFO named as a key is refused at once instead of blocking on open.
+  REQUIRE(::mkfifo((t.path / "fifo.pub").c_str(), 0600) == 0);
+  const auto fifo = run({"verify", "x.toml", "--pubkey", (t.path / "fifo.pub").string()});
+  CHECK(fifo.rc == 1);
+  CHECK(fifo.err.find("not a regular file") != std::string::npos);
   CHECK(run({"keygen"}).rc == 2);
   CHECK(run({"sign", "x.toml"}).rc == 2);
   CHECK(run({"verify", "x.toml"}).rc == 2);
