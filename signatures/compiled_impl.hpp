@@ -4,6 +4,7 @@
 
 #include <hs/hs.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -35,6 +36,18 @@ class compiled_pack {
   hs_db_ptr block_db;             // text, attachment names, URLs (UTF-8, UCP); null: no patterns
   hs_db_ptr stream_db;            // attachment content, bytes as they come; null: no patterns
   bool loaded_from_cache = false;
+
+  // Indexes built once by index() so a scan touches only the rules that can apply.
+  struct part_rules {
+    std::vector<std::uint32_t> rules;  // keyword/regex/dlp rules scanning this part
+    bool any_unscoped = false;         // one of them applies to every context
+    bool needs_bytes = false;          // one of them validates or checks word boundaries
+  };
+  std::array<part_rules, 4> content_rules;  // by part: text, attachment_name, attachment_content, url
+  std::vector<std::uint32_t> file_rules;
+  std::vector<std::uint32_t> context_rules;  // app and user_agent rules
+
+  void index();
 };
 
 }  // namespace imcap::signatures

@@ -265,6 +265,7 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
   }
   auto out = std::make_shared<compiled_pack>();
   out->model = parse_pack(bytes, file);
+  out->index();
   const pack& p = out->model;
   auto exprs = expressions_of(p);
   for (const auto& e : exprs) out->refs.push_back(e.ref);
@@ -288,6 +289,28 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
   if (!problems.empty()) throw pack_error(std::move(problems));
   if (!cache_file.empty()) write_cache(cache_file, *out);
   return out;
+}
+
+void compiled_pack::index() {
+  for (std::uint32_t i = 0; i < model.rules.size(); ++i) {
+    const rule& r = model.rules[i];
+    switch (r.kind) {
+      case rule_kind::file: file_rules.push_back(i); break;
+      case rule_kind::app:
+      case rule_kind::user_agent: context_rules.push_back(i); break;
+      default: {
+        const auto& s = r.scope;
+        const bool unscoped = s.dir == direction::any && s.apps.empty() && s.transports.empty() &&
+                              s.users.empty() && s.groups.empty();
+        for (part pt : effective_parts(r)) {
+          auto& pr = content_rules[static_cast<std::size_t>(pt)];
+          pr.rules.push_back(i);
+          pr.any_unscoped = pr.any_unscoped || unscoped;
+          pr.needs_bytes = pr.needs_bytes || r.kind == rule_kind::dlp || r.options.whole_word;
+        }
+      }
+    }
+  }
 }
 
 pack_identity identity_of(const compiled_pack& p) {

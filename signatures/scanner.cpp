@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <climits>
 #include <optional>
+#include <unordered_map>
 
 #include "signatures/compiled_impl.hpp"
 #include "signatures/validators.hpp"
@@ -184,25 +185,18 @@ void merge_into(std::vector<span_t>& spans, std::size_t b, std::size_t e, std::s
 }
 
 // Collects and judges the matches of one part (one text field, or one attachment's content).
+// Per-rule state exists only for rules that matched, so a message without hits costs no
+// allocation however many rules the pack has.
 class part_scan {
  public:
   part_scan(const compiled_pack& p, part which, const scan_context& ctx, const scan_limits& lim,
             scan_counters& counters)
-      : p_(p), part_(which), lim_(lim), counters_(counters) {
-    const auto& rules = p.model.rules;
-    active_.resize(rules.size(), 0);
-    accepted_.resize(rules.size());
-    near_.resize(rules.size());
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      const rule& r = rules[i];
-      const bool content = r.kind == rule_kind::keyword || r.kind == rule_kind::regex ||
-                           r.kind == rule_kind::dlp;
-      if (content && scans_part(r, which) && in_scope(r, ctx)) {
-        active_[i] = 1;
-        any_ = true;
-        if (r.kind == rule_kind::dlp || r.options.whole_word) needs_bytes_ = true;
-      }
-    }
+      : p_(p), part_(which), ctx_(ctx), lim_(lim), counters_(counters) {
+    const auto& pr = p.content_rules[static_cast<std::size_t>(which)];
+    needs_bytes_ = pr.needs_bytes;
+    any_ = pr.any_unscoped ||
+           std::any_of(pr.rules.begin(), pr.rules.end(),
+                       [&](std::uint32_t i) { return in_scope(p.model.rules[i], ctx); });
   }
 
   bool any_active() const { return any_; }
@@ -236,15 +230,18 @@ class part_scan {
   }
 
   void emit(std::vector<hit>& out, std::size_t attachment) const {
-    const auto& rules = p_.model.rules;
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      if (active_[i] == 0 || accepted_[i].empty()) continue;
-      const rule& r = rules[i];
+    std::vector<std::uint32_t> order;
+    for (const auto& [i, st] : states_)
+      if (st.active && !st.accepted.empty()) order.push_back(i);
+    std::sort(order.begin(), order.end());
+    for (const std::uint32_t i : order) {
+      const rule_state& st = states_.at(i);
+      const rule& r = p_.model.rules[i];
       std::vector<span_t> kept;
-      for (const auto& s : accepted_[i]) {
+      for (const auto& s : st.accepted) {
         if (r.near) {
           const std::size_t w = r.near->within;
-          const bool close = std::any_of(near_[i].begin(), near_[i].end(), [&](const span_t& k) {
+          const bool close = std::any_of(st.near.begin(), st.near.end(), [&](const span_t& k) {
             return k.e + w >= s.b && k.b <= s.e + w;
           });
           if (!close) continue;
@@ -276,13 +273,29 @@ class part_scan {
     std::size_t b, e;
   };
 
+  struct rule_state {
+    bool active = false;
+    std::vector<span_t> accepted;
+    std::vector<span_t> near;
+  };
+
+  rule_state& state_of(std::uint32_t rule) {
+    auto [it, fresh] = states_.try_emplace(rule);
+    if (fresh) {
+      const auto& r = p_.model.rules[rule];
+      it->second.active = scans_part(r, part_) && in_scope(r, ctx_);
+    }
+    return it->second;
+  }
+
   void add(unsigned id, std::size_t from, std::size_t to) {
     if (id >= p_.refs.size()) return;
     const pattern_ref ref = p_.refs[id];
-    if (active_[ref.rule] == 0) return;
+    rule_state& st = state_of(ref.rule);
+    if (!st.active) return;
     const std::size_t cap = lim_.max_matches_per_part;
     if (ref.role == pattern_ref::near) {
-      merge_into(near_[ref.rule], from, to, cap, counters_.matches_dropped);
+      merge_into(st.near, from, to, cap, counters_.matches_dropped);
     } else if (p_.model.rules[ref.rule].kind == rule_kind::dlp ||
                p_.model.rules[ref.rule].options.whole_word) {
       if (pending_.size() >= cap) {
@@ -291,12 +304,12 @@ class part_scan {
       }
       pending_.push_back({ref.rule, from, to});
     } else {
-      merge_into(accepted_[ref.rule], from, to, cap, counters_.matches_dropped);
+      merge_into(st.accepted, from, to, cap, counters_.matches_dropped);
     }
   }
 
   void judge(const cand& c, std::string_view window, std::size_t base, std::size_t total) {
-    auto& acc = accepted_[c.rule];
+    auto& acc = states_[c.rule].accepted;
     const rule& r = p_.model.rules[c.rule];
     const bool dlp = r.kind == rule_kind::dlp;
     if (dlp && !acc.empty() && c.e <= acc.back().e) return;  // inside a span already taken
@@ -338,11 +351,10 @@ class part_scan {
 
   const compiled_pack& p_;
   part part_;
+  const scan_context& ctx_;
   const scan_limits& lim_;
   scan_counters& counters_;
-  std::vector<char> active_;
-  std::vector<std::vector<span_t>> accepted_;
-  std::vector<std::vector<span_t>> near_;
+  std::unordered_map<std::uint32_t, rule_state> states_;
   std::vector<cand> pending_;
   bool any_ = false;
   bool needs_bytes_ = false;
@@ -553,8 +565,9 @@ struct attachment_stream::state {
         lim(lim_),
         content(p, part::attachment_content, ctx, lim, result.counters) {
     crypto_hash_sha256_init(&sha);
-    for (const auto& r : p.model.rules) {
-      if (r.kind != rule_kind::file || !in_scope(r, ctx)) continue;
+    for (const std::uint32_t i : p.file_rules) {
+      const rule& r = p.model.rules[i];
+      if (!in_scope(r, ctx)) continue;
       file_rules = true;
       if (!r.file.archive_member_names.empty() || !r.file.archive_member_types.empty())
         need_archive = true;
@@ -653,8 +666,9 @@ struct attachment_stream::state {
     std::optional<std::string> type;
     bool type_done = false;
     std::optional<std::vector<member>> members;
-    for (const auto& r : p.model.rules) {
-      if (r.kind != rule_kind::file || !in_scope(r, ctx)) continue;
+    for (const std::uint32_t i : p.file_rules) {
+      const rule& r = p.model.rules[i];
+      if (!in_scope(r, ctx)) continue;
       const auto& f = r.file;
       std::string detail;
       if (!f.extensions.empty()) {
@@ -758,7 +772,8 @@ scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits
     out.counters.invalid_utf8_parts += r.counters.invalid_utf8_parts;
     if (r.status == scan_status::engine_error) fail(out, r.error);
   }
-  for (const auto& r : p.model.rules) {
+  for (const std::uint32_t i : p.context_rules) {
+    const rule& r = p.model.rules[i];
     if (!in_scope(r, in.context)) continue;
     if (r.kind == rule_kind::app) {
       const auto& c = in.context;
