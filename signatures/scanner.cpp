@@ -16,7 +16,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <cstring>
 #include <optional>
 #include <unordered_map>
 
@@ -29,16 +31,32 @@ const pack& model_of(const compiled_pack& p) { return p.model; }
 
 namespace {
 
-hs_scratch_t* scratch_for(const hs_database_t* db) {
-  struct holder {
-    hs_scratch_t* s = nullptr;
-    ~holder() {
-      if (s != nullptr) hs_free_scratch(s);
+// This thread's clone of the pack's scratch prototype. A few packs are live at once (the
+// active one, one being swapped in); older clones are freed as new packs arrive.
+hs_scratch_t* scratch_for(const compiled_pack& p) {
+  struct entry {
+    std::uint64_t serial = 0;
+    hs_scratch_t* scratch = nullptr;
+  };
+  struct cache {
+    std::array<entry, 8> entries{};
+    std::size_t next = 0;
+    ~cache() {
+      for (auto& e : entries)
+        if (e.scratch != nullptr) hs_free_scratch(e.scratch);
     }
   };
-  thread_local holder h;
-  if (hs_alloc_scratch(db, &h.s) != HS_SUCCESS) return nullptr;
-  return h.s;
+  thread_local cache c;
+  for (auto& e : c.entries)
+    if (e.serial == p.serial && e.scratch != nullptr) return e.scratch;
+  hs_scratch_t* s = nullptr;
+  if (!p.scratch_prototype || hs_clone_scratch(p.scratch_prototype.get(), &s) != HS_SUCCESS)
+    return nullptr;
+  entry& slot = c.entries[c.next];
+  c.next = (c.next + 1) % c.entries.size();
+  if (slot.scratch != nullptr) hs_free_scratch(slot.scratch);
+  slot = {p.serial, s};
+  return s;
 }
 
 std::optional<std::string> true_type_of(std::string_view bytes) {
@@ -125,6 +143,14 @@ std::optional<std::string> masked_if_invalid_utf8(std::string_view s) {
   std::optional<std::string> out;
   std::size_t i = 0;
   while (i < s.size()) {
+    // Chat text is mostly ASCII: skip it eight bytes at a time.
+    while (i + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const std::size_t n = utf8_sequence_ok(s, i);
     if (n == 0) {
       if (!out) out.emplace(s);
@@ -291,6 +317,7 @@ class part_scan {
   void add(unsigned id, std::size_t from, std::size_t to) {
     if (id >= p_.refs.size()) return;
     const pattern_ref ref = p_.refs[id];
+    if (ref.literal_len != 0) from = to - ref.literal_len;
     rule_state& st = state_of(ref.rule);
     if (!st.active) return;
     const std::size_t cap = lim_.max_matches_per_part;
@@ -388,7 +415,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
     ++out.counters.matches_dropped;  // 4 GiB of chat text: refuse rather than truncate silently
     return;
   }
-  hs_scratch_t* scratch = scratch_for(p.block_db.get());
+  hs_scratch_t* scratch = scratch_for(p);
   if (scratch == nullptr) return fail(out, "Vectorscan: cannot allocate scratch");
   const hs_error_t rc = hs_scan(p.block_db.get(), view.data(), static_cast<unsigned>(view.size()),
                                 0, scratch, &part_scan::on_match, &ps);
@@ -571,6 +598,8 @@ struct attachment_stream::state {
       file_rules = true;
       if (!r.file.archive_member_names.empty() || !r.file.archive_member_types.empty())
         need_archive = true;
+      if (!r.file.sha256.empty()) need_sha = true;
+      if (!r.file.true_types.empty()) need_magic = true;
     }
     if (content.any_active() && p.stream_db) {
       if (hs_open_stream(p.stream_db.get(), 0, &stream) != HS_SUCCESS) {
@@ -586,9 +615,10 @@ struct attachment_stream::state {
   bool write(std::string_view chunk) {
     if (finished) return false;
     if (file_rules) {
-      crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(chunk.data()),
-                                chunk.size());
-      if (head.size() < lim.magic_bytes)
+      if (need_sha)
+        crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(chunk.data()),
+                                  chunk.size());
+      if (need_magic && head.size() < lim.magic_bytes)
         head.append(chunk.substr(0, lim.magic_bytes - head.size()));
       if (need_archive && !archive_overflow) {
         if (whole.size() + chunk.size() > lim.archive_max_bytes) {
@@ -601,7 +631,7 @@ struct attachment_stream::state {
       }
     }
     if (stream != nullptr) {
-      hs_scratch_t* scratch = scratch_for(p.stream_db.get());
+      hs_scratch_t* scratch = scratch_for(p);
       if (scratch == nullptr) {
         fail(result, "Vectorscan: cannot allocate scratch");
         return false;
@@ -642,7 +672,7 @@ struct attachment_stream::state {
     if (finished) return {};
     finished = true;
     if (stream != nullptr) {
-      hs_scratch_t* scratch = scratch_for(p.stream_db.get());
+      hs_scratch_t* scratch = scratch_for(p);
       const hs_error_t rc = hs_close_stream(stream, scratch, &part_scan::on_match, &content);
       stream = nullptr;
       if (rc != HS_SUCCESS) fail(result, "Vectorscan: hs_close_stream failed");
@@ -738,6 +768,8 @@ struct attachment_stream::state {
   std::string whole;
   bool file_rules = false;
   bool need_archive = false;
+  bool need_sha = false;    // a rule lists sha256 digests
+  bool need_magic = false;  // a rule asks for the true type
   bool archive_overflow = false;
   bool finished = false;
 };
