@@ -7,7 +7,9 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -22,14 +24,54 @@ namespace imcap::signatures {
 namespace {
 
 // Bump when the way rules become expressions changes: old cache files then stop matching.
-constexpr std::string_view expression_format = "imcap-sig-2";
+constexpr std::string_view expression_format = "imcap-sig-3";
 
 struct expression {
   std::string text;
-  unsigned flags = 0;  // without the per-database mode flags
+  unsigned flags = 0;  // without the per-database flags below
   pattern_ref ref;
   source_pos where;
+  unsigned block_extra = 0;   // added for the block (text) database
+  unsigned stream_extra = 0;  // added for the streaming (attachment) database
 };
+
+bool ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// Whether a regex means the same matched as bytes as it does as UTF-8 with Unicode
+// properties: only ASCII, no '.', no negated class, no \w \s \d \b-style escapes. On valid
+// UTF-8 such a pattern can only match ASCII bytes, which never occur inside a multibyte
+// sequence, so the faster byte mode finds exactly the same matches.
+bool byte_safe_regex(std::string_view re) {
+  if (!ascii(re)) return false;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '.') return false;
+    if (c == '[' && i + 1 < re.size() && re[i + 1] == '^') return false;
+    if (c == '\\' && i + 1 < re.size()) {
+      const char n = re[++i];
+      if (std::string_view("wWsSdDbBpPXCNhHvVRK").find(n) != std::string_view::npos) return false;
+    }
+  }
+  return true;
+}
+
+// Fills the per-database flags. ASCII literals run in byte mode without start tracking (their
+// start is end - length); everything else tracks the start, and only what needs it runs in
+// UTF-8/UCP mode in the text database. (Byte-mode caseless matching folds ASCII only: "k" does
+// not match U+212A KELVIN SIGN, which is what a keyword author expects.)
+expression finish(expression e, bool literal, std::string_view source) {
+  if (literal && ascii(source) && !source.empty()) {
+    e.ref.literal_len = static_cast<std::uint32_t>(source.size());
+    return e;
+  }
+  e.stream_extra = HS_FLAG_SOM_LEFTMOST;
+  e.block_extra = HS_FLAG_SOM_LEFTMOST;
+  if (!(literal ? ascii(source) : byte_safe_regex(source)))
+    e.block_extra |= HS_FLAG_UTF8 | HS_FLAG_UCP;
+  return e;
+}
 
 // A literal as a Vectorscan expression: ASCII punctuation escaped as \xHH, everything else
 // (letters, digits, UTF-8 sequences) as is.
@@ -65,24 +107,30 @@ std::vector<expression> expressions_of(const pack& p) {
     switch (r.kind) {
       case rule_kind::keyword:
         for (const auto& pt : r.patterns)
-          out.push_back({wrap(literal_expression(pt.text)), flags, {i, pattern_ref::match},
-                         pt.where});
+          out.push_back(finish({wrap(literal_expression(pt.text)), flags, {i, pattern_ref::match},
+                                pt.where},
+                               true, pt.text));
         break;
       case rule_kind::regex:
         for (const auto& pt : r.patterns)
-          out.push_back({wrap(pt.text), flags, {i, pattern_ref::match}, pt.where});
+          out.push_back(
+              finish({wrap(pt.text), flags, {i, pattern_ref::match}, pt.where}, false, pt.text));
         break;
       case rule_kind::dlp: {
         const auto c = validators::candidate_for(*r.detector);
-        out.push_back({std::string(c.expression), c.caseless ? unsigned{HS_FLAG_CASELESS} : 0u,
-                       {i, pattern_ref::match}, r.where});
+        out.push_back(finish({std::string(c.expression),
+                              c.caseless ? unsigned{HS_FLAG_CASELESS} : 0u,
+                              {i, pattern_ref::match}, r.where},
+                             false, c.expression));
         break;
       }
       default: break;
     }
     if (r.near)
       for (const auto& k : r.near->keywords)
-        out.push_back({literal_expression(k), HS_FLAG_CASELESS, {i, pattern_ref::near}, r.where});
+        out.push_back(finish({literal_expression(k), HS_FLAG_CASELESS, {i, pattern_ref::near},
+                              r.where},
+                             true, k));
   }
   return out;
 }
@@ -91,20 +139,19 @@ std::string where(const pack& p, source_pos at) {
   return p.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": ";
 }
 
-constexpr unsigned block_flags = HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8 | HS_FLAG_UCP;
-constexpr unsigned stream_flags = HS_FLAG_SOM_LEFTMOST;
 
 struct compile_error_deleter {
   void operator()(hs_compile_error_t* e) const noexcept { hs_free_compile_error(e); }
 };
 
-hs_db_ptr compile(const pack& p, const std::vector<expression>& exprs, unsigned extra,
-                  unsigned mode, std::vector<std::string>& problems) {
+hs_db_ptr compile(const pack& p, const std::vector<expression>& exprs, bool stream,
+                  std::vector<std::string>& problems) {
+  const unsigned mode = stream ? HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE : HS_MODE_BLOCK;
   std::vector<const char*> texts;
   std::vector<unsigned> flags, ids;
   for (std::size_t i = 0; i < exprs.size(); ++i) {
     texts.push_back(exprs[i].text.c_str());
-    flags.push_back(exprs[i].flags | extra);
+    flags.push_back(exprs[i].flags | (stream ? exprs[i].stream_extra : exprs[i].block_extra));
     ids.push_back(static_cast<unsigned>(i));
   }
   hs_database_t* db = nullptr;
@@ -132,7 +179,8 @@ void check_each(const pack& p, const std::vector<expression>& exprs,
   for (const auto& e : exprs) {
     hs_expr_info_t* info = nullptr;
     hs_compile_error_t* raw_err = nullptr;
-    const hs_error_t rc = hs_expression_info(e.text.c_str(), e.flags | block_flags, &info, &raw_err);
+    const hs_error_t rc = hs_expression_info(e.text.c_str(), e.flags | e.block_extra, &info,
+                                              &raw_err);
     std::unique_ptr<hs_compile_error_t, compile_error_deleter> err(raw_err);
     if (rc != HS_SUCCESS) {
       const rule& r = p.rules[e.ref.rule];
@@ -166,6 +214,9 @@ std::string cache_key(const pack& p, const std::vector<expression>& exprs) {
   for (const auto& e : exprs) {
     feed(e.text.data(), e.text.size() + 1);
     feed(&e.flags, sizeof e.flags);
+    feed(&e.block_extra, sizeof e.block_extra);
+    feed(&e.stream_extra, sizeof e.stream_extra);
+    feed(&e.ref.literal_len, sizeof e.ref.literal_len);
     feed(&e.ref.rule, sizeof e.ref.rule);
     feed(&e.ref.role, sizeof e.ref.role);
   }
@@ -247,6 +298,18 @@ void write_cache(const std::filesystem::path& f, const compiled_pack& c) {
   }
 }
 
+void prepare_scratch(compiled_pack& c) {
+  static std::atomic<std::uint64_t> next_serial{1};
+  c.serial = next_serial++;
+  hs_scratch_t* s = nullptr;
+  if (hs_alloc_scratch(c.block_db.get(), &s) != HS_SUCCESS ||
+      hs_alloc_scratch(c.stream_db.get(), &s) != HS_SUCCESS) {
+    if (s != nullptr) hs_free_scratch(s);
+    throw pack_error({c.model.file.string() + ":1:1: cannot allocate Vectorscan scratch space"});
+  }
+  c.scratch_prototype.reset(s);
+}
+
 }  // namespace
 
 std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file,
@@ -265,6 +328,7 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
   }
   auto out = std::make_shared<compiled_pack>();
   out->model = parse_pack(bytes, file);
+  out->index();
   const pack& p = out->model;
   auto exprs = expressions_of(p);
   for (const auto& e : exprs) out->refs.push_back(e.ref);
@@ -275,19 +339,41 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
     cache_file = opts.cache_dir / cache_key(p, exprs);
     if (read_cache(cache_file, *out)) {
       out->loaded_from_cache = true;
+      prepare_scratch(*out);
       return out;
     }
   }
   std::vector<std::string> problems;
   check_each(p, exprs, problems);
   if (!problems.empty()) throw pack_error(std::move(problems));
-  out->block_db = compile(p, exprs, block_flags, HS_MODE_BLOCK, problems);
-  if (out->block_db)
-    out->stream_db = compile(p, exprs, stream_flags, HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE,
-                             problems);
+  out->block_db = compile(p, exprs, false, problems);
+  if (out->block_db) out->stream_db = compile(p, exprs, true, problems);
   if (!problems.empty()) throw pack_error(std::move(problems));
   if (!cache_file.empty()) write_cache(cache_file, *out);
+  prepare_scratch(*out);
   return out;
+}
+
+void compiled_pack::index() {
+  for (std::uint32_t i = 0; i < model.rules.size(); ++i) {
+    const rule& r = model.rules[i];
+    switch (r.kind) {
+      case rule_kind::file: file_rules.push_back(i); break;
+      case rule_kind::app:
+      case rule_kind::user_agent: context_rules.push_back(i); break;
+      default: {
+        const auto& s = r.scope;
+        const bool unscoped = s.dir == direction::any && s.apps.empty() && s.transports.empty() &&
+                              s.users.empty() && s.groups.empty();
+        for (part pt : effective_parts(r)) {
+          auto& pr = content_rules[static_cast<std::size_t>(pt)];
+          pr.rules.push_back(i);
+          pr.any_unscoped = pr.any_unscoped || unscoped;
+          pr.needs_bytes = pr.needs_bytes || r.kind == rule_kind::dlp || r.options.whole_word;
+        }
+      }
+    }
+  }
 }
 
 pack_identity identity_of(const compiled_pack& p) {

@@ -16,8 +16,11 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <cstring>
 #include <optional>
+#include <unordered_map>
 
 #include "signatures/compiled_impl.hpp"
 #include "signatures/validators.hpp"
@@ -28,16 +31,32 @@ const pack& model_of(const compiled_pack& p) { return p.model; }
 
 namespace {
 
-hs_scratch_t* scratch_for(const hs_database_t* db) {
-  struct holder {
-    hs_scratch_t* s = nullptr;
-    ~holder() {
-      if (s != nullptr) hs_free_scratch(s);
+// This thread's clone of the pack's scratch prototype. A few packs are live at once (the
+// active one, one being swapped in); older clones are freed as new packs arrive.
+hs_scratch_t* scratch_for(const compiled_pack& p) {
+  struct entry {
+    std::uint64_t serial = 0;
+    hs_scratch_t* scratch = nullptr;
+  };
+  struct cache {
+    std::array<entry, 8> entries{};
+    std::size_t next = 0;
+    ~cache() {
+      for (auto& e : entries)
+        if (e.scratch != nullptr) hs_free_scratch(e.scratch);
     }
   };
-  thread_local holder h;
-  if (hs_alloc_scratch(db, &h.s) != HS_SUCCESS) return nullptr;
-  return h.s;
+  thread_local cache c;
+  for (auto& e : c.entries)
+    if (e.serial == p.serial && e.scratch != nullptr) return e.scratch;
+  hs_scratch_t* s = nullptr;
+  if (!p.scratch_prototype || hs_clone_scratch(p.scratch_prototype.get(), &s) != HS_SUCCESS)
+    return nullptr;
+  entry& slot = c.entries[c.next];
+  c.next = (c.next + 1) % c.entries.size();
+  if (slot.scratch != nullptr) hs_free_scratch(slot.scratch);
+  slot = {p.serial, s};
+  return s;
 }
 
 std::optional<std::string> true_type_of(std::string_view bytes) {
@@ -124,6 +143,14 @@ std::optional<std::string> masked_if_invalid_utf8(std::string_view s) {
   std::optional<std::string> out;
   std::size_t i = 0;
   while (i < s.size()) {
+    // Chat text is mostly ASCII: skip it eight bytes at a time.
+    while (i + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const std::size_t n = utf8_sequence_ok(s, i);
     if (n == 0) {
       if (!out) out.emplace(s);
@@ -184,25 +211,18 @@ void merge_into(std::vector<span_t>& spans, std::size_t b, std::size_t e, std::s
 }
 
 // Collects and judges the matches of one part (one text field, or one attachment's content).
+// Per-rule state exists only for rules that matched, so a message without hits costs no
+// allocation however many rules the pack has.
 class part_scan {
  public:
   part_scan(const compiled_pack& p, part which, const scan_context& ctx, const scan_limits& lim,
             scan_counters& counters)
-      : p_(p), part_(which), lim_(lim), counters_(counters) {
-    const auto& rules = p.model.rules;
-    active_.resize(rules.size(), 0);
-    accepted_.resize(rules.size());
-    near_.resize(rules.size());
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      const rule& r = rules[i];
-      const bool content = r.kind == rule_kind::keyword || r.kind == rule_kind::regex ||
-                           r.kind == rule_kind::dlp;
-      if (content && scans_part(r, which) && in_scope(r, ctx)) {
-        active_[i] = 1;
-        any_ = true;
-        if (r.kind == rule_kind::dlp || r.options.whole_word) needs_bytes_ = true;
-      }
-    }
+      : p_(p), part_(which), ctx_(ctx), lim_(lim), counters_(counters) {
+    const auto& pr = p.content_rules[static_cast<std::size_t>(which)];
+    needs_bytes_ = pr.needs_bytes;
+    any_ = pr.any_unscoped ||
+           std::any_of(pr.rules.begin(), pr.rules.end(),
+                       [&](std::uint32_t i) { return in_scope(p.model.rules[i], ctx); });
   }
 
   bool any_active() const { return any_; }
@@ -236,15 +256,18 @@ class part_scan {
   }
 
   void emit(std::vector<hit>& out, std::size_t attachment) const {
-    const auto& rules = p_.model.rules;
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      if (active_[i] == 0 || accepted_[i].empty()) continue;
-      const rule& r = rules[i];
+    std::vector<std::uint32_t> order;
+    for (const auto& [i, st] : states_)
+      if (st.active && !st.accepted.empty()) order.push_back(i);
+    std::sort(order.begin(), order.end());
+    for (const std::uint32_t i : order) {
+      const rule_state& st = states_.at(i);
+      const rule& r = p_.model.rules[i];
       std::vector<span_t> kept;
-      for (const auto& s : accepted_[i]) {
+      for (const auto& s : st.accepted) {
         if (r.near) {
           const std::size_t w = r.near->within;
-          const bool close = std::any_of(near_[i].begin(), near_[i].end(), [&](const span_t& k) {
+          const bool close = std::any_of(st.near.begin(), st.near.end(), [&](const span_t& k) {
             return k.e + w >= s.b && k.b <= s.e + w;
           });
           if (!close) continue;
@@ -276,13 +299,30 @@ class part_scan {
     std::size_t b, e;
   };
 
+  struct rule_state {
+    bool active = false;
+    std::vector<span_t> accepted;
+    std::vector<span_t> near;
+  };
+
+  rule_state& state_of(std::uint32_t rule) {
+    auto [it, fresh] = states_.try_emplace(rule);
+    if (fresh) {
+      const auto& r = p_.model.rules[rule];
+      it->second.active = scans_part(r, part_) && in_scope(r, ctx_);
+    }
+    return it->second;
+  }
+
   void add(unsigned id, std::size_t from, std::size_t to) {
     if (id >= p_.refs.size()) return;
     const pattern_ref ref = p_.refs[id];
-    if (active_[ref.rule] == 0) return;
+    if (ref.literal_len != 0) from = to - ref.literal_len;
+    rule_state& st = state_of(ref.rule);
+    if (!st.active) return;
     const std::size_t cap = lim_.max_matches_per_part;
     if (ref.role == pattern_ref::near) {
-      merge_into(near_[ref.rule], from, to, cap, counters_.matches_dropped);
+      merge_into(st.near, from, to, cap, counters_.matches_dropped);
     } else if (p_.model.rules[ref.rule].kind == rule_kind::dlp ||
                p_.model.rules[ref.rule].options.whole_word) {
       if (pending_.size() >= cap) {
@@ -291,12 +331,12 @@ class part_scan {
       }
       pending_.push_back({ref.rule, from, to});
     } else {
-      merge_into(accepted_[ref.rule], from, to, cap, counters_.matches_dropped);
+      merge_into(st.accepted, from, to, cap, counters_.matches_dropped);
     }
   }
 
   void judge(const cand& c, std::string_view window, std::size_t base, std::size_t total) {
-    auto& acc = accepted_[c.rule];
+    auto& acc = states_[c.rule].accepted;
     const rule& r = p_.model.rules[c.rule];
     const bool dlp = r.kind == rule_kind::dlp;
     if (dlp && !acc.empty() && c.e <= acc.back().e) return;  // inside a span already taken
@@ -338,11 +378,10 @@ class part_scan {
 
   const compiled_pack& p_;
   part part_;
+  const scan_context& ctx_;
   const scan_limits& lim_;
   scan_counters& counters_;
-  std::vector<char> active_;
-  std::vector<std::vector<span_t>> accepted_;
-  std::vector<std::vector<span_t>> near_;
+  std::unordered_map<std::uint32_t, rule_state> states_;
   std::vector<cand> pending_;
   bool any_ = false;
   bool needs_bytes_ = false;
@@ -376,7 +415,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
     ++out.counters.matches_dropped;  // 4 GiB of chat text: refuse rather than truncate silently
     return;
   }
-  hs_scratch_t* scratch = scratch_for(p.block_db.get());
+  hs_scratch_t* scratch = scratch_for(p);
   if (scratch == nullptr) return fail(out, "Vectorscan: cannot allocate scratch");
   const hs_error_t rc = hs_scan(p.block_db.get(), view.data(), static_cast<unsigned>(view.size()),
                                 0, scratch, &part_scan::on_match, &ps);
@@ -553,11 +592,14 @@ struct attachment_stream::state {
         lim(lim_),
         content(p, part::attachment_content, ctx, lim, result.counters) {
     crypto_hash_sha256_init(&sha);
-    for (const auto& r : p.model.rules) {
-      if (r.kind != rule_kind::file || !in_scope(r, ctx)) continue;
+    for (const std::uint32_t i : p.file_rules) {
+      const rule& r = p.model.rules[i];
+      if (!in_scope(r, ctx)) continue;
       file_rules = true;
       if (!r.file.archive_member_names.empty() || !r.file.archive_member_types.empty())
         need_archive = true;
+      if (!r.file.sha256.empty()) need_sha = true;
+      if (!r.file.true_types.empty()) need_magic = true;
     }
     if (content.any_active() && p.stream_db) {
       if (hs_open_stream(p.stream_db.get(), 0, &stream) != HS_SUCCESS) {
@@ -573,9 +615,10 @@ struct attachment_stream::state {
   bool write(std::string_view chunk) {
     if (finished) return false;
     if (file_rules) {
-      crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(chunk.data()),
-                                chunk.size());
-      if (head.size() < lim.magic_bytes)
+      if (need_sha)
+        crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(chunk.data()),
+                                  chunk.size());
+      if (need_magic && head.size() < lim.magic_bytes)
         head.append(chunk.substr(0, lim.magic_bytes - head.size()));
       if (need_archive && !archive_overflow) {
         if (whole.size() + chunk.size() > lim.archive_max_bytes) {
@@ -588,7 +631,7 @@ struct attachment_stream::state {
       }
     }
     if (stream != nullptr) {
-      hs_scratch_t* scratch = scratch_for(p.stream_db.get());
+      hs_scratch_t* scratch = scratch_for(p);
       if (scratch == nullptr) {
         fail(result, "Vectorscan: cannot allocate scratch");
         return false;
@@ -629,7 +672,7 @@ struct attachment_stream::state {
     if (finished) return {};
     finished = true;
     if (stream != nullptr) {
-      hs_scratch_t* scratch = scratch_for(p.stream_db.get());
+      hs_scratch_t* scratch = scratch_for(p);
       const hs_error_t rc = hs_close_stream(stream, scratch, &part_scan::on_match, &content);
       stream = nullptr;
       if (rc != HS_SUCCESS) fail(result, "Vectorscan: hs_close_stream failed");
@@ -653,8 +696,9 @@ struct attachment_stream::state {
     std::optional<std::string> type;
     bool type_done = false;
     std::optional<std::vector<member>> members;
-    for (const auto& r : p.model.rules) {
-      if (r.kind != rule_kind::file || !in_scope(r, ctx)) continue;
+    for (const std::uint32_t i : p.file_rules) {
+      const rule& r = p.model.rules[i];
+      if (!in_scope(r, ctx)) continue;
       const auto& f = r.file;
       std::string detail;
       if (!f.extensions.empty()) {
@@ -724,6 +768,8 @@ struct attachment_stream::state {
   std::string whole;
   bool file_rules = false;
   bool need_archive = false;
+  bool need_sha = false;    // a rule lists sha256 digests
+  bool need_magic = false;  // a rule asks for the true type
   bool archive_overflow = false;
   bool finished = false;
 };
@@ -758,7 +804,8 @@ scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits
     out.counters.invalid_utf8_parts += r.counters.invalid_utf8_parts;
     if (r.status == scan_status::engine_error) fail(out, r.error);
   }
-  for (const auto& r : p.model.rules) {
+  for (const std::uint32_t i : p.context_rules) {
+    const rule& r = p.model.rules[i];
     if (!in_scope(r, in.context)) continue;
     if (r.kind == rule_kind::app) {
       const auto& c = in.context;
