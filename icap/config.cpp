@@ -250,6 +250,9 @@ config load_config(const std::filesystem::path& file) {
   std::string name = file.string();
   std::ifstream in(file, std::ios::binary);
   if (!in) throw config_error(name + ": cannot open: " + std::strerror(errno));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw config_error(name + ": not a regular file");
   std::stringstream text;
   text << in.rdbuf();
   if (in.bad()) throw config_error(name + ": cannot read: " + std::strerror(errno));

@@ -96,6 +96,12 @@ TEST_CASE("a missing file is a clear error") {
   } catch (const config_error& e) {
     CHECK(std::string(e.what()).find("/nonexistent/imcapd.toml") == 0);
   }
+  try {
+    load_config(std::filesystem::temp_directory_path());
+    FAIL("no error for a directory");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("not a regular file") != std::string::npos);
+  }
 }
 
 TEST_CASE("extension sections: declared by the defaults, handed over raw in overlay order") {
