@@ -58,7 +58,16 @@ signature_service::signature_service(signatures_settings settings)
   active_.store(std::move(first));
 }
 
-signature_service::~signature_service() = default;
+signature_service::~signature_service() {
+  if (!clamav_) return;
+  const auto c = clamav_->counters();
+  spdlog::info(
+      "clamav: {} scans: {} clean, {} infected, {} without answer ({} timeouts, {} queue full, "
+      "{} engine errors; {} passed by fail_open, {} blocked by fail_closed); {} reloads, {} "
+      "failed",
+      c.scans, c.clean, c.infected, c.errors, c.timeouts, c.queue_full, c.engine_errors,
+      c.failed_open, c.failed_closed, c.reloads, c.reload_failures);
+}
 
 std::shared_ptr<const active_packs> signature_service::load(const signatures_settings& s) const {
   auto next = std::make_shared<active_packs>();

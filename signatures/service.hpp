@@ -34,7 +34,7 @@ class signature_service {
   // Loads every active pack and starts ClamAV (when enabled). Throws pack_error, store_error,
   // clamav_error: the daemon does not start with a pack it was told to serve and cannot load.
   explicit signature_service(signatures_settings settings);
-  ~signature_service();
+  ~signature_service();  // logs the ClamAV counters
 
   // Re-reads the store with `settings` (store_dir, require_signed, trusted_keys, cache_dir may
   // change; ClamAV limits and pool sizes need a restart and are only warned about) and reloads
