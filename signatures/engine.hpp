@@ -44,4 +44,8 @@ struct pack_identity {
 };
 pack_identity identity_of(const compiled_pack& p);
 
+// Whether load_pack took the Vectorscan databases from compile_options::cache_dir instead of
+// compiling them (a missing, stale or corrupt cache file is rebuilt and rewritten).
+bool loaded_from_cache(const compiled_pack& p);
+
 }  // namespace imcap::signatures
