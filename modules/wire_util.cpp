@@ -1,0 +1,193 @@
+#include "modules/wire_util.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+#include "modules/content/json.hpp"
+#include "modules/content/multipart.hpp"
+#include "modules/event.hpp"
+
+namespace imcap::modules::wire {
+
+std::string short_digest(std::string_view secret) {
+  if (secret.empty()) return {};
+  return sha256_hex(secret).substr(0, 16);
+}
+
+namespace {
+
+// 9999-12-31T23:59:59Z; beyond that the four-digit year of RFC 3339 does not hold.
+constexpr std::int64_t max_unix_s = 253402300799;
+
+std::string format_utc(std::int64_t s, int millis) {
+  if (s < 0 || s > max_unix_s) return {};
+  const auto t = static_cast<std::time_t>(s);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return {};
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (n == 0) return {};
+  std::string out(buf, n);
+  if (millis != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", millis);
+    out += frac;
+  }
+  out += 'Z';
+  return out;
+}
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string rfc3339_from_unix_ms(std::int64_t ms) {
+  if (ms < 0) return {};
+  return format_utc(ms / 1000, static_cast<int>(ms % 1000));
+}
+
+std::string rfc3339_from_unix_s(std::int64_t s) { return format_utc(s, 0); }
+
+std::optional<std::string_view> cookie(const header_fields& headers, std::string_view name) {
+  for (const auto& f : headers.fields()) {
+    if (!iequals(f.name, "cookie")) continue;
+    std::string_view rest = f.value;
+    // Cookie pairs are separated by ';' (RFC 6265 §5.4); bounded by the header's length.
+    while (!rest.empty()) {
+      const std::size_t semi = rest.find(';');
+      std::string_view pair = trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      if (trim(pair.substr(0, eq)) == name) return trim(pair.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> bearer_token(const header_fields& headers) {
+  const auto v = headers.get("authorization");
+  if (!v) return std::nullopt;
+  std::string_view s = trim(*v);
+  if (s.size() < 7 || !iequals(s.substr(0, 7), "bearer ")) return std::nullopt;
+  s = trim(s.substr(7));
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+std::optional<std::string> sniff_multipart_type(std::string_view body) {
+  if (!body.starts_with("--")) return std::nullopt;
+  const std::size_t eol = body.find("\r\n");
+  if (eol == std::string_view::npos || eol <= 2 || eol > 72) return std::nullopt;  // RFC 2046
+  std::string_view boundary = body.substr(2, eol - 2);
+  while (!boundary.empty() && (boundary.back() == ' ' || boundary.back() == '\t'))
+    boundary.remove_suffix(1);
+  if (boundary.empty()) return std::nullopt;
+  std::string out = "multipart/form-data; boundary=\"";
+  for (char c : boundary) {
+    if (c == '"' || c == '\\') return std::nullopt;  // not a valid boundary character
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) noexcept {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool host_under(std::string_view host, std::string_view domain) noexcept {
+  if (host == domain) return true;
+  return host.size() > domain.size() && ends_with(host, domain) &&
+         host[host.size() - domain.size() - 1] == '.';
+}
+
+std::string_view path_segment(std::string_view path, std::string_view prefix,
+                              std::size_t index) noexcept {
+  if (!starts_with(path, prefix)) return {};
+  std::string_view rest = path.substr(prefix.size());
+  for (std::size_t i = 0;; ++i) {
+    const std::size_t slash = rest.find('/');
+    if (i == index) return rest.substr(0, slash);
+    if (slash == std::string_view::npos) return {};
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+}  // namespace imcap::modules::wire
+
+
+namespace imcap::modules::wire {
+
+std::optional<std::size_t> parse_index(std::string_view s) noexcept {
+  std::size_t v = 0;
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::uint64_t> to_u64(std::string_view s) noexcept {
+  std::uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::int64_t> to_i64(std::string_view s) noexcept {
+  std::int64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+decode_error rewrite_json_or_part(std::string& body, const location& at,
+                                  std::string_view replacement) {
+  if (at.path.size() != 1) return {errc::malformed_frame, "rewrite: expected one layer"};
+  const layer& l = at.path.front();
+  const limits lim{};
+  if (l.kind == layer_kind::json) {
+    std::string copy = body;
+    if (auto e = content::replace_string(copy, l.key, replacement, lim)) return e;
+    body = std::move(copy);
+    return {};
+  }
+  if (l.kind == layer_kind::multipart) {
+    const auto index = parse_index(l.key);
+    if (!index) return {errc::malformed_frame, "rewrite: bad part index '" + l.key + "'"};
+    const auto type = sniff_multipart_type(body);
+    if (!type) return {errc::malformed_multipart, "rewrite: body does not start with a boundary"};
+    std::vector<content::multipart_part> parts;
+    if (auto e = content::parse_multipart(*type, body, lim, parts)) return e;
+    if (*index >= parts.size())
+      return {errc::malformed_multipart, "rewrite: no part " + l.key};
+    std::string copy = body;
+    if (auto e = content::replace_part_body(copy, parts, *index, replacement)) return e;
+    body = std::move(copy);
+    return {};
+  }
+  return {errc::malformed_frame, "rewrite: unsupported layer"};
+}
+
+}  // namespace imcap::modules::wire

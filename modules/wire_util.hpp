@@ -1,0 +1,65 @@
+#pragma once
+// Small helpers the Mattermost, Rocket.Chat, Matrix, legacy and app decoders share: session
+// keys that never expose a token, RFC 3339 times from epoch counts, cookie and bearer lookup,
+// and the body-sniffed multipart Content-Type a rewrite needs (rewrite sees no headers).
+// Pure functions, no state, safe from any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "modules/event.hpp"
+#include "modules/http.hpp"
+
+namespace imcap::modules::wire {
+
+// The first 16 hex digits of SHA-256(secret): a stable session key that is not the token.
+// Empty input gives an empty key.
+std::string short_digest(std::string_view secret);
+
+// RFC 3339 UTC from milliseconds / seconds since the Unix epoch ("2024-01-05T10:00:00.123Z";
+// the fraction only when non-zero). Empty when out of the years 1970..9999.
+std::string rfc3339_from_unix_ms(std::int64_t ms);
+std::string rfc3339_from_unix_s(std::int64_t s);
+
+// The value of cookie `name` in the request's Cookie header(s).
+std::optional<std::string_view> cookie(const header_fields& headers, std::string_view name);
+
+// The token of an "Authorization: Bearer <token>" header.
+std::optional<std::string_view> bearer_token(const header_fields& headers);
+
+// For a multipart body that starts with its first boundary line ("--b\r\n"), the
+// Content-Type value "multipart/form-data; boundary=b" that parse_multipart needs; nullopt
+// when the body does not start with a delimiter line.
+std::optional<std::string> sniff_multipart_type(std::string_view body);
+
+// ASCII case-insensitive helpers for classifiers.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+bool starts_with(std::string_view s, std::string_view prefix) noexcept;
+bool ends_with(std::string_view s, std::string_view suffix) noexcept;
+// `host` equals `domain` or is a subdomain of it ("a.b.example.com" under "example.com").
+bool host_under(std::string_view host, std::string_view domain) noexcept;
+
+// Splits "a/b/c" after `prefix`: the segment at `index` (0-based), or empty.
+std::string_view path_segment(std::string_view path, std::string_view prefix,
+                              std::size_t index) noexcept;
+
+}  // namespace imcap::modules::wire
+
+namespace imcap::modules::wire {
+
+// Rewrite for bodies whose values sit one layer deep: a JSON string (layer json, key = RFC 6901
+// pointer) or a whole multipart part body (layer multipart, key = part index; the boundary is
+// sniffed from the body). Anything else gives malformed_frame and leaves `body` untouched.
+decode_error rewrite_json_or_part(std::string& body, const location& at,
+                                  std::string_view replacement);
+
+// Parses a decimal index ("0", "12"); nullopt for anything else.
+std::optional<std::size_t> parse_index(std::string_view s) noexcept;
+
+// Whole decimal numbers (optional leading '-' for the signed one); nullopt for anything else.
+std::optional<std::uint64_t> to_u64(std::string_view s) noexcept;
+std::optional<std::int64_t> to_i64(std::string_view s) noexcept;
+
+}  // namespace imcap::modules::wire
