@@ -2,6 +2,10 @@
 
 #include <set>
 
+#include "modules/matrix/matrix.hpp"
+#include "modules/mattermost/mattermost.hpp"
+#include "modules/rocketchat/rocketchat_rest.hpp"
+
 namespace imcap::modules {
 
 namespace {
@@ -10,6 +14,9 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      mattermost::descriptor,
+      rocketchat::descriptor,
+      matrix::descriptor,
   };
   return t;
 }
