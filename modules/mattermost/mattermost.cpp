@@ -16,6 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
+using wire::str;
+
 constexpr std::string_view app_id = "mattermost";
 constexpr std::string_view api = "/api/v4/";
 
@@ -62,13 +64,6 @@ std::string user_key(const std::string& sk) { return "mattermost:user:" + sk; }
 std::string file_key(std::string_view id) { return "mattermost:file:" + std::string(id); }
 std::string pending_key(const std::string& sk, std::string_view client_id) {
   return "mattermost:upload:" + sk + ":" + std::string(client_id);
-}
-
-std::string str(const json::value& v, std::string_view key) {
-  if (const auto* o = v.if_object())
-    if (const auto* f = o->if_contains(key))
-      if (const auto* s = f->if_string()) return std::string(*s);
-  return {};
 }
 
 // The sender of an outbound request: the user learned for this session, else the proxy user.
@@ -152,6 +147,9 @@ decode_error decode_post(const exchange& x, bool edit, std::vector<chat_event>& 
   const std::string sk = session_key_of(h);
   chat_event e = base_event(direction::outbound, sk);
   e.sender = sender_of(x, sk);
+  // The web client names its user in the post; the server checks it against the session.
+  if (auto uid = str(v, "user_id"); !uid.empty() && e.sender.source != identity_source::learned)
+    e.sender = party{uid, {}, identity_source::body};
   e.conversation_id = str(v, "channel_id");
   if (const auto* m = v.get_object().if_contains("message"); m != nullptr && m->is_string()) {
     e.text = std::string(m->get_string());
@@ -274,8 +272,7 @@ decode_error post_event(const exchange& x, const json::value& post, std::string_
   }
   e.server_msg_id = std::string(id);
   e.client_msg_id = str(post, "pending_post_id");
-  if (auto ts = content::id_at(post, "/create_at"))
-    if (auto ms = wire::to_i64(*ts)) e.timestamp = wire::rfc3339_from_unix_ms(*ms);
+  if (auto ms = wire::int_at(post, "/create_at")) e.timestamp = wire::rfc3339_from_unix_ms(*ms);
   if (auto root = str(post, "root_id"); !root.empty()) e.attributes.emplace_back("root_id", root);
   if (auto err = add_file_refs(x, post, base, e)) return err;
   // PostList posts carry their files' metadata inline.
