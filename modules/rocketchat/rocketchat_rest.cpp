@@ -132,9 +132,10 @@ void apply_file_record(attachment& a, std::string_view record, const limits& lim
   if (a.ref.empty()) a.ref = str(v, "url");
 }
 
-// Sets text and text_at from the string at `pointer`, when present.
+// Sets text and text_at from the string at `pointer`, when present and not empty.
 void take_text(const json::value& v, const std::string& pointer, chat_event& e) {
-  if (const auto* t = content::at_pointer(v, pointer); t != nullptr && t->is_string()) {
+  if (const auto* t = content::at_pointer(v, pointer);
+      t != nullptr && t->is_string() && !t->get_string().empty()) {
     e.text = std::string(t->get_string());
     e.text_at.path.push_back({layer_kind::json, pointer});
   }
@@ -157,7 +158,7 @@ decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_e
       take_text(v, "/message/msg", e);
       e.client_msg_id = str(*m, "_id");
       if (auto t = str(*m, "tmid"); !t.empty()) e.attributes.emplace_back("thread_id", t);
-      if (auto a = str(*m, "alias"); !a.empty()) e.sender.display_name = a;
+      if (auto a = str(*m, "alias"); !a.empty()) e.attributes.emplace_back("alias", a);
       break;
     }
     case endpoint::post_message: {
@@ -168,7 +169,7 @@ decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_e
       if (channel.size() > 1 && channel.front() == '@')
         e.recipients.push_back(party{channel.substr(1), {}, identity_source::body});
       take_text(v, "/text", e);
-      if (auto a = str(v, "alias"); !a.empty()) e.sender.display_name = a;
+      if (auto a = str(v, "alias"); !a.empty()) e.attributes.emplace_back("alias", a);
       break;
     }
     case endpoint::update: {

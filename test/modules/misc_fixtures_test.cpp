@@ -50,3 +50,4 @@ void check_family(std::string_view family) {
 }  // namespace
 
 TEST_CASE("mattermost fixtures") { check_family("mattermost"); }
+TEST_CASE("rocketchat fixtures") { check_family("rocketchat"); }
