@@ -2,6 +2,9 @@
 
 #include <set>
 
+#include "modules/legacy/aim_wim.hpp"
+#include "modules/legacy/msn_gateway.hpp"
+#include "modules/legacy/ymsg_http.hpp"
 #include "modules/matrix/matrix.hpp"
 #include "modules/mattermost/mattermost.hpp"
 #include "modules/rocketchat/rocketchat_rest.hpp"
@@ -17,6 +20,9 @@ const std::vector<decoder>& table() {
       mattermost::descriptor,
       rocketchat::descriptor,
       matrix::descriptor,
+      msn::descriptor,
+      ymsg::descriptor,
+      aim::descriptor,
   };
   return t;
 }
