@@ -146,6 +146,17 @@ std::optional<std::size_t> parse_index(std::string_view s) noexcept {
   return v;
 }
 
+bool parse_range(std::string_view s, std::size_t& offset, std::size_t& length) noexcept {
+  const std::size_t colon = s.find(':');
+  if (colon == std::string_view::npos) return false;
+  const auto o = parse_index(s.substr(0, colon));
+  const auto l = parse_index(s.substr(colon + 1));
+  if (!o || !l) return false;
+  offset = *o;
+  length = *l;
+  return true;
+}
+
 std::optional<std::uint64_t> to_u64(std::string_view s) noexcept {
   std::uint64_t v = 0;
   if (s.empty()) return std::nullopt;
@@ -160,6 +171,19 @@ std::optional<std::int64_t> to_i64(std::string_view s) noexcept {
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+std::string str(const boost::json::value& v, std::string_view key) {
+  if (const auto* o = v.if_object())
+    if (const auto* f = o->if_contains(key))
+      if (const auto* s = f->if_string()) return std::string(*s);
+  return {};
+}
+
+std::optional<std::int64_t> int_at(const boost::json::value& v, std::string_view pointer) {
+  const auto text = content::id_at(v, pointer);
+  if (!text) return std::nullopt;
+  return to_i64(*text);
 }
 
 decode_error rewrite_json_or_part(std::string& body, const location& at,

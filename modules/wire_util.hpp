@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/value.hpp>
+
 #include "modules/event.hpp"
 #include "modules/http.hpp"
 
@@ -58,8 +60,16 @@ decode_error rewrite_json_or_part(std::string& body, const location& at,
 // Parses a decimal index ("0", "12"); nullopt for anything else.
 std::optional<std::size_t> parse_index(std::string_view s) noexcept;
 
+// An "offset:length" byte range (layer_kind::bytes key); false when malformed.
+bool parse_range(std::string_view s, std::size_t& offset, std::size_t& length) noexcept;
+
 // Whole decimal numbers (optional leading '-' for the signed one); nullopt for anything else.
 std::optional<std::uint64_t> to_u64(std::string_view s) noexcept;
 std::optional<std::int64_t> to_i64(std::string_view s) noexcept;
+
+// The string member `key` of object `v`; empty when absent or not a string.
+std::string str(const boost::json::value& v, std::string_view key);
+// The integer at `pointer` (JSON integer, integral double, or decimal string).
+std::optional<std::int64_t> int_at(const boost::json::value& v, std::string_view pointer);
 
 }  // namespace imcap::modules::wire

@@ -340,23 +340,21 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
     return {errc::malformed_frame, "msn: rewrite expects frame/bytes"};
   const auto index = wire::parse_index(at.path[0].key);
   const std::string& range = at.path[1].key;
-  const std::size_t colon = range.find(':');
-  const auto off = wire::parse_index(std::string_view(range).substr(0, colon));
-  const auto len = colon == std::string::npos
-                       ? std::nullopt
-                       : wire::parse_index(std::string_view(range).substr(colon + 1));
-  if (!index || !off || !len) return {errc::malformed_frame, "msn: bad rewrite location"};
+  std::size_t off = 0;
+  std::size_t len = 0;
+  if (!index || !wire::parse_range(range, off, len))
+    return {errc::malformed_frame, "msn: bad rewrite location"};
   std::vector<command> cmds;
   if (auto err = split_commands(body, limits{}, cmds)) return err;
   if (*index >= cmds.size() || !cmds[*index].has_payload)
     return {errc::malformed_frame, "msn: no payload command " + at.path[0].key};
   const command& c = cmds[*index];
-  if (*off > c.payload_length || *len > c.payload_length - *off)
+  if (off > c.payload_length || len > c.payload_length - off)
     return {errc::malformed_frame, "msn: range " + range + " outside the payload"};
   const std::string_view payload = std::string_view(body).substr(c.payload_offset, c.payload_length);
-  std::string new_payload(payload.substr(0, *off));
+  std::string new_payload(payload.substr(0, off));
   new_payload += replacement;
-  new_payload += payload.substr(*off + *len);
+  new_payload += payload.substr(off + len);
   // The line keeps every argument but the last, which becomes the new byte count.
   const std::string_view count = c.args.back();
   const std::size_t count_at = static_cast<std::size_t>(count.data() - c.line.data());

@@ -222,17 +222,15 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
     return {errc::malformed_frame, "ymsg: rewrite expects frame/bytes"};
   const auto index = wire::parse_index(at.path[0].key);
   const std::string& range = at.path[1].key;
-  const std::size_t colon = range.find(':');
-  const auto off = wire::parse_index(std::string_view(range).substr(0, colon));
-  const auto len = colon == std::string::npos
-                       ? std::nullopt
-                       : wire::parse_index(std::string_view(range).substr(colon + 1));
-  if (!index || !off || !len) return {errc::malformed_frame, "ymsg: bad rewrite location"};
+  std::size_t off = 0;
+  std::size_t len = 0;
+  if (!index || !wire::parse_range(range, off, len))
+    return {errc::malformed_frame, "ymsg: bad rewrite location"};
   std::vector<packet> packets;
   if (auto err = split_packets(body, limits{}, packets)) return err;
   if (*index >= packets.size()) return {errc::malformed_frame, "ymsg: no packet " + at.path[0].key};
   const packet& p = packets[*index];
-  if (*off > p.length || *len > p.length - *off)
+  if (off > p.length || len > p.length - off)
     return {errc::malformed_frame, "ymsg: range " + range + " outside the payload"};
   std::string value(replacement);
   if (!utf8_packet(p)) {
@@ -242,12 +240,12 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   }
   if (value.find(separator) != std::string::npos)
     return {errc::malformed_frame, "ymsg: replacement contains the field separator"};
-  const std::size_t new_length = p.length - *len + value.size();
+  const std::size_t new_length = p.length - len + value.size();
   if (new_length > 0xFFFF) return {errc::too_large, "ymsg: packet payload over 65535 bytes"};
-  const std::size_t start = p.offset + header_size + *off;
+  const std::size_t start = p.offset + header_size + off;
   std::string out = body.substr(0, start);
   out += value;
-  out += std::string_view(body).substr(start + *len);
+  out += std::string_view(body).substr(start + len);
   out[p.offset + 8] = static_cast<char>((new_length >> 8) & 0xFF);
   out[p.offset + 9] = static_cast<char>(new_length & 0xFF);
   body = std::move(out);
