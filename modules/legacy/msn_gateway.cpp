@@ -263,14 +263,16 @@ void msg_event(std::string_view body, const command& c, std::size_t index, direc
     out.push_back(std::move(e));
     return;
   }
-  if (type == "text/x-msmsgsinvite" && m.get("Invitation-Command") == "INVITE" &&
-      !m.get("Application-File").empty()) {
+  // An invitation lists its fields as header-like lines in the MIME body.
+  const mime inv = type == "text/x-msmsgsinvite" ? parse_mime(payload.substr(m.body_offset)) : mime{};
+  if (type == "text/x-msmsgsinvite" && inv.get("Invitation-Command") == "INVITE" &&
+      !inv.get("Application-File").empty()) {
     attachment a;
-    a.name = m.get("Application-File");
-    a.size = wire::to_u64(m.get("Application-FileSize"));
-    a.ref = "msn-invite:" + std::string(m.get("Invitation-Cookie"));
+    a.name = inv.get("Application-File");
+    a.size = wire::to_u64(inv.get("Application-FileSize"));
+    a.ref = "msn-invite:" + std::string(inv.get("Invitation-Cookie"));
     e.attachments.push_back(std::move(a));
-    if (auto n = m.get("Application-Name"); !n.empty()) e.attributes.emplace_back("application", n);
+    if (auto n = inv.get("Application-Name"); !n.empty()) e.attributes.emplace_back("application", n);
     out.push_back(std::move(e));
   }
 }

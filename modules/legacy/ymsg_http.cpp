@@ -188,7 +188,9 @@ void packet_events(const packet& p, std::size_t index, direction d, const exchan
                                               std::to_string(g.text->value.size())}};
     if (g.time != nullptr)
       if (auto t = wire::to_i64(g.time->value)) e.timestamp = wire::rfc3339_from_unix_s(*t);
-    e.attributes.emplace_back("status", std::to_string(p.status));
+    char status[12];
+    std::snprintf(status, sizeof status, "0x%08x", static_cast<unsigned>(p.status));
+    e.attributes.emplace_back("status", status);
     out.push_back(std::move(e));
   }
 }

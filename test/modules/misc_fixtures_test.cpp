@@ -52,3 +52,4 @@ void check_family(std::string_view family) {
 TEST_CASE("mattermost fixtures") { check_family("mattermost"); }
 TEST_CASE("rocketchat fixtures") { check_family("rocketchat"); }
 TEST_CASE("matrix fixtures") { check_family("matrix"); }
+TEST_CASE("legacy fixtures") { check_family("legacy"); }
