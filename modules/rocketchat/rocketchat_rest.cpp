@@ -155,7 +155,11 @@ decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_e
       if (m == nullptr || !m->is_object())
         return {errc::malformed_json, "rocketchat: chat.sendMessage without message object"};
       e.conversation_id = str(*m, "rid");
-      take_text(v, "/message/msg", e);
+      // End-to-end encrypted rooms send t = "e2e" and ciphertext in msg: metadata only.
+      if (str(*m, "t") == "e2e")
+        e.encrypted = true;
+      else
+        take_text(v, "/message/msg", e);
       e.client_msg_id = str(*m, "_id");
       if (auto t = str(*m, "tmid"); !t.empty()) e.attributes.emplace_back("thread_id", t);
       if (auto a = str(*m, "alias"); !a.empty()) e.attributes.emplace_back("alias", a);
@@ -241,15 +245,21 @@ decode_error decode_multipart(const exchange& x, endpoint ep, std::vector<chat_e
 void message_event(const json::value& m, const std::string& base, const std::string& sk,
                    std::vector<chat_event>& out) {
   if (!m.is_object()) return;
-  // Typed messages ("uj" user joined, "rm" removed, ...) are room events, not chat content.
-  if (!str(m, "t").empty()) return;
+  // Typed messages ("uj" user joined, "rm" removed, ...) are room events, not chat content;
+  // "e2e" is an end-to-end encrypted message.
+  const std::string type = str(m, "t");
+  if (!type.empty() && type != "e2e") return;
   chat_event e = base_event(direction::inbound, sk);
   e.conversation_id = str(m, "rid");
   e.server_msg_id = str(m, "_id");
   if (const auto* u = content::at_pointer(m, "/u"); u != nullptr)
     e.sender = party{str(*u, "_id"), str(*u, "username"), identity_source::body};
-  take_text(m, "/msg", e);
-  if (!e.text_at.empty()) e.text_at.path.front().key = base + "/msg";
+  if (type == "e2e") {
+    e.encrypted = true;  // ciphertext only: metadata, no text
+  } else {
+    take_text(m, "/msg", e);
+    if (!e.text_at.empty()) e.text_at.path.front().key = base + "/msg";
+  }
   if (const auto* ts = content::at_pointer(m, "/ts"); ts != nullptr) {
     if (ts->is_string())
       e.timestamp = std::string(ts->get_string());  // already ISO 8601 UTC ("...Z")
