@@ -8,6 +8,7 @@
 #include "modules/matrix/matrix.hpp"
 #include "modules/mattermost/mattermost.hpp"
 #include "modules/rocketchat/rocketchat_rest.hpp"
+#include "modules/telegram/telegram.hpp"
 
 namespace imcap::modules {
 
@@ -23,6 +24,7 @@ const std::vector<decoder>& table() {
       msn::descriptor,
       ymsg::descriptor,
       aim::descriptor,
+      telegram::bot_decoder,
   };
   return t;
 }
