@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "modules/content/json.hpp"
-#include "modules/content/multipart.hpp"
 #include "modules/event.hpp"
 
 namespace imcap::modules::wire {
@@ -81,23 +80,6 @@ std::optional<std::string_view> bearer_token(const header_fields& headers) {
   s = trim(s.substr(7));
   if (s.empty()) return std::nullopt;
   return s;
-}
-
-std::optional<std::string> sniff_multipart_type(std::string_view body) {
-  if (!body.starts_with("--")) return std::nullopt;
-  const std::size_t eol = body.find("\r\n");
-  if (eol == std::string_view::npos || eol <= 2 || eol > 72) return std::nullopt;  // RFC 2046
-  std::string_view boundary = body.substr(2, eol - 2);
-  while (!boundary.empty() && (boundary.back() == ' ' || boundary.back() == '\t'))
-    boundary.remove_suffix(1);
-  if (boundary.empty()) return std::nullopt;
-  std::string out = "multipart/form-data; boundary=\"";
-  for (char c : boundary) {
-    if (c == '"' || c == '\\') return std::nullopt;  // not a valid boundary character
-    out += c;
-  }
-  out += '"';
-  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -184,34 +166,6 @@ std::optional<std::int64_t> int_at(const boost::json::value& v, std::string_view
   const auto text = content::id_at(v, pointer);
   if (!text) return std::nullopt;
   return to_i64(*text);
-}
-
-decode_error rewrite_json_or_part(std::string& body, const location& at,
-                                  std::string_view replacement) {
-  if (at.path.size() != 1) return {errc::malformed_frame, "rewrite: expected one layer"};
-  const layer& l = at.path.front();
-  const limits lim{};
-  if (l.kind == layer_kind::json) {
-    std::string copy = body;
-    if (auto e = content::replace_string(copy, l.key, replacement, lim)) return e;
-    body = std::move(copy);
-    return {};
-  }
-  if (l.kind == layer_kind::multipart) {
-    const auto index = parse_index(l.key);
-    if (!index) return {errc::malformed_frame, "rewrite: bad part index '" + l.key + "'"};
-    const auto type = sniff_multipart_type(body);
-    if (!type) return {errc::malformed_multipart, "rewrite: body does not start with a boundary"};
-    std::vector<content::multipart_part> parts;
-    if (auto e = content::parse_multipart(*type, body, lim, parts)) return e;
-    if (*index >= parts.size())
-      return {errc::malformed_multipart, "rewrite: no part " + l.key};
-    std::string copy = body;
-    if (auto e = content::replace_part_body(copy, parts, *index, replacement)) return e;
-    body = std::move(copy);
-    return {};
-  }
-  return {errc::malformed_frame, "rewrite: unsupported layer"};
 }
 
 }  // namespace imcap::modules::wire

@@ -1,7 +1,7 @@
 #pragma once
 // Small helpers the Mattermost, Rocket.Chat, Matrix, legacy and app decoders share: session
 // keys that never expose a token, RFC 3339 times from epoch counts, cookie and bearer lookup,
-// and the body-sniffed multipart Content-Type a rewrite needs (rewrite sees no headers).
+// small parsers for ids, indexes and byte ranges.
 // Pure functions, no state, safe from any thread.
 
 #include <cstdint>
@@ -31,11 +31,6 @@ std::optional<std::string_view> cookie(const header_fields& headers, std::string
 // The token of an "Authorization: Bearer <token>" header.
 std::optional<std::string_view> bearer_token(const header_fields& headers);
 
-// For a multipart body that starts with its first boundary line ("--b\r\n"), the
-// Content-Type value "multipart/form-data; boundary=b" that parse_multipart needs; nullopt
-// when the body does not start with a delimiter line.
-std::optional<std::string> sniff_multipart_type(std::string_view body);
-
 // ASCII case-insensitive helpers for classifiers.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 bool starts_with(std::string_view s, std::string_view prefix) noexcept;
@@ -50,12 +45,6 @@ std::string_view path_segment(std::string_view path, std::string_view prefix,
 }  // namespace imcap::modules::wire
 
 namespace imcap::modules::wire {
-
-// Rewrite for bodies whose values sit one layer deep: a JSON string (layer json, key = RFC 6901
-// pointer) or a whole multipart part body (layer multipart, key = part index; the boundary is
-// sniffed from the body). Anything else gives malformed_frame and leaves `body` untouched.
-decode_error rewrite_json_or_part(std::string& body, const location& at,
-                                  std::string_view replacement);
 
 // Parses a decimal index ("0", "12"); nullopt for anything else.
 std::optional<std::size_t> parse_index(std::string_view s) noexcept;

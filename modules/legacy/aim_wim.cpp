@@ -9,6 +9,7 @@
 
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
+#include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
 #include "modules/session.hpp"
 #include "modules/wire_util.hpp"
@@ -228,19 +229,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 }
 
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
-  if (at.path.size() != 1) return {errc::malformed_frame, "aim: rewrite expects one layer"};
-  const layer& l = at.path.front();
-  if (l.kind == layer_kind::json) return wire::rewrite_json_or_part(body, at, replacement);
-  if (l.kind != layer_kind::form) return {errc::malformed_frame, "aim: unsupported layer"};
-  std::vector<content::form_field> fields;
-  if (auto err = content::parse_form(body, limits{}, fields)) return err;
-  for (auto& f : fields) {
-    if (f.name != l.key) continue;
-    f.value = std::string(replacement);
-    body = content::serialize_form(fields);
-    return {};
-  }
-  return {errc::malformed_form, "aim: no form field '" + l.key + "'"};
+  return content::rewrite_path(body, at.path, replacement, limits{});
 }
 
 }  // namespace imcap::modules::aim

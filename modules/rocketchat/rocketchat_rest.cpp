@@ -9,6 +9,7 @@
 
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
+#include "modules/content/rewrite.hpp"
 #include "modules/session.hpp"
 #include "modules/wire_util.hpp"
 
@@ -360,7 +361,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 }
 
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
-  return wire::rewrite_json_or_part(body, at, replacement);
+  return content::rewrite_path(body, at.path, replacement, limits{});
 }
 
 }  // namespace imcap::modules::rocketchat
