@@ -18,7 +18,9 @@ namespace {
 
 constexpr std::string_view app_id = "yahoo-messenger";
 constexpr std::size_t header_size = 20;
-constexpr std::uint16_t service_message = 6;
+constexpr std::uint16_t service_message = 6;       // MESSAGE
+constexpr std::uint16_t service_conference = 0x1d;  // CONFMSG
+constexpr std::uint16_t service_chat_room = 0xa8;   // COMMENT (chat rooms)
 constexpr std::string_view separator = "\xC0\x80";
 
 struct field {
@@ -158,40 +160,88 @@ std::vector<group> message_groups(const packet& p) {
   return out;
 }
 
-void packet_events(const packet& p, std::size_t index, direction d, const exchange& x,
-                   std::vector<chat_event>& out) {
-  if (p.service != service_message) return;
+// One chat event from the fields a service names.
+struct message_fields {
+  const field* from = nullptr;
+  const field* text = nullptr;
+  const field* time = nullptr;
+  const field* utf8 = nullptr;
+  std::string conversation;
+  std::vector<std::string_view> recipients;
+};
+
+void emit(const packet& p, std::size_t index, direction d, const exchange& x,
+          const message_fields& m, std::vector<chat_event>& out) {
   char sid[9];
   std::snprintf(sid, sizeof sid, "%08x", static_cast<unsigned>(p.session));
+  chat_event e;
+  e.app = app_id;
+  e.transport = descriptor.name;
+  e.direction = d;
+  e.session_key = p.session == 0 ? std::string{} : wire::short_digest(sid);
+  if (m.from != nullptr)
+    e.sender = party{std::string(m.from->value), {}, identity_source::body};
+  else if (d == direction::outbound && !x.proxy_user.empty())
+    e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+  for (auto r : m.recipients) e.recipients.push_back(party{std::string(r), {}, identity_source::body});
+  e.conversation_id = m.conversation;
+  const bool utf8 = m.utf8 != nullptr ? m.utf8->value == "1" : utf8_packet(p);
+  if (utf8) {
+    e.text = std::string(m.text->value);
+  } else {
+    e.text = convert("UTF-8", "ISO-8859-1", m.text->value).value_or(std::string(m.text->value));
+    e.attributes.emplace_back("charset", "ISO-8859-1");
+  }
+  e.text_at.path = {{layer_kind::frame, std::to_string(index)},
+                    {layer_kind::bytes, std::to_string(m.text->value_offset) + ":" +
+                                            std::to_string(m.text->value.size())}};
+  if (m.time != nullptr)
+    if (auto t = wire::to_i64(m.time->value)) e.timestamp = wire::rfc3339_from_unix_s(*t);
+  char status[12];
+  std::snprintf(status, sizeof status, "0x%08x", static_cast<unsigned>(p.status));
+  e.attributes.emplace_back("status", status);
+  if (p.service != service_message) {
+    char service[8];
+    std::snprintf(service, sizeof service, "0x%02x", static_cast<unsigned>(p.service));
+    e.attributes.emplace_back("service", service);
+  }
+  out.push_back(std::move(e));
+}
+
+// Conference (0x1d: 1 or 3 sender, 53 each member, 57 room, 14 text) and chat room
+// (0xa8: 1 or 109 sender, 104 room, 117 text) messages: one message per packet.
+void room_event(const packet& p, std::size_t index, direction d, const exchange& x,
+                std::vector<chat_event>& out) {
+  const bool conf = p.service == service_conference;
+  message_fields m;
+  for (const auto& f : p.fields) {
+    if (f.key == "1" || f.key == (conf ? "3" : "109")) m.from = &f;
+    if (f.key == (conf ? "14" : "117")) m.text = &f;
+    if (f.key == (conf ? "57" : "104")) m.conversation = std::string(f.value);
+    if (f.key == "97") m.utf8 = &f;
+    if (conf && f.key == "53" && m.recipients.size() < 256) m.recipients.push_back(f.value);
+  }
+  if (m.text != nullptr) emit(p, index, d, x, m, out);
+}
+
+void packet_events(const packet& p, std::size_t index, direction d, const exchange& x,
+                   std::vector<chat_event>& out) {
+  if (p.service == service_conference || p.service == service_chat_room) {
+    room_event(p, index, d, x, out);
+    return;
+  }
+  if (p.service != service_message) return;
   for (const group& g : message_groups(p)) {
-    chat_event e;
-    e.app = app_id;
-    e.transport = descriptor.name;
-    e.direction = d;
-    e.session_key = p.session == 0 ? std::string{} : wire::short_digest(sid);
-    if (g.from != nullptr)
-      e.sender = party{std::string(g.from->value), {}, identity_source::body};
-    else if (d == direction::outbound && !x.proxy_user.empty())
-      e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
-    if (g.to != nullptr) e.recipients.push_back(party{std::string(g.to->value), {}, identity_source::body});
-    e.conversation_id = d == direction::outbound ? (g.to ? std::string(g.to->value) : std::string{})
-                                                 : e.sender.id;
-    const bool utf8 = g.utf8 != nullptr ? g.utf8->value == "1" : utf8_packet(p);
-    if (utf8) {
-      e.text = std::string(g.text->value);
-    } else {
-      e.text = convert("UTF-8", "ISO-8859-1", g.text->value).value_or(std::string(g.text->value));
-      e.attributes.emplace_back("charset", "ISO-8859-1");
-    }
-    e.text_at.path = {{layer_kind::frame, std::to_string(index)},
-                      {layer_kind::bytes, std::to_string(g.text->value_offset) + ":" +
-                                              std::to_string(g.text->value.size())}};
-    if (g.time != nullptr)
-      if (auto t = wire::to_i64(g.time->value)) e.timestamp = wire::rfc3339_from_unix_s(*t);
-    char status[12];
-    std::snprintf(status, sizeof status, "0x%08x", static_cast<unsigned>(p.status));
-    e.attributes.emplace_back("status", status);
-    out.push_back(std::move(e));
+    message_fields m;
+    m.from = g.from;
+    m.text = g.text;
+    m.time = g.time;
+    m.utf8 = g.utf8;
+    if (g.to != nullptr) m.recipients.push_back(g.to->value);
+    // One-to-one: the peer names the conversation.
+    const field* peer = d == direction::outbound ? g.to : g.from;
+    if (peer != nullptr) m.conversation = std::string(peer->value);
+    emit(p, index, d, x, m, out);
   }
 }
 

@@ -30,6 +30,7 @@ enum class endpoint : std::uint8_t {
   channel_posts,  // GET /api/v4/channels/{id}/posts (history)
   thread,         // GET /api/v4/posts/{id}/thread (history)
   me,             // GET /api/v4/users/me (identity)
+  login,          // POST /api/v4/users/login (identity; the request holds a password: not read)
 };
 
 std::size_t count_slashes(std::string_view s) noexcept {
@@ -45,6 +46,7 @@ endpoint endpoint_of(const request_head& h) noexcept {
   if (m == "POST" && rest == "posts") return endpoint::create_post;
   if (m == "POST" && rest == "files") return endpoint::upload;
   if (m == "GET" && rest == "users/me") return endpoint::me;
+  if (m == "POST" && rest == "users/login") return endpoint::login;
   if (count_slashes(rest) != 2) return endpoint::none;
   if (m == "PUT" && wire::starts_with(rest, "posts/") && wire::ends_with(rest, "/patch"))
     return endpoint::patch_post;
@@ -346,12 +348,19 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       return {};
     case endpoint::channel_posts:
     case endpoint::thread: return decode_history(x, v, out);
-    case endpoint::me: {
-      chat_event e = base_event(direction::inbound, sk);
+    case endpoint::me:
+    case endpoint::login: {
+      // A login answer hands out the session token (header "Token", also the MMAUTHTOKEN
+      // cookie): later requests carry it, so the session is keyed by it.
+      const std::string key =
+          ep == endpoint::login
+              ? wire::short_digest(x.response->headers.get("token").value_or(std::string_view{}))
+              : sk;
+      chat_event e = base_event(direction::inbound, key);
       e.kind = event_kind::identity;
       e.sender = party{str(v, "id"), str(v, "username"), identity_source::body};
-      if (e.sender.id.empty()) return {errc::malformed_json, "mattermost: users/me without id"};
-      learn_user(x, sk, e.sender.id, e.sender.display_name);
+      if (e.sender.id.empty()) return {errc::malformed_json, "mattermost: user answer without id"};
+      learn_user(x, key, e.sender.id, e.sender.display_name);
       out.push_back(std::move(e));
       return {};
     }

@@ -1,7 +1,8 @@
 #pragma once
 // Rocket.Chat REST API (im-transports §3.5): chat.sendMessage, chat.postMessage, chat.update
 // (edit), the legacy one-step rooms.upload/{rid}, the two-step rooms.media/{rid} +
-// rooms.mediaConfirm/{rid}/{fileId}, channel/group/DM history (inbound) and /me (identity).
+// rooms.mediaConfirm/{rid}/{fileId}, channel/group/DM history (inbound), /me and /login
+// answers (identity).
 // The DDP-over-REST endpoint /api/v1/method.call belongs to the DDP decoder, not this one.
 //
 // Session key: X-Auth-Token (or the rc_token cookie), digested. Sender: the user learned from

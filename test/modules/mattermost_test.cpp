@@ -24,7 +24,8 @@ TEST_CASE("mattermost classifies its chat endpoints and nothing else") {
   CHECK(classify(head("GET", "https://chat.example.com/api/v4/users/me")));
 
   CHECK_FALSE(classify(head("GET", "https://chat.example.com/api/v4/posts")));
-  CHECK_FALSE(classify(head("POST", "https://chat.example.com/api/v4/users/login")));
+  CHECK(classify(head("POST", "https://chat.example.com/api/v4/users/login")));
+  CHECK_FALSE(classify(head("GET", "https://chat.example.com/api/v4/users/login")));
   CHECK_FALSE(classify(head("GET", "https://chat.example.com/api/v4/channels/abc")));
   CHECK_FALSE(classify(head("GET", "https://chat.example.com/api/v4/channels/a/b/posts")));
   CHECK_FALSE(classify(head("POST", "https://chat.example.com/api/v3/posts")));

@@ -37,7 +37,8 @@ TEST_CASE("rocketchat-rest classifies REST chat endpoints, not method.call") {
 
   CHECK_FALSE(classify(head("POST", base + "method.call/sendMessage")));
   CHECK_FALSE(classify(head("POST", base + "method.call")));
-  CHECK_FALSE(classify(head("POST", base + "login")));
+  CHECK(classify(head("POST", base + "login")));
+  CHECK_FALSE(classify(head("POST", base + "logout")));
   CHECK_FALSE(classify(head("GET", base + "chat.sendMessage")));
   CHECK_FALSE(classify(head("POST", base + "rooms.upload/")));
   CHECK_FALSE(classify(head("POST", base + "rooms.upload/a/b")));
