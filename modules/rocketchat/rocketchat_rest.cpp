@@ -34,7 +34,6 @@ enum class endpoint : std::uint8_t {
   media_confirm,  // POST rooms.mediaConfirm/{rid}/{fileId} JSON (posts the message)
   history,        // GET channels.history | groups.history | im.history | dm.history
   me,             // GET me
-  login,          // POST login (identity; the request holds a password: not read)
 };
 
 endpoint endpoint_of(const request_head& h) noexcept {
@@ -44,7 +43,6 @@ endpoint endpoint_of(const request_head& h) noexcept {
     if (rest == "chat.sendMessage") return endpoint::send_message;
     if (rest == "chat.postMessage") return endpoint::post_message;
     if (rest == "chat.update") return endpoint::update;
-    if (rest == "login") return endpoint::login;
     const std::size_t slash = rest.find('/');
     if (slash == std::string_view::npos || slash + 1 == rest.size()) return endpoint::none;
     const std::string_view op = rest.substr(0, slash);
@@ -61,7 +59,9 @@ endpoint endpoint_of(const request_head& h) noexcept {
     if (rest == "channels.history" || rest == "groups.history" || rest == "im.history" ||
         rest == "dm.history")
       return endpoint::history;
-    if (rest == "me") return endpoint::me;
+    // "me" is a common REST name: only with Rocket.Chat's own auth header or cookie.
+    if (rest == "me" && (h.headers.get("x-auth-token") || wire::cookie(h.headers, "rc_token")))
+      return endpoint::me;
   }
   return endpoint::none;
 }
@@ -347,21 +347,6 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       return {};
     }
     case endpoint::history: return decode_history(x, v, out);
-    case endpoint::login: {
-      // {"status":"success","data":{"authToken","userId","me":{...}}}: later requests carry
-      // the token as X-Auth-Token, so the session is keyed by it.
-      const std::string key = wire::short_digest(content::string_at(v, "/data/authToken").value_or(""));
-      const auto* me = content::at_pointer(v, "/data/me");
-      if (me == nullptr || str(*me, "_id").empty())
-        return {errc::malformed_json, "rocketchat: login answer without data.me._id"};
-      chat_event e = base_event(direction::inbound, key);
-      e.kind = event_kind::identity;
-      e.sender = party{str(*me, "_id"), str(*me, "username"), identity_source::body};
-      if (auto n = str(*me, "name"); !n.empty()) e.attributes.emplace_back("name", n);
-      learn_user(x, key, *me);
-      out.push_back(std::move(e));
-      return {};
-    }
     case endpoint::me: {
       chat_event e = base_event(direction::inbound, sk);
       e.kind = event_kind::identity;

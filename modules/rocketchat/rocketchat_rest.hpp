@@ -1,8 +1,9 @@
 #pragma once
 // Rocket.Chat REST API (im-transports §3.5): chat.sendMessage, chat.postMessage, chat.update
 // (edit), the legacy one-step rooms.upload/{rid}, the two-step rooms.media/{rid} +
-// rooms.mediaConfirm/{rid}/{fileId}, channel/group/DM history (inbound), /me and /login
-// answers (identity).
+// rooms.mediaConfirm/{rid}/{fileId}, channel/group/DM history (inbound) and /me (identity;
+// only with X-Auth-Token or the rc_token cookie, as "me" is a common REST name). /login is
+// not classified: the name is too common to read bodies for.
 // The DDP-over-REST endpoint /api/v1/method.call belongs to the DDP decoder, not this one.
 //
 // Session key: X-Auth-Token (or the rc_token cookie), digested. Sender: the user learned from
