@@ -2,6 +2,12 @@
 
 #include <set>
 
+#include "modules/legacy/aim_wim.hpp"
+#include "modules/legacy/msn_gateway.hpp"
+#include "modules/legacy/ymsg_http.hpp"
+#include "modules/matrix/matrix.hpp"
+#include "modules/mattermost/mattermost.hpp"
+#include "modules/rocketchat/rocketchat_rest.hpp"
 #include "modules/telegram/telegram.hpp"
 
 namespace imcap::modules {
@@ -12,6 +18,12 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      mattermost::descriptor,
+      rocketchat::descriptor,
+      matrix::descriptor,
+      msn::descriptor,
+      ymsg::descriptor,
+      aim::descriptor,
       telegram::bot_decoder,
   };
   return t;
