@@ -228,6 +228,79 @@ class part_scan {
   bool any_active() const { return any_; }
   bool needs_bytes() const { return needs_bytes_; }
 
+  // Block mode: matches of max_width expressions arrive without their start (see
+  // pattern_ref::max_width).
+  void set_block_mode() { block_mode_ = true; }
+
+  // Finds those starts with som_db, after the main scan (the scratch is free again by then):
+  // bounded expressions on at most max_width bytes before each end, unbounded ones in one pass
+  // over the text up to the last of their matches (only when such a match happened at all).
+  // Matches are then processed in their original end order. False when Vectorscan fails.
+  bool resolve_starts(std::string_view view, hs_scratch_t* scratch) {
+    if (unresolved_.empty()) return true;
+    if (!p_.som_db) return false;
+    struct lookup {
+      unsigned id;
+      std::size_t end;
+      std::size_t from;
+    };
+    auto on_lookup = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                        void* ctx) -> int {
+      auto* l = static_cast<lookup*>(ctx);
+      if (id == l->id && to == l->end) l->from = std::min<std::size_t>(l->from, from);
+      return 0;
+    };
+    // Unbounded ones: (end, id) -> start, from one pass.
+    std::vector<lookup> wide;
+    std::size_t wide_end = 0;
+    for (const auto& u : unresolved_)
+      if (p_.refs[u.id].max_width == pattern_ref::unbounded) {
+        wide.push_back({u.id, u.to, SIZE_MAX});
+        wide_end = std::max(wide_end, u.to);
+      }
+    if (!wide.empty()) {
+      std::sort(wide.begin(), wide.end(), [](const lookup& a, const lookup& b) {
+        return a.end != b.end ? a.end < b.end : a.id < b.id;
+      });
+      auto on_wide = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                        void* ctx) -> int {
+        auto& w = *static_cast<std::vector<lookup>*>(ctx);
+        auto it = std::lower_bound(w.begin(), w.end(), std::pair{static_cast<std::size_t>(to), id},
+                                   [](const lookup& a, const std::pair<std::size_t, unsigned>& k) {
+                                     return a.end != k.first ? a.end < k.first : a.id < k.second;
+                                   });
+        if (it != w.end() && it->end == to && it->id == id)
+          it->from = std::min<std::size_t>(it->from, from);
+        return 0;
+      };
+      if (!p_.wide_db ||
+          hs_scan(p_.wide_db.get(), view.data(), static_cast<unsigned>(wide_end), 0, scratch,
+                  on_wide, &wide) != HS_SUCCESS)
+        return false;
+    }
+    for (const auto& u : unresolved_) {
+      const pattern_ref ref = p_.refs[u.id];
+      std::size_t from = 0;
+      if (ref.max_width == pattern_ref::unbounded) {
+        auto it = std::lower_bound(wide.begin(), wide.end(), u, [](const lookup& a, const unresolved& k) {
+          return a.end != k.to ? a.end < k.to : a.id < k.id;
+        });
+        from = it != wide.end() && it->from != SIZE_MAX ? it->from : 0;
+      } else {
+        std::size_t ws = u.to > ref.max_width ? u.to - ref.max_width : 0;
+        while (ws > 0 && (static_cast<unsigned char>(view[ws]) & 0xC0) == 0x80) --ws;  // UTF-8
+        lookup l{u.id, u.to - ws, SIZE_MAX};
+        if (hs_scan(p_.som_db.get(), view.data() + ws, static_cast<unsigned>(u.to - ws), 0,
+                    scratch, on_lookup, &l) != HS_SUCCESS)
+          return false;
+        from = l.from == SIZE_MAX ? ws : ws + l.from;
+      }
+      add_known(ref, from, u.to);
+    }
+    unresolved_.clear();
+    return true;
+  }
+
   static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
                       void* self) {
     static_cast<part_scan*>(self)->add(id, static_cast<std::size_t>(from),
@@ -317,7 +390,21 @@ class part_scan {
   void add(unsigned id, std::size_t from, std::size_t to) {
     if (id >= p_.refs.size()) return;
     const pattern_ref ref = p_.refs[id];
-    if (ref.literal_len != 0) from = to - ref.literal_len;
+    if (ref.literal_len != 0) {
+      from = to - ref.literal_len;
+    } else if (block_mode_ && ref.max_width != 0) {
+      if (!state_of(ref.rule).active) return;
+      if (unresolved_.size() >= lim_.max_matches_per_part) {
+        ++counters_.matches_dropped;
+        return;
+      }
+      unresolved_.push_back({id, to});
+      return;
+    }
+    add_known(ref, from, to);
+  }
+
+  void add_known(const pattern_ref ref, std::size_t from, std::size_t to) {
     rule_state& st = state_of(ref.rule);
     if (!st.active) return;
     const std::size_t cap = lim_.max_matches_per_part;
@@ -383,6 +470,12 @@ class part_scan {
   scan_counters& counters_;
   std::unordered_map<std::uint32_t, rule_state> states_;
   std::vector<cand> pending_;
+  struct unresolved {
+    unsigned id;
+    std::size_t to;
+  };
+  std::vector<unresolved> unresolved_;
+  bool block_mode_ = false;
   bool any_ = false;
   bool needs_bytes_ = false;
 };
@@ -408,6 +501,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
   if (!p.block_db || bytes.empty()) return;
   part_scan ps(p, which, ctx, lim, out.counters);
   if (!ps.any_active()) return;
+  ps.set_block_mode();
   const auto masked = masked_if_invalid_utf8(bytes);
   if (masked) ++out.counters.invalid_utf8_parts;
   const std::string_view view = masked ? std::string_view(*masked) : bytes;
@@ -420,6 +514,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
   const hs_error_t rc = hs_scan(p.block_db.get(), view.data(), static_cast<unsigned>(view.size()),
                                 0, scratch, &part_scan::on_match, &ps);
   if (rc != HS_SUCCESS) fail(out, "Vectorscan: hs_scan failed with " + std::to_string(rc));
+  if (!ps.resolve_starts(view, scratch)) fail(out, "Vectorscan: start-of-match lookup failed");
   ps.resolve(view, 0, view.size(), true);
   ps.emit(out.hits, attachment);
 }

@@ -447,3 +447,33 @@ TEST_CASE("scanner: concurrent scans of one pack", "[signatures][scanner]") {
   for (auto& th : threads) th.join();
   CHECK(mismatches == 0);
 }
+
+TEST_CASE("scanner: regex starts found by lookup agree with Vectorscan's own start tracking",
+          "[signatures][scanner]") {
+  sigtest::temp_dir d;
+  // Bounded regexes take the lookup path in text (block) mode; the streaming database tracks
+  // starts itself. Both must give the same leftmost ranges.
+  const auto p = pack_from(d,
+                           "[[rule]]\nid = \"r1\"\nkind = \"regex\"\npatterns = ['a{1,5}b']\n"
+                           "[[rule]]\nid = \"r2\"\nkind = \"regex\"\npatterns = ['x[0-9]{1,3}y']\n"
+                           "[[rule]]\nid = \"r3\"\nkind = \"regex\"\npatterns = ['é{1,4}z']\n"
+                           "[[rule]]\nid = \"r4\"\nkind = \"regex\"\npatterns = ['^start']\n"
+                           "[[rule]]\nid = \"r5\"\nkind = \"regex\"\npatterns = ['q[a-z]*w']\n");
+  const std::string text = "start xaaab x12y éééz ü aab qabcw";
+  const auto block = briefs(scan_text(*p, text));
+  const auto a = [&](std::string_view s) { return text.find(s); };
+  CHECK(block == std::vector<brief>{
+                     {"r4", part::text, 0, 5},
+                     {"r1", part::text, a("aaab"), a("aaab") + 4},
+                     {"r2", part::text, a("x12y"), a("x12y") + 4},
+                     {"r3", part::text, a("éééz"), a("éééz") + 7},
+                     {"r1", part::text, text.rfind("aab"), text.rfind("aab") + 3},
+                     {"r5", part::text, a("qabcw"), a("qabcw") + 5},
+                     {"r1", part::text, a("abcw"), a("abcw") + 2},
+                 });
+  scan_input in;
+  in.attachments.push_back({"", text});
+  auto streamed = briefs(scan(*p, in));
+  for (auto& b : streamed) std::get<1>(b) = part::text;
+  CHECK(streamed == block);
+}
