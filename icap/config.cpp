@@ -1,5 +1,9 @@
 #include "icap/config.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <toml++/toml.h>
@@ -95,12 +99,32 @@ listen_address parse_listen(const reader& r, const toml::node& n, std::string_vi
   return {host, static_cast<std::uint16_t>(p)};
 }
 
-void apply(const toml::table& doc, const std::string& file, config& c) {
+constexpr std::string_view defaults_name = "<embedded defaults>";
+
+void apply(const std::shared_ptr<const toml::table>& shared_doc, const std::string& file,
+           config& c) {
+  const toml::table& doc = *shared_doc;
   reader r(file);
+  static constexpr std::string_view own_sections[] = {"server", "limits", "identity", "log"};
+  for (const auto& [section_key, section_node] : doc) {
+    const std::string_view section = section_key.str();
+    if (std::find(std::begin(own_sections), std::end(own_sections), section) !=
+        std::end(own_sections))
+      continue;
+    // Another component's section: the defaults declare it, a file may only use declared ones.
+    const auto& table = r.table(section_node, section);
+    auto it = c.extensions.find(section);
+    if (it == c.extensions.end()) {
+      if (file != defaults_name) r.fail(section_node, section, "unknown section");
+      it = c.extensions.emplace(std::string(section), std::vector<extension_table>{}).first;
+    }
+    it->second.push_back({file, shared_doc, &table});
+  }
   constexpr std::int64_t max_u32 = 0xffffffffLL;
   constexpr std::int64_t day = 86400;
   for (const auto& [section_key, section_node] : doc) {
     std::string section(section_key.str());
+    if (c.extensions.count(section) != 0) continue;  // handed over above
     const auto& table = r.table(section_node, section);
     for (const auto& [k, n] : table) {
       std::string key = section + "." + std::string(k.str());
@@ -185,16 +209,14 @@ void apply(const toml::table& doc, const std::string& file, config& c) {
             r.fail(n, key, "expected \"plain\" or \"json\", got \"" + v + "\"");
         } else
           r.fail(n, key, "unknown key");
-      } else {
-        r.fail(section_node, section, "unknown section");
       }
     }
   }
 }
 
-toml::table parse_text(std::string_view text, const std::string& file) {
+std::shared_ptr<const toml::table> parse_text(std::string_view text, const std::string& file) {
   try {
-    return toml::parse(text, file);
+    return std::make_shared<const toml::table>(toml::parse(text, file));
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     throw config_error(file + ":" + std::to_string(where.line) + ":" +
@@ -206,30 +228,38 @@ void finish(config& c) {
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
 }
 
+std::uint64_t digest(std::string_view text) {
+  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(text));
+}
+
 }  // namespace
 
 config default_config() {
   config c;
-  apply(parse_text(embedded_default_config(), "<embedded defaults>"), "<embedded defaults>", c);
+  const std::string name(defaults_name);
+  apply(parse_text(embedded_default_config(), name), name, c);
+  c.text_digest = digest(embedded_default_config());
   finish(c);
   return c;
 }
 
 config load_config(const std::filesystem::path& file) {
   config c;
-  apply(parse_text(embedded_default_config(), "<embedded defaults>"), "<embedded defaults>", c);
+  const std::string defaults(defaults_name);
+  apply(parse_text(embedded_default_config(), defaults), defaults, c);
   std::string name = file.string();
-  toml::table doc;
-  try {
-    doc = toml::parse_file(name);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (where.line == 0) throw config_error(name + ": " + std::string(e.description()));
-    throw config_error(name + ":" + std::to_string(where.line) + ":" +
-                       std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  apply(doc, name, c);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error(name + ": cannot open: " + std::strerror(errno));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw config_error(name + ": not a regular file");
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw config_error(name + ": cannot read: " + std::strerror(errno));
+  const std::string content = text.str();
+  apply(parse_text(content, name), name, c);
   c.source = name;
+  c.text_digest = digest(embedded_default_config()) ^ (digest(content) * 31u);
   finish(c);
   return c;
 }

@@ -5,6 +5,12 @@
 //
 // Errors are start-up errors: load_config throws config_error whose message names the file,
 // line, column and key ("conf/imcapd.toml:12:11: server.threads: expected ...").
+//
+// Extension sections: a section icap does not know (e.g. [signatures]) is accepted when the
+// embedded defaults contain it, because conf/imcapd.toml documents every section there is.
+// icap does not look inside: it keeps the raw tables, defaults first and then the file's, in
+// config::extensions, and the application hands them to the owning component's parser, which
+// validates them with the same file:line:column: key: reason errors.
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +18,11 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <map>
+#include <memory>
+
+#include <toml++/toml.h>
 
 #include "icap/identity.hpp"
 #include "icap/parser.hpp"
@@ -39,8 +50,22 @@ struct log_settings {
   bool operator==(const log_settings&) const = default;
 };
 
+// One table of an extension section, and where it came from (for error messages).
+// The table points into `document`, which it shares: copies of a toml++ node lose their source
+// positions, so the parsed document is kept whole.
+struct extension_table {
+  std::string file;  // "<embedded defaults>" or the configuration file's path
+  std::shared_ptr<const toml::table> document;
+  const toml::table* table = nullptr;  // the section, inside *document
+};
+
 struct config {
   std::string source = "<embedded defaults>";  // file the values came from
+  // Hash of the text the values came from (defaults and file): equal digests mean an unchanged
+  // file, so a SIGHUP that only reloads other things keeps the configuration (and its ISTag).
+  std::uint64_t text_digest = 0;
+  // Extension sections by name, each with its tables in overlay order (see above).
+  std::map<std::string, std::vector<extension_table>, std::less<>> extensions;
   std::vector<listen_address> listen;
   unsigned threads = 0;  // resolved: never 0 after load_config
   unsigned blocking_threads = 2;

@@ -1,6 +1,8 @@
 #include "icap/daemon.hpp"
 
 #include <fstream>
+#include <future>
+#include <mutex>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -60,6 +62,12 @@ void write_ready_file(const std::filesystem::path& path,
 int run_daemon(daemon_options opts) {
   server srv(opts.cfg);
   srv.add_service(std::make_shared<echo_service>());
+  if (opts.on_start) {
+    std::packaged_task<std::string()> task([&] { return opts.on_start(opts.cfg); });
+    auto result = task.get_future();
+    asio::post(srv.blocking_executor(), [&task] { task(); });
+    srv.set_istag_contribution(result.get());  // rethrows the hook's exception
+  }
   auto endpoints = srv.listen();
   srv.start();
   for (const auto& ep : endpoints)
@@ -70,6 +78,7 @@ int run_daemon(daemon_options opts) {
   // Signals are handled on this thread's own loop, away from the I/O threads.
   asio::io_context control(1);
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  std::mutex reload_mutex;
   std::function<void()> wait_signal;
   wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -79,28 +88,45 @@ int run_daemon(daemon_options opts) {
         control.stop();
         return;
       }
-      if (!opts.config_file) {
-        spdlog::info("SIGHUP: no configuration file to re-read; new ISTag only");
-        srv.reload(opts.cfg);
-        wait_signal();
-        return;
-      }
-      // Parsing touches the disk: do it on the blocking pool, then apply here.
-      asio::post(srv.blocking_executor(), [&, path = *opts.config_file] {
-        try {
-          auto next = load_config(path);
-          asio::post(control, [&, next = std::move(next)]() mutable {
-            try {
-              spdlog::get("imcapd")->set_level(spdlog::level::from_str(next.log.level));
-              srv.reload(next);
-              opts.cfg = std::move(next);
-            } catch (const std::exception& e) {
-              spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
-            }
-          });
-        } catch (const std::exception& e) {
-          spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+      // Reading files and running the hook touch the disk: the blocking pool does it, one
+      // reload at a time; the results are applied back on this thread.
+      asio::post(srv.blocking_executor(), [&, running = opts.cfg] {
+        std::lock_guard one_at_a_time(reload_mutex);
+        std::optional<config> next;
+        if (opts.config_file) {
+          try {
+            next = load_config(*opts.config_file);
+          } catch (const std::exception& e) {
+            spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+            return;
+          }
         }
+        std::optional<std::string> contribution;
+        if (opts.on_reload) {
+          try {
+            contribution = opts.on_reload(next ? *next : running);
+          } catch (const std::exception& e) {
+            spdlog::error("reload: {}; the previous state stays active", e.what());
+          }
+        }
+        asio::post(control, [&, next = std::move(next), contribution]() mutable {
+          try {
+            if (!next && !opts.on_reload) {
+              spdlog::info("SIGHUP: no configuration file to re-read; new ISTag only");
+              srv.reload(opts.cfg);
+            } else if (next && next->text_digest != opts.cfg.text_digest) {
+              spdlog::get("imcapd")->set_level(spdlog::level::from_str(next->log.level));
+              srv.reload(*next);
+              opts.cfg = std::move(*next);
+            } else if (next) {
+              spdlog::info("SIGHUP: configuration file unchanged");
+            }
+            if (contribution) srv.set_istag_contribution(std::move(*contribution));
+            spdlog::info("SIGHUP handled; ISTag {}", srv.istag());
+          } catch (const std::exception& e) {
+            spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+          }
+        });
       });
       wait_signal();
     });

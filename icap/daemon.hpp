@@ -3,10 +3,18 @@
 // front ends can run the same daemon.
 //
 // Signals: SIGTERM and SIGINT drain in-flight transactions and return 0; SIGHUP re-reads the
-// configuration file on the blocking pool and applies it, or logs why not and keeps the old.
+// configuration file on the blocking pool and applies it, or logs why not and keeps the old;
+// then it runs the on_reload hook.
+//
+// Hooks let the application plug in components icap knows nothing about (imcapd wires the
+// signature packs and ClamAV this way). They run on the blocking pool, never on an I/O thread,
+// one at a time, and return an ISTag contribution: a short text that changes whenever what the
+// component serves changes; the server folds it into the ISTag.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "icap/config.hpp"
 
@@ -16,6 +24,14 @@ struct daemon_options {
   config cfg;
   std::optional<std::filesystem::path> config_file;  // re-read on SIGHUP
   std::optional<std::filesystem::path> ready_file;   // gets "host:port" lines once listening
+
+  // Before listening, with the start-up configuration. An exception stops the daemon (exit 1,
+  // the message logged).
+  std::function<std::string(const config&)> on_start;
+  // On SIGHUP, with the re-read configuration (the running one when there is no file; not run
+  // when the file is rejected). An exception is logged and the previous contribution stays:
+  // the hook must then keep serving what it served before.
+  std::function<std::string(const config&)> on_reload;
 };
 
 // Returns the process exit status.

@@ -52,11 +52,14 @@ struct runtime {
   std::shared_ptr<access_log> log;
 };
 
-std::string make_istag(std::uint64_t boot, std::uint64_t generation) {
-  // Quoted, at most 32 bytes: "IMCAP-" + 8 hex digits of the start time + "-" + generation.
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "\"IMCAP-%08llx-%llu\"",
-                static_cast<unsigned long long>(boot & 0xffffffffULL),
+std::string make_istag(std::uint64_t boot, const std::string& contribution,
+                       std::uint64_t generation) {
+  // Quoted, at most 32 bytes: "IMCAP-" + 8 hex digits of the start time + "-" + 6 hex digits
+  // of the contribution's hash + "-" + generation.
+  const auto folded = static_cast<unsigned long long>(std::hash<std::string>{}(contribution));
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "\"IMCAP-%08llx-%06llx-%llu\"",
+                static_cast<unsigned long long>(boot & 0xffffffffULL), folded & 0xffffffULL,
                 static_cast<unsigned long long>(generation % 100000000ULL));
   return buf;
 }
@@ -78,6 +81,7 @@ struct server::impl {
   bool stopped = false;
   std::uint64_t boot_time = 0;
   std::uint64_t generation = 0;
+  std::string contribution;  // guarded by mu
   server_stats stats;
   std::atomic<std::uint64_t> next_tx{1};
   std::atomic<std::size_t> next_ioc{0};
@@ -105,12 +109,23 @@ struct server::impl {
       r->log = old->log;
     else
       r->log = std::make_shared<access_log>(c.log);
-    {
-      std::lock_guard lock(mu);
-      r->istag = make_istag(boot_time, ++generation);
-    }
     r->cfg = std::move(c);
+    // Under mu, so a concurrent set_contribution() copies either this runtime or the one
+    // before it, never loses it.
+    std::lock_guard lock(mu);
+    r->istag = make_istag(boot_time, contribution, ++generation);
     rt.store(std::move(r));
+  }
+
+  // Same settings and access log, new ISTag. False when the contribution did not change.
+  bool set_contribution(std::string text) {
+    std::lock_guard lock(mu);
+    if (text == contribution) return false;
+    contribution = std::move(text);
+    auto r = std::make_shared<runtime>(*rt.load());
+    r->istag = make_istag(boot_time, contribution, ++generation);
+    rt.store(std::move(r));
+    return true;
   }
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
@@ -1021,6 +1036,10 @@ std::size_t server::stop() {
 
 const server_stats& server::stats() const noexcept {
   return impl_->stats;
+}
+
+void server::set_istag_contribution(std::string contribution) {
+  if (impl_->set_contribution(std::move(contribution))) spdlog::info("ISTag is now {}", istag());
 }
 
 std::string server::istag() const {

@@ -62,6 +62,11 @@ class server {
   std::size_t stop();
 
   const server_stats& stats() const noexcept;
+  // Folds `contribution` (a short text from another component, e.g. the identities of the
+  // active signature packs) into the ISTag. A different contribution changes the ISTag, so
+  // proxies drop cached OPTIONS answers; the same one changes nothing. Any thread.
+  void set_istag_contribution(std::string contribution);
+
   std::string istag() const;  // the current ISTag, quoted
   boost::asio::any_io_executor blocking_executor();
 

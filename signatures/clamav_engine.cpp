@@ -21,48 +21,35 @@
 namespace imcap::signatures {
 
 std::string clamav_error_text(int code) {
+  struct entry {
+    cl_error_t code;
+    const char* name;
+  };
+  static constexpr entry names[] = {
+      {CL_CLEAN, "CL_CLEAN"},         {CL_VIRUS, "CL_VIRUS"},
+      {CL_ENULLARG, "CL_ENULLARG"},   {CL_EARG, "CL_EARG"},
+      {CL_EMALFDB, "CL_EMALFDB"},     {CL_ECVD, "CL_ECVD"},
+      {CL_EVERIFY, "CL_EVERIFY"},     {CL_EUNPACK, "CL_EUNPACK"},
+      {CL_EOPEN, "CL_EOPEN"},         {CL_ECREAT, "CL_ECREAT"},
+      {CL_EUNLINK, "CL_EUNLINK"},     {CL_ESTAT, "CL_ESTAT"},
+      {CL_EREAD, "CL_EREAD"},         {CL_ESEEK, "CL_ESEEK"},
+      {CL_EWRITE, "CL_EWRITE"},       {CL_EDUP, "CL_EDUP"},
+      {CL_EACCES, "CL_EACCES"},       {CL_ETMPFILE, "CL_ETMPFILE"},
+      {CL_ETMPDIR, "CL_ETMPDIR"},     {CL_EMAP, "CL_EMAP"},
+      {CL_EMEM, "CL_EMEM"},           {CL_ETIMEOUT, "CL_ETIMEOUT"},
+      {CL_BREAK, "CL_BREAK"},         {CL_EMAXREC, "CL_EMAXREC"},
+      {CL_EMAXSIZE, "CL_EMAXSIZE"},   {CL_EMAXFILES, "CL_EMAXFILES"},
+      {CL_EFORMAT, "CL_EFORMAT"},     {CL_EPARSE, "CL_EPARSE"},
+      {CL_EBYTECODE, "CL_EBYTECODE"}, {CL_EBYTECODE_TESTFAIL, "CL_EBYTECODE_TESTFAIL"},
+      {CL_ELOCK, "CL_ELOCK"},         {CL_EBUSY, "CL_EBUSY"},
+      {CL_ESTATE, "CL_ESTATE"},       {CL_VERIFIED, "CL_VERIFIED"},
+      {CL_ERROR, "CL_ERROR"},
+  };
   const auto c = static_cast<cl_error_t>(code);
-  const char* name = nullptr;
-  switch (c) {
-    case CL_CLEAN: name = "CL_CLEAN"; break;
-    case CL_VIRUS: name = "CL_VIRUS"; break;
-    case CL_ENULLARG: name = "CL_ENULLARG"; break;
-    case CL_EARG: name = "CL_EARG"; break;
-    case CL_EMALFDB: name = "CL_EMALFDB"; break;
-    case CL_ECVD: name = "CL_ECVD"; break;
-    case CL_EVERIFY: name = "CL_EVERIFY"; break;
-    case CL_EUNPACK: name = "CL_EUNPACK"; break;
-    case CL_EOPEN: name = "CL_EOPEN"; break;
-    case CL_ECREAT: name = "CL_ECREAT"; break;
-    case CL_EUNLINK: name = "CL_EUNLINK"; break;
-    case CL_ESTAT: name = "CL_ESTAT"; break;
-    case CL_EREAD: name = "CL_EREAD"; break;
-    case CL_ESEEK: name = "CL_ESEEK"; break;
-    case CL_EWRITE: name = "CL_EWRITE"; break;
-    case CL_EDUP: name = "CL_EDUP"; break;
-    case CL_EACCES: name = "CL_EACCES"; break;
-    case CL_ETMPFILE: name = "CL_ETMPFILE"; break;
-    case CL_ETMPDIR: name = "CL_ETMPDIR"; break;
-    case CL_EMAP: name = "CL_EMAP"; break;
-    case CL_EMEM: name = "CL_EMEM"; break;
-    case CL_ETIMEOUT: name = "CL_ETIMEOUT"; break;
-    case CL_BREAK: name = "CL_BREAK"; break;
-    case CL_EMAXREC: name = "CL_EMAXREC"; break;
-    case CL_EMAXSIZE: name = "CL_EMAXSIZE"; break;
-    case CL_EMAXFILES: name = "CL_EMAXFILES"; break;
-    case CL_EFORMAT: name = "CL_EFORMAT"; break;
-    case CL_EPARSE: name = "CL_EPARSE"; break;
-    case CL_EBYTECODE: name = "CL_EBYTECODE"; break;
-    case CL_EBYTECODE_TESTFAIL: name = "CL_EBYTECODE_TESTFAIL"; break;
-    case CL_ELOCK: name = "CL_ELOCK"; break;
-    case CL_EBUSY: name = "CL_EBUSY"; break;
-    case CL_ESTATE: name = "CL_ESTATE"; break;
-    case CL_VERIFIED: name = "CL_VERIFIED"; break;
-    case CL_ERROR: name = "CL_ERROR"; break;
-    case CL_ELAST_ERROR: break;
+  for (const auto& e : names) {
+    if (e.code == c) return std::string(e.name) + " (" + cl_strerror(c) + ")";
   }
-  if (name == nullptr) return "libclamav code " + std::to_string(code);
-  return std::string(name) + " (" + cl_strerror(c) + ")";
+  return "libclamav code " + std::to_string(code);
 }
 
 namespace {
@@ -72,9 +59,15 @@ void clamav_message(enum cl_msg severity, const char* /*fullmsg*/, const char* m
   std::string_view text = msg != nullptr ? msg : "";
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   switch (severity) {
-    case CL_MSG_ERROR: spdlog::error("libclamav: {}", text); break;
-    case CL_MSG_WARN: spdlog::warn("libclamav: {}", text); break;
-    default: spdlog::debug("libclamav: {}", text); break;
+    case CL_MSG_ERROR:
+      spdlog::error("libclamav: {}", text);
+      break;
+    case CL_MSG_WARN:
+      spdlog::warn("libclamav: {}", text);
+      break;
+    default:
+      spdlog::debug("libclamav: {}", text);
+      break;
   }
 }
 
@@ -129,8 +122,7 @@ engine_ptr build_engine(const clamav_settings& s, std::uint64_t generation) {
   if (!s.temp_dir.empty()) {
     const cl_error_t rc = cl_engine_set_str(eng->e, CL_ENGINE_TMPDIR, s.temp_dir.c_str());
     if (rc != CL_SUCCESS) {
-      throw clamav_error("clamav: temp_dir " + s.temp_dir.string() + ": " +
-                         clamav_error_text(rc));
+      throw clamav_error("clamav: temp_dir " + s.temp_dir.string() + ": " + clamav_error_text(rc));
     }
   }
   for (const auto& dir : s.database_dirs) {
@@ -145,9 +137,11 @@ engine_ptr build_engine(const clamav_settings& s, std::uint64_t generation) {
     }
     eng->signatures += loaded;
   }
-  if (eng->signatures == 0) throw clamav_error("clamav: the database directories hold no signatures");
+  if (eng->signatures == 0)
+    throw clamav_error("clamav: the database directories hold no signatures");
   const cl_error_t rc = cl_engine_compile(eng->e);
-  if (rc != CL_SUCCESS) throw clamav_error("clamav: compiling the engine: " + clamav_error_text(rc));
+  if (rc != CL_SUCCESS)
+    throw clamav_error("clamav: compiling the engine: " + clamav_error_text(rc));
   return eng;
 }
 
@@ -230,8 +224,12 @@ struct clamav_scanner::impl {
     }
     c.scans.fetch_add(1, std::memory_order_relaxed);
     switch (r.status) {
-      case clamav_status::clean: c.clean.fetch_add(1, std::memory_order_relaxed); break;
-      case clamav_status::infected: c.infected.fetch_add(1, std::memory_order_relaxed); break;
+      case clamav_status::clean:
+        c.clean.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case clamav_status::infected:
+        c.infected.fetch_add(1, std::memory_order_relaxed);
+        break;
       case clamav_status::error:
         c.errors.fetch_add(1, std::memory_order_relaxed);
         (r.pass ? c.failed_open : c.failed_closed).fetch_add(1, std::memory_order_relaxed);
@@ -306,7 +304,8 @@ struct clamav_scanner::impl {
       lk.unlock();
       for (const auto& j : expired) {
         if (j->answered.load()) continue;
-        deliver(j, error_result("timeout after " + std::to_string(settings.timeout.count()) + " ms"),
+        deliver(j,
+                error_result("timeout after " + std::to_string(settings.timeout.count()) + " ms"),
                 {&c.timeouts});
       }
       lk.lock();
@@ -360,8 +359,7 @@ void clamav_scanner::scan_async(clamav_input input, completion done) {
   if (refused != nullptr) {
     if (std::string_view(refused) == "queue full") {
       impl_->deliver(j,
-                     impl_->error_result("queue full (" +
-                                         std::to_string(settings_.queue_capacity) +
+                     impl_->error_result("queue full (" + std::to_string(settings_.queue_capacity) +
                                          " scans waiting)"),
                      {&impl_->c.queue_full});
     } else {

@@ -71,14 +71,14 @@ enum class clamav_status {
 
 struct clamav_result {
   clamav_status status = clamav_status::error;
-  std::vector<std::string> viruses;  // with all-matches off, one name when infected
-  std::string reason;                // error only
-  bool pass = false;                 // what the caller does with the attachment
+  std::vector<std::string> viruses;     // with all-matches off, one name when infected
+  std::string reason;                   // error only
+  bool pass = false;                    // what the caller does with the attachment
   std::uint64_t engine_generation = 0;  // which engine answered (0: none)
 };
 
 struct clamav_counters {
-  std::uint64_t scans = 0;          // results delivered
+  std::uint64_t scans = 0;  // results delivered
   std::uint64_t clean = 0;
   std::uint64_t infected = 0;
   std::uint64_t errors = 0;         // all error results, including the three below

@@ -28,7 +28,9 @@ struct fd_guard {
 std::vector<unsigned char> read_file_bytes(const std::filesystem::path& file,
                                            std::size_t max_bytes) {
   fd_guard g;
-  g.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO or device named by mistake must not hang; regular files (the
+  // only kind accepted below) ignore the flag.
+  g.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (g.fd < 0) throw file_error(file, std::strerror(errno));
   struct stat st {};
   if (::fstat(g.fd, &st) != 0) throw file_error(file, std::strerror(errno));
@@ -86,11 +88,10 @@ void write_file_atomically(const std::filesystem::path& file, std::span<const un
 
 void write_file_atomically(const std::filesystem::path& file, const std::string& text,
                            unsigned mode) {
-  write_file_atomically(
-      file,
-      std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(text.data()),
-                                     text.size()),
-      mode);
+  write_file_atomically(file,
+                        std::span<const unsigned char>(
+                            reinterpret_cast<const unsigned char*>(text.data()), text.size()),
+                        mode);
 }
 
 }  // namespace imcap::signatures

@@ -15,7 +15,8 @@ std::vector<unsigned char> read_file_bytes(const std::filesystem::path& file,
                                            std::size_t max_bytes);
 
 // Writes `bytes` to a temporary file next to `file`, fsyncs it, sets `mode` and renames it over
-// `file`, so readers see either the old or the new content, never a mix.
+// `file`, so readers see either the old or the new content, never a mix. One writer per file at
+// a time (the temporary name is derived from the process id).
 void write_file_atomically(const std::filesystem::path& file, std::span<const unsigned char> bytes,
                            unsigned mode = 0644);
 void write_file_atomically(const std::filesystem::path& file, const std::string& text,

@@ -36,8 +36,7 @@ void ensure_sodium() {
 
 std::string to_base64(std::span<const unsigned char> bin) {
   std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), bin.data(), bin.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(out.data(), out.size(), bin.data(), bin.size(), sodium_base64_VARIANT_ORIGINAL);
   out.resize(std::strlen(out.c_str()));
   return out;
 }
@@ -149,9 +148,8 @@ public_key write_key_pair(const std::filesystem::path& base) {
     throw signing_error(key_file.string() + ": write failed: " + std::strerror(werr));
   }
   try {
-    write_file_atomically(pub_file,
-                          std::string(public_header) + " " + id + "\n" + to_base64(pk.bytes) + "\n",
-                          0644);
+    write_file_atomically(
+        pub_file, std::string(public_header) + " " + id + "\n" + to_base64(pk.bytes) + "\n", 0644);
   } catch (const std::runtime_error& e) {
     throw signing_error(e.what());
   }
@@ -254,16 +252,23 @@ std::filesystem::path sign_file(const std::filesystem::path& file, const secret_
 
 verify_result verify_file(const std::filesystem::path& file, std::span<const public_key> trusted,
                           const std::filesystem::path& sig_arg) {
-  verify_result r;
-  const std::filesystem::path sig_file = sig_arg.empty() ? signature_path_for(file) : sig_arg;
   std::vector<unsigned char> data;
   try {
     data = read_file_bytes(file, max_pack_bytes);
   } catch (const std::runtime_error& e) {
+    verify_result r;
     r.status = verify_status::missing;
     r.message = std::string("cannot read the pack: ") + e.what();
     return r;
   }
+  return verify_data(data, file.string(), trusted,
+                     sig_arg.empty() ? signature_path_for(file) : sig_arg);
+}
+
+verify_result verify_data(std::span<const unsigned char> data, const std::string& label,
+                          std::span<const public_key> trusted,
+                          const std::filesystem::path& sig_file) {
+  verify_result r;
   std::string sig_text;
   try {
     const auto bytes = read_file_bytes(sig_file, max_key_file_bytes);
@@ -292,16 +297,16 @@ verify_result verify_file(const std::filesystem::path& file, std::span<const pub
     if (key.key_id() != a.key_id) continue;
     if (verify_bytes(data, sig, key)) {
       r.status = verify_status::ok;
-      r.message = file.string() + ": good signature by key " + a.key_id;
+      r.message = label + ": good signature by key " + a.key_id;
     } else {
       r.status = verify_status::bad_signature;
-      r.message = file.string() + ": BAD signature: the pack or " + sig_file.string() +
+      r.message = label + ": BAD signature: the pack or " + sig_file.string() +
                   " was modified after signing (key " + a.key_id + ")";
     }
     return r;
   }
   r.status = verify_status::untrusted_key;
-  r.message = file.string() + ": signed by key " + a.key_id + ", which is not a trusted key";
+  r.message = label + ": signed by key " + a.key_id + ", which is not a trusted key";
   return r;
 }
 

@@ -60,11 +60,11 @@ std::filesystem::path signature_path_for(const std::filesystem::path& file);
 std::filesystem::path sign_file(const std::filesystem::path& file, const secret_key& key);
 
 enum class verify_status {
-  ok,              // signature valid and made by one of the trusted keys
-  bad_signature,   // a trusted key's id matches but the bytes or the signature were changed
-  untrusted_key,   // well-formed signature by a key that is not among the trusted ones
-  malformed,       // .sig file unreadable as a signature (truncated, wrong header, bad base64)
-  missing,         // no .sig file, or the pack itself cannot be read
+  ok,             // signature valid and made by one of the trusted keys
+  bad_signature,  // a trusted key's id matches but the bytes or the signature were changed
+  untrusted_key,  // well-formed signature by a key that is not among the trusted ones
+  malformed,      // .sig file unreadable as a signature (truncated, wrong header, bad base64)
+  missing,        // no .sig file, or the pack itself cannot be read
 };
 
 struct verify_result {
@@ -77,6 +77,12 @@ struct verify_result {
 // Verifies `file` against `sig` (default: signature_path_for(file)) with any of `trusted`.
 verify_result verify_file(const std::filesystem::path& file, std::span<const public_key> trusted,
                           const std::filesystem::path& sig = {});
+
+// The same check over bytes already in memory (the store verifies exactly the bytes it copies).
+// `label` names the data in messages.
+verify_result verify_data(std::span<const unsigned char> data, const std::string& label,
+                          std::span<const public_key> trusted,
+                          const std::filesystem::path& sig_file);
 
 // Low-level pieces, for the store and tests.
 std::array<unsigned char, signature_bytes> sign_bytes(std::span<const unsigned char> data,

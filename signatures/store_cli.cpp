@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "signatures/cli.hpp"
+#include "signatures/settings.hpp"
 #include "signatures/signing.hpp"
+#include "signatures/store.hpp"
 
 namespace imcap::signatures {
 
@@ -69,8 +71,7 @@ parsed_args parse(std::span<const std::string> args, std::initializer_list<std::
 
 int usage_error(std::ostream& err, std::string_view cmd, const std::string& why,
                 std::string_view usage) {
-  err << "imcapctl sigpack " << cmd << ": " << why << "\nusage: imcapctl sigpack " << usage
-      << "\n";
+  err << "imcapctl sigpack " << cmd << ": " << why << "\nusage: imcapctl sigpack " << usage << "\n";
   return 2;
 }
 
@@ -84,8 +85,8 @@ int cmd_keygen(std::span<const std::string> args, std::ostream& out, std::ostrea
   }
   try {
     const public_key pk = write_key_pair(*name);
-    out << "wrote " << *name << ".key (secret, mode 0600) and " << *name
-        << ".pub (public); key id " << pk.key_id() << "\n";
+    out << "wrote " << *name << ".key (secret, mode 0600) and " << *name << ".pub (public); key id "
+        << pk.key_id() << "\n";
     return 0;
   } catch (const signing_error& e) {
     err << "imcapctl sigpack keygen: " << e.what() << "\n";
@@ -130,8 +131,8 @@ int cmd_verify(std::span<const std::string> args, std::ostream& out, std::ostrea
   }
   const std::string* sig = p.option("--sig");
   const verify_result r =
-      verify_file(p.positional[0], keys, sig != nullptr ? std::filesystem::path(*sig)
-                                                        : std::filesystem::path());
+      verify_file(p.positional[0], keys,
+                  sig != nullptr ? std::filesystem::path(*sig) : std::filesystem::path());
   if (r.ok()) {
     out << r.message << "\n";
     return 0;
@@ -140,10 +141,98 @@ int cmd_verify(std::span<const std::string> args, std::ostream& out, std::ostrea
   return 1;
 }
 
+// Store and policy: --config FILE's [signatures] section (or the defaults), then --store.
+bool store_settings(const parsed_args& p, std::string_view cmd, std::ostream& err,
+                    signatures_settings& s) {
+  try {
+    if (const std::string* conf = p.option("--config")) s = load_signatures_settings(*conf);
+  } catch (const std::exception& e) {
+    err << "imcapctl sigpack " << cmd << ": " << e.what() << "\n";
+    return false;
+  }
+  if (const std::string* dir = p.option("--store")) s.store_dir = *dir;
+  return true;
+}
+
+int cmd_install(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  constexpr std::string_view usage =
+      "install FILE [--config imcapd.toml] [--store DIR]\n"
+      "  checks FILE.sig against signatures.trusted_keys (required when\n"
+      "  signatures.require_signed is on), compiles the pack, copies it into the store and\n"
+      "  makes it active; send SIGHUP to imcapd to load it";
+  const auto p = parse(args, {"--config", "--store"});
+  if (!p.error.empty()) return usage_error(err, "install", p.error, usage);
+  if (p.positional.size() != 1) return usage_error(err, "install", "FILE is required", usage);
+  signatures_settings s;
+  if (!store_settings(p, "install", err, s)) return 1;
+  install_policy policy;
+  policy.require_signed = s.require_signed;
+  policy.trusted = s.trusted_keys;
+  policy.cache_dir = s.cache_dir;
+  try {
+    pack_store store(s.store_dir);
+    const install_outcome o = store.install(p.positional[0], policy);
+    out << (o.already_installed ? "already installed: " : "installed ") << o.name << " "
+        << o.version << " (" << o.rules << " rules, sha256 " << o.sha256.substr(0, 16) << ", "
+        << (o.signed_by.empty() ? std::string("unsigned") : "signed by " + o.signed_by) << ") into "
+        << s.store_dir.string() << "; active";
+    if (!o.previous_active.empty() && o.previous_active != o.version) {
+      out << " (was " << o.previous_active << ")";
+    }
+    out << "\nsend SIGHUP to imcapd to load it\n";
+    return 0;
+  } catch (const store_error& e) {
+    for (const auto& line : e.problems()) err << line << "\n";
+    return 1;
+  }
+}
+
+int cmd_list(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  constexpr std::string_view usage = "list [--config imcapd.toml] [--store DIR]";
+  const auto p = parse(args, {"--config", "--store"});
+  if (!p.error.empty() || !p.positional.empty()) {
+    return usage_error(err, "list", p.error.empty() ? "unexpected argument" : p.error, usage);
+  }
+  signatures_settings s;
+  if (!store_settings(p, "list", err, s)) return 1;
+  try {
+    const auto packs = pack_store(s.store_dir).list();
+    if (packs.empty()) out << "no packs installed in " << s.store_dir.string() << "\n";
+    for (const auto& pk : packs) {
+      out << pk.name << " (active: " << (pk.active.empty() ? "none" : pk.active) << ")\n";
+      for (const auto& v : pk.versions) {
+        out << (v.active ? "  * " : "    ") << v.version << "  "
+            << (v.signed_by.empty() ? std::string("unsigned") : "signed by " + v.signed_by) << "\n";
+      }
+    }
+    return 0;
+  } catch (const store_error& e) {
+    err << "imcapctl sigpack list: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int cmd_rollback(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  constexpr std::string_view usage = "rollback NAME [--config imcapd.toml] [--store DIR]";
+  const auto p = parse(args, {"--config", "--store"});
+  if (!p.error.empty()) return usage_error(err, "rollback", p.error, usage);
+  if (p.positional.size() != 1) return usage_error(err, "rollback", "NAME is required", usage);
+  signatures_settings s;
+  if (!store_settings(p, "rollback", err, s)) return 1;
+  try {
+    const std::string v = pack_store(s.store_dir).rollback(p.positional[0]);
+    out << p.positional[0] << ": version " << v
+        << " is active again\nsend SIGHUP to imcapd to load it\n";
+    return 0;
+  } catch (const store_error& e) {
+    err << "imcapctl sigpack rollback: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
-int sigpack_store_command(std::span<const std::string> args, std::ostream& out,
-                          std::ostream& err) {
+int sigpack_store_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     err << "imcapctl sigpack: missing subcommand\n";
     return 2;
@@ -152,6 +241,9 @@ int sigpack_store_command(std::span<const std::string> args, std::ostream& out,
   if (cmd == "keygen") return cmd_keygen(args, out, err);
   if (cmd == "sign") return cmd_sign(args, out, err);
   if (cmd == "verify") return cmd_verify(args, out, err);
+  if (cmd == "install") return cmd_install(args, out, err);
+  if (cmd == "list") return cmd_list(args, out, err);
+  if (cmd == "rollback") return cmd_rollback(args, out, err);
   err << "imcapctl sigpack: unknown subcommand '" << cmd << "'\n";
   return 2;
 }

@@ -1,11 +1,27 @@
 // imcapd: turns the command line into a configuration and runs the daemon.
 
 #include <iostream>
+#include <memory>
 
 #include <boost/program_options.hpp>
 
 #include "icap/daemon.hpp"
 #include "imcap_version.hpp"
+#include "signatures/service.hpp"
+
+namespace {
+
+// The [signatures] tables icap kept for us (defaults, then the file), validated by signatures/.
+imcap::signatures::signatures_settings signatures_settings_of(const imcap::icap::config& cfg) {
+  imcap::signatures::signatures_settings s;
+  if (auto it = cfg.extensions.find("signatures"); it != cfg.extensions.end()) {
+    for (const auto& t : it->second) imcap::signatures::apply_signatures_table(*t.table, t.file, s);
+  }
+  imcap::signatures::finish_signatures_settings(s, cfg.source);
+  return s;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   namespace po = boost::program_options;
@@ -27,7 +43,8 @@ int main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << desc
-              << "\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n";
+              << "\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration\n"
+                 "and the active signature packs (after `imcapctl sigpack install`).\n";
     return 0;
   }
   if (vm.count("version")) {
@@ -40,6 +57,7 @@ int main(int argc, char** argv) {
   }
 
   imcap::icap::daemon_options opts;
+  imcap::signatures::signatures_settings sig_settings;
   try {
     if (vm.count("config")) {
       opts.config_file = vm["config"].as<std::string>();
@@ -47,16 +65,39 @@ int main(int argc, char** argv) {
     } else {
       opts.cfg = imcap::icap::default_config();
     }
-  } catch (const imcap::icap::config_error& e) {
+    sig_settings = signatures_settings_of(opts.cfg);
+  } catch (const std::exception& e) {  // config_error, signatures::settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
   if (vm.count("check-config")) {
     std::cout << "imcapd: configuration OK (" << opts.cfg.source << "): " << opts.cfg.listen.size()
-              << " listen address(es), " << opts.cfg.threads << " I/O threads\n";
+              << " listen address(es), " << opts.cfg.threads << " I/O threads\n"
+              << "imcapd: signature packs from " << sig_settings.store_dir.string()
+              << (sig_settings.require_signed
+                      ? " (signed by one of " + std::to_string(sig_settings.trusted_keys.size()) +
+                            " trusted key(s))"
+                      : std::string(" (signatures optional)"))
+              << "; ClamAV "
+              << (sig_settings.clamav_enabled
+                      ? "on, " + std::to_string(sig_settings.clamav.database_dirs.size()) +
+                            " database location(s)"
+                      : std::string("off"))
+              << "\n";
     return 0;
   }
   if (vm.count("ready-file")) opts.ready_file = vm["ready-file"].as<std::string>();
+
+  // Signature packs and ClamAV: loaded before listening, reloaded on SIGHUP; both on the
+  // daemon's blocking pool. A pack that fails to load on SIGHUP leaves the old ones active.
+  std::unique_ptr<imcap::signatures::signature_service> signatures;
+  opts.on_start = [&](const imcap::icap::config&) {
+    signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
+    return signatures->packs()->istag_contribution;
+  };
+  opts.on_reload = [&](const imcap::icap::config& cfg) {
+    return signatures->reload(signatures_settings_of(cfg));
+  };
 
   try {
     imcap::icap::setup_logging(opts.cfg.log);

@@ -96,4 +96,43 @@ TEST_CASE("a missing file is a clear error") {
   } catch (const config_error& e) {
     CHECK(std::string(e.what()).find("/nonexistent/imcapd.toml") == 0);
   }
+  try {
+    load_config(std::filesystem::temp_directory_path());
+    FAIL("no error for a directory");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("not a regular file") != std::string::npos);
+  }
+}
+
+TEST_CASE("extension sections: declared by the defaults, handed over raw in overlay order") {
+  // conf/imcapd.toml has [signatures], which icap does not interpret.
+  const auto d = default_config();
+  REQUIRE(d.extensions.count("signatures") == 1);
+  REQUIRE(d.extensions.at("signatures").size() == 1);
+  CHECK(d.extensions.at("signatures")[0].file == "<embedded defaults>");
+  CHECK(d.extensions.at("signatures")[0].table->contains("store"));
+
+  temp_file f("[signatures]\nstore = \"/srv/packs\"\nnot_checked_by_icap = 1\n");
+  const auto c = load_config(f.path);
+  const auto& tables = c.extensions.at("signatures");
+  REQUIRE(tables.size() == 2);
+  CHECK(tables[0].file == "<embedded defaults>");
+  CHECK(tables[1].file == f.path.string());
+  CHECK((*tables[1].table)["store"].value<std::string>() == "/srv/packs");
+  // Its position survives, for the owner's file:line:column errors.
+  CHECK((*tables[1].table)["not_checked_by_icap"].node()->source().begin.line == 3);
+
+  // A section the defaults do not declare is still a typo.
+  CHECK(error_of("[signature]\nstore = \"x\"\n").find(": signature: unknown section") !=
+        std::string::npos);
+  CHECK(error_of("signatures = 1\n").find("signatures: expected a table") != std::string::npos);
+}
+
+TEST_CASE("text_digest tells a changed file from an unchanged one") {
+  temp_file a("[server]\noptions_ttl = 120\n");
+  temp_file b("[server]\noptions_ttl = 120\n");
+  temp_file c("[server]\noptions_ttl = 121\n");
+  CHECK(load_config(a.path).text_digest == load_config(b.path).text_digest);
+  CHECK(load_config(a.path).text_digest != load_config(c.path).text_digest);
+  CHECK(load_config(a.path).text_digest != default_config().text_digest);
 }

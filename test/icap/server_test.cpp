@@ -551,6 +551,24 @@ TEST_CASE("reload changes the ISTag and applies new settings to new transactions
   CHECK(r.header("istag") == f.srv.istag());
 }
 
+TEST_CASE("an ISTag contribution changes the ISTag only when it changes") {
+  fixture f;
+  f.srv.set_istag_contribution("packs:a=1");
+  const auto first = f.srv.istag();
+  f.srv.set_istag_contribution("packs:a=1");
+  CHECK(f.srv.istag() == first);
+  f.srv.set_istag_contribution("packs:a=2");
+  const auto second = f.srv.istag();
+  CHECK(second != first);
+  CHECK(second.size() <= 32);
+  icap_client c(f.port);
+  c.send("OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\n\r\n");
+  CHECK(c.read_response().header("istag") == second);
+  // A configuration reload keeps the contribution folded in and still changes the ISTag.
+  f.srv.reload(test_config());
+  CHECK(f.srv.istag() != second);
+}
+
 TEST_CASE("stop drains: an in-flight transaction completes, idle connections close") {
   fixture f;
   icap_client busy(f.port);

@@ -22,6 +22,7 @@ import tempfile
 import time
 
 CICAP_MODULES = "/usr/lib/x86_64-linux-gnu/c_icap"
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 # ctest kills a test after its TIMEOUT (300 s) without letting it clean up, so every test
 # works within a smaller budget of its own and gives up (cleanly, with a report) when it is spent.
@@ -180,7 +181,7 @@ class IcapServer:
     """The ICAP server under test, running in its own subdirectory of workdir."""
 
     def __init__(self, kind, workdir, imcapd=None, preview_size=4096, options_ttl=3600,
-                 max_connections=1024):
+                 max_connections=1024, signatures_extra=""):
         self.kind = kind
         self.dir = os.path.join(workdir, kind)
         os.makedirs(self.dir)
@@ -188,6 +189,10 @@ class IcapServer:
         self.preview_size = preview_size
         self.options_ttl = options_ttl
         self.max_connections = max_connections
+        # imcapd's [signatures]: a pack store of its own, the ClamAV test database shipped in the
+        # repository, and any extra keys a test needs (signing policy, ...).
+        self.pack_store = os.path.join(self.dir, "packs")
+        self.signatures_extra = signatures_extra
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -238,6 +243,12 @@ file = "{self.server_log}"
 level = "info"
 access_log = "{self.access_log}"
 access_format = "plain"
+
+[signatures]
+store = "{self.pack_store}"
+cache_dir = "{os.path.join(self.dir, 'cache')}"
+clamav_databases = ["{os.path.join(REPO_ROOT, 'signatures', 'clamav')}"]
+{self.signatures_extra}
 """)
         self._spawn([self.imcapd, "--config", conf, "--ready-file", ready])
 

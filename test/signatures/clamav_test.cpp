@@ -9,12 +9,13 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -192,8 +193,8 @@ TEST_CASE("clamav: base64 MIME parts") {
   SECTION("a multipart/form-data upload body is not parsed as MIME by libclamav") {
     // What a browser upload looks like on the wire. libclamav only enters its mail parser for
     // data that looks like a mail (header lines such as From:, Received:, MIME-Version:), so it
-    // never decodes this part. imcap's multipart decoder (modules/content) therefore hands
-    // ClamAV the decoded part bytes, which is tested next.
+    // never decodes this part. imcap must therefore hand ClamAV the decoded part bytes (the
+    // multipart decoder in modules/content produces them), which is tested next.
     const std::string form =
         "------WebKitFormBoundaryx8Yq\r\n"
         "Content-Disposition: form-data; name=\"file\"; filename=\"minutes.txt\"\r\n"
@@ -275,6 +276,7 @@ TEST_CASE("clamav: reload swaps the engine while scans run") {
   std::atomic<bool> stop{false};
   std::atomic<int> wrong{0};
   std::mutex m;
+  std::condition_variable scanned;
   std::vector<std::uint64_t> generations;
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
@@ -285,18 +287,14 @@ TEST_CASE("clamav: reload swaps the engine while scans run") {
         if (r.status != clamav_status::infected) ++wrong;
         std::lock_guard lk(m);
         generations.push_back(r.engine_generation);
+        scanned.notify_all();
       }
     });
   }
   // Let scans start on generation 1, then reload twice while they continue.
   auto wait_for_scans = [&](std::size_t n) {
-    for (int i = 0; i < 2000; ++i) {
-      {
-        std::lock_guard lk(m);
-        if (generations.size() >= n) return;
-      }
-      std::this_thread::sleep_for(1ms);
-    }
+    std::unique_lock lk(m);
+    REQUIRE(scanned.wait_for(lk, 60s, [&] { return generations.size() >= n; }));
   };
   wait_for_scans(5);
   CHECK(scanner.reload().generation == 2);

@@ -152,6 +152,11 @@ TEST_CASE("sign then verify: good, changed byte, wrong key, truncated signature"
 
 TEST_CASE("signing commands report usage and key errors") {
   temp_dir t;
+  // A FIFO named as a key is refused at once instead of blocking on open.
+  REQUIRE(::mkfifo((t.path / "fifo.pub").c_str(), 0600) == 0);
+  const auto fifo = run({"verify", "x.toml", "--pubkey", (t.path / "fifo.pub").string()});
+  CHECK(fifo.rc == 1);
+  CHECK(fifo.err.find("not a regular file") != std::string::npos);
   CHECK(run({"keygen"}).rc == 2);
   CHECK(run({"sign", "x.toml"}).rc == 2);
   CHECK(run({"verify", "x.toml"}).rc == 2);
@@ -161,8 +166,8 @@ TEST_CASE("signing commands report usage and key errors") {
   CHECK(v.rc == 1);
   CHECK(v.err.find("not an imcap public key") != std::string::npos);
   write(t.path / "demo.toml", pack_text);
-  const auto s = run({"sign", (t.path / "demo.toml").string(), "--key",
-                      (t.path / "missing.key").string()});
+  const auto s =
+      run({"sign", (t.path / "demo.toml").string(), "--key", (t.path / "missing.key").string()});
   CHECK(s.rc == 1);
   CHECK(s.err.find("missing.key") != std::string::npos);
 }
