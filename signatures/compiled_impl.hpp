@@ -63,7 +63,8 @@ class compiled_pack {
     bool any_unscoped = false;         // one of them applies to every context
     bool needs_bytes = false;          // one of them validates or checks word boundaries
   };
-  std::array<part_rules, 4> content_rules;  // by part: text, attachment_name, attachment_content, url
+  std::array<part_rules, 4>
+      content_rules;  // by part: text, attachment_name, attachment_content, url
   std::vector<std::uint32_t> file_rules;
   std::vector<std::uint32_t> context_rules;  // app and user_agent rules
 

@@ -7,13 +7,13 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
 #include <fstream>
 #include <random>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "signatures/compiled_impl.hpp"
@@ -36,7 +36,8 @@ struct expression {
 };
 
 bool ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 // Whether a regex means the same matched as bytes as it does as UTF-8 with Unicode
@@ -86,8 +87,8 @@ std::string literal_expression(std::string_view lit) {
   static constexpr char hex[] = "0123456789abcdef";
   for (char c : lit) {
     const auto u = static_cast<unsigned char>(c);
-    const bool plain = u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') ||
-                       (u >= 'A' && u <= 'Z');
+    const bool plain =
+        u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
     if (plain) {
       out += c;
     } else {
@@ -112,9 +113,9 @@ std::vector<expression> expressions_of(const pack& p) {
     switch (r.kind) {
       case rule_kind::keyword:
         for (const auto& pt : r.patterns)
-          out.push_back(finish({wrap(literal_expression(pt.text)), flags, {i, pattern_ref::match},
-                                pt.where},
-                               true, pt.text));
+          out.push_back(
+              finish({wrap(literal_expression(pt.text)), flags, {i, pattern_ref::match}, pt.where},
+                     true, pt.text));
         break;
       case rule_kind::regex:
         for (const auto& pt : r.patterns)
@@ -125,17 +126,18 @@ std::vector<expression> expressions_of(const pack& p) {
         const auto c = validators::candidate_for(*r.detector);
         out.push_back(finish({std::string(c.expression),
                               c.caseless ? unsigned{HS_FLAG_CASELESS} : 0u,
-                              {i, pattern_ref::match}, r.where},
+                              {i, pattern_ref::match},
+                              r.where},
                              false, c.expression));
         break;
       }
-      default: break;
+      default:
+        break;
     }
     if (r.near)
       for (const auto& k : r.near->keywords)
-        out.push_back(finish({literal_expression(k), HS_FLAG_CASELESS, {i, pattern_ref::near},
-                              r.where},
-                             true, k));
+        out.push_back(finish(
+            {literal_expression(k), HS_FLAG_CASELESS, {i, pattern_ref::near}, r.where}, true, k));
   }
   return out;
 }
@@ -152,7 +154,8 @@ void plan_start_lookups(std::vector<expression>& exprs) {
       const char c = e.text[i];
       if (c == '$' || (c == '^' && (i == 0 || e.text[i - 1] != '['))) anchored = true;
       if (c == '\\' && i + 1 < e.text.size()) {
-        if (std::string_view("bBAzZG").find(e.text[i + 1]) != std::string_view::npos) anchored = true;
+        if (std::string_view("bBAzZG").find(e.text[i + 1]) != std::string_view::npos)
+          anchored = true;
         ++i;
       }
     }
@@ -173,7 +176,6 @@ void plan_start_lookups(std::vector<expression>& exprs) {
 std::string where(const pack& p, source_pos at) {
   return p.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": ";
 }
-
 
 struct compile_error_deleter {
   void operator()(hs_compile_error_t* e) const noexcept { hs_free_compile_error(e); }
@@ -202,9 +204,9 @@ hs_db_ptr compile(const pack& p, const std::vector<expression>& exprs, db_kind k
   if (texts.empty()) return nullptr;
   hs_database_t* db = nullptr;
   hs_compile_error_t* raw_err = nullptr;
-  const hs_error_t rc = hs_compile_multi(texts.data(), flags.data(), ids.data(),
-                                         static_cast<unsigned>(texts.size()), mode, nullptr, &db,
-                                         &raw_err);
+  const hs_error_t rc =
+      hs_compile_multi(texts.data(), flags.data(), ids.data(), static_cast<unsigned>(texts.size()),
+                       mode, nullptr, &db, &raw_err);
   std::unique_ptr<hs_compile_error_t, compile_error_deleter> err(raw_err);
   if (rc == HS_SUCCESS) return hs_db_ptr(db);
   const std::string msg = err && err->message ? err->message : "compile failed";
@@ -225,8 +227,8 @@ void check_each(const pack& p, const std::vector<expression>& exprs,
   for (const auto& e : exprs) {
     hs_expr_info_t* info = nullptr;
     hs_compile_error_t* raw_err = nullptr;
-    const hs_error_t rc = hs_expression_info(e.text.c_str(), e.flags | e.block_extra, &info,
-                                              &raw_err);
+    const hs_error_t rc =
+        hs_expression_info(e.text.c_str(), e.flags | e.block_extra, &info, &raw_err);
     std::unique_ptr<hs_compile_error_t, compile_error_deleter> err(raw_err);
     if (rc != HS_SUCCESS) {
       const rule& r = p.rules[e.ref.rule];
@@ -388,8 +390,8 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
   {
     std::ifstream in(file, std::ios::binary);
     if (!in)
-      throw pack_error({file.string() + ":1:1: cannot read the pack file: " +
-                        std::strerror(errno)});
+      throw pack_error(
+          {file.string() + ":1:1: cannot read the pack file: " + std::strerror(errno)});
     std::ostringstream ss;
     ss << in.rdbuf();
     bytes = ss.str();
@@ -429,9 +431,13 @@ void compiled_pack::index() {
   for (std::uint32_t i = 0; i < model.rules.size(); ++i) {
     const rule& r = model.rules[i];
     switch (r.kind) {
-      case rule_kind::file: file_rules.push_back(i); break;
+      case rule_kind::file:
+        file_rules.push_back(i);
+        break;
       case rule_kind::app:
-      case rule_kind::user_agent: context_rules.push_back(i); break;
+      case rule_kind::user_agent:
+        context_rules.push_back(i);
+        break;
       default: {
         const auto& s = r.scope;
         const bool unscoped = s.dir == direction::any && s.apps.empty() && s.transports.empty() &&
@@ -451,6 +457,8 @@ pack_identity identity_of(const compiled_pack& p) {
   return {p.model.name, p.model.version, p.model.sha256, p.model.rules.size()};
 }
 
-bool loaded_from_cache(const compiled_pack& p) { return p.loaded_from_cache; }
+bool loaded_from_cache(const compiled_pack& p) {
+  return p.loaded_from_cache;
+}
 
 }  // namespace imcap::signatures

@@ -4,10 +4,10 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "sig_test_util.hpp"
 #include "signatures/cli.hpp"
 #include "signatures/engine.hpp"
 #include "signatures/scanner.hpp"
-#include "sig_test_util.hpp"
 
 using namespace imcap::signatures;
 
@@ -80,8 +80,9 @@ TEST_CASE("sigpack validate", "[signatures][cli]") {
   CHECK(ok.out.rfind(pack + ": ok: pack secrets 1.0.0, 7 rules, mode enforce, sha256 ", 0) == 0);
 
   sigtest::temp_dir d;
-  const auto bad = d.write("bad.toml", "name = \"t\"\nversion = \"1\"\n[[rule]]\nid = \"r\"\n"
-                                       "kind = \"regex\"\npatterns = ['a(b']\nseverity = \"huge\"\n");
+  const auto bad = d.write("bad.toml",
+                           "name = \"t\"\nversion = \"1\"\n[[rule]]\nid = \"r\"\n"
+                           "kind = \"regex\"\npatterns = ['a(b']\nseverity = \"huge\"\n");
   auto r = sigpack({"validate", bad.string()});
   CHECK(r.status == 1);
   CHECK(r.out.empty());
@@ -90,8 +91,9 @@ TEST_CASE("sigpack validate", "[signatures][cli]") {
                      "critical)\n" +
                      bad.string() + ": 1 problem, pack not loaded\n");
   // Once the enum is fixed, the regex is the next problem, with Vectorscan's words.
-  const auto bad2 = d.write("bad2.toml", "name = \"t\"\nversion = \"1\"\n[[rule]]\nid = \"r\"\n"
-                                         "kind = \"regex\"\npatterns = ['a(b']\n");
+  const auto bad2 = d.write("bad2.toml",
+                            "name = \"t\"\nversion = \"1\"\n[[rule]]\nid = \"r\"\n"
+                            "kind = \"regex\"\npatterns = ['a(b']\n");
   r = sigpack({"validate", bad2.string()});
   CHECK(r.status == 1);
   CHECK(r.err.find(bad2.string() + ":6:13: rule 'r': Vectorscan rejects /a(b/: Missing close "
@@ -111,9 +113,11 @@ TEST_CASE("sigpack scan --text and --file", "[signatures][cli]") {
   const auto dlp = (sigtest::packs_dir() / "baseline-dlp.toml").string();
   auto r = sigpack({"scan", dlp, "--text", "pay with 4111 1111 1111 1111 now"});
   CHECK(r.status == 0);
-  CHECK(r.out == "dlp.card.single  redact  high  text [9, 28)  \"4111 1111 1111 1111\"\n"
-                 "1 hit (pack baseline-dlp 1.0.0)\n");
-  r = sigpack({"scan", dlp, "--text", "pay with 4111 1111 1111 1111 now", "--direction", "inbound"});
+  CHECK(r.out ==
+        "dlp.card.single  redact  high  text [9, 28)  \"4111 1111 1111 1111\"\n"
+        "1 hit (pack baseline-dlp 1.0.0)\n");
+  r = sigpack(
+      {"scan", dlp, "--text", "pay with 4111 1111 1111 1111 now", "--direction", "inbound"});
   CHECK(r.out == "0 hits (pack baseline-dlp 1.0.0)\n");
 
   sigtest::temp_dir d;
@@ -122,11 +126,13 @@ TEST_CASE("sigpack scan --text and --file", "[signatures][cli]") {
   const auto f = d.write("statement.txt", big);
   r = sigpack({"scan", dlp, "--file", f.string()});
   CHECK(r.status == 0);
-  CHECK(r.out == "dlp.iban  warn  medium  attachment_content [65530, 65552)  "
-                 "\"GB82WEST12345698765432\"\n1 hit (pack baseline-dlp 1.0.0)\n");
+  CHECK(r.out ==
+        "dlp.iban  warn  medium  attachment_content [65530, 65552)  "
+        "\"GB82WEST12345698765432\"\n1 hit (pack baseline-dlp 1.0.0)\n");
 
   const auto malware = (sigtest::packs_dir() / "malware-files.toml").string();
-  const auto exe = d.write("x.bin", std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(56, '\0'));
+  const auto exe =
+      d.write("x.bin", std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(56, '\0'));
   r = sigpack({"scan", malware, "--file", exe.string(), "--name", "invoice.pdf.exe"});
   CHECK(r.out.find("file.executable  block  high  attachment_content [0, 64)  true type "
                    "application/x-dosexec\n") != std::string::npos);

@@ -4,15 +4,15 @@
 
 #include <sodium.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 #include <tuple>
 
+#include "sig_test_util.hpp"
 #include "signatures/engine.hpp"
 #include "signatures/scanner.hpp"
-#include "sig_test_util.hpp"
 
 using namespace imcap::signatures;
 
@@ -21,8 +21,8 @@ namespace {
 std::shared_ptr<const compiled_pack> pack_from(const sigtest::temp_dir& d, const std::string& rules,
                                                const std::string& mode = "enforce",
                                                const compile_options& opts = {}) {
-  return load_pack(d.write("p.toml", "name = \"t\"\nversion = \"7\"\nmode = \"" + mode + "\"\n" + rules),
-                   opts);
+  return load_pack(
+      d.write("p.toml", "name = \"t\"\nversion = \"7\"\nmode = \"" + mode + "\"\n" + rules), opts);
 }
 
 using brief = std::tuple<std::string, part, std::size_t, std::size_t>;
@@ -52,14 +52,27 @@ std::string from_base64(std::string_view b64) {
 
 // zip: readme.txt + inner.zip (which holds tools/setup.exe, an MZ executable).
 constexpr std::string_view nested_zip_b64 =
-    "UEsDBBQAAAAAAE9pd12GphA2BQAAAAUAAAAKAAAAcmVhZG1lLnR4dGhlbGxvUEsDBBQAAAAAAE9pd12Eomh6wAAAAMAAAAAJAAAAaW5uZXIuemlwUEsDBBQAAAAAAE9pd12F5O+yQAAAAEAAAAAPAAAAdG9vbHMvc2V0dXAuZXhlTVqQAAMAAAAEAAAA//8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAE9pd12F5O+yQAAAAEAAAAAPAAAAAAAAAAAAAACAAQAAAAB0b29scy9zZXR1cC5leGVQSwUGAAAAAAEAAQA9AAAAbQAAAAAAUEsBAhQDFAAAAAAAT2l3XYamEDYFAAAABQAAAAoAAAAAAAAAAAAAAIABAAAAAHJlYWRtZS50eHRQSwECFAMUAAAAAABPaXddhKJoesAAAADAAAAACQAAAAAAAAAAAAAAgAEtAAAAaW5uZXIuemlwUEsFBgAAAAACAAIAbwAAABQBAAAAAA==";
+    "UEsDBBQAAAAAAE9pd12GphA2BQAAAAUAAAAKAAAAcmVhZG1lLnR4dGhlbGxvUEsDBBQAAAAAAE9pd12Eomh6wAAAAMAAAA"
+    "AJAAAAaW5uZXIuemlwUEsDBBQAAAAAAE9pd12F5O+"
+    "yQAAAAEAAAAAPAAAAdG9vbHMvc2V0dXAuZXhlTVqQAAMAAAAEAAAA//"
+    "8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAE9pd12F5O+"
+    "yQAAAAEAAAAAPAAAAAAAAAAAAAACAAQAAAAB0b29scy9zZXR1cC5leGVQSwUGAAAAAAEAAQA9AAAAbQAAAAAAUEsBAhQDF"
+    "AAAAAAAT2l3XYamEDYFAAAABQAAAAoAAAAAAAAAAAAAAIABAAAAAHJlYWRtZS50eHRQSwECFAMUAAAAAABPaXddhKJoesA"
+    "AAADAAAAACQAAAAAAAAAAAAAAgAEtAAAAaW5uZXIuemlwUEsFBgAAAAACAAIAbwAAABQBAAAAAA==";
 // zip: f0.txt .. f4.txt
 constexpr std::string_view five_zip_b64 =
-    "UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjAudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGYxLnR4dHhQSwMEFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAABmMi50eHR4UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjMudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGY0LnR4dHhQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAEAAAAAZjAudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABJQAAAGYxLnR4dFBLAQIUAxQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAAAAAAAAAAACAAUoAAABmMi50eHRQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAFvAAAAZjMudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABlAAAAGY0LnR4dFBLBQYAAAAABQAFAAQBAAC5AAAAAAA=";
+    "UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjAudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGYxLn"
+    "R4dHhQSwMEFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAABmMi50eHR4UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAA"
+    "ZjMudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGY0LnR4dHhQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAA"
+    "AABgAAAAAAAAAAAAAAgAEAAAAAZjAudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABJQAA"
+    "AGYxLnR4dFBLAQIUAxQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAAAAAAAAAAACAAUoAAABmMi50eHRQSwECFAMUAAAAAA"
+    "BPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAFvAAAAZjMudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYA"
+    "AAAAAAAAAAAAAIABlAAAAGY0LnR4dFBLBQYAAAAABQAFAAQBAAC5AAAAAAA=";
 
 const std::string mixed_rules =
     "[[rule]]\nid = \"kw\"\nkind = \"keyword\"\nkeywords = [\"project falcon\", \"geheim\"]\n"
-    "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"cat\"]\noptions = { whole_word = true }\n"
+    "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"cat\"]\noptions = { whole_word = "
+    "true }\n"
     "[[rule]]\nid = \"rx\"\nkind = \"regex\"\npatterns = ['ticket-[0-9]{4,6}']\n"
     "[[rule]]\nid = \"card\"\nkind = \"dlp\"\ndetector = \"payment_card\"\n"
     "[[rule]]\nid = \"iban\"\nkind = \"dlp\"\ndetector = \"iban\"\n"
@@ -73,10 +86,14 @@ const std::string mixed_text =
     "Wire to DE89 3704 0044 0532 0130 00 - das ist GEHEIM. token "
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
     "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c end\n"
-    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
-    "-----END PRIVATE KEY-----\nmy ssn: 123-45-6789, and another, further away from the word: 234-56-7890.\n";
+    "-----BEGIN PRIVATE "
+    "KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
+    "-----END PRIVATE KEY-----\nmy ssn: 123-45-6789, and another, further away from the word: "
+    "234-56-7890.\n";
 
-std::size_t at(std::string_view hay, std::string_view needle) { return hay.find(needle); }
+std::size_t at(std::string_view hay, std::string_view needle) {
+  return hay.find(needle);
+}
 
 }  // namespace
 
@@ -126,13 +143,13 @@ TEST_CASE("scanner: rule fields reach the hit; monitor mode marks hits", "[signa
 
 TEST_CASE("scanner: keyword options", "[signatures][scanner]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(
-      d,
-      "[[rule]]\nid = \"ci\"\nkind = \"keyword\"\nkeywords = [\"überweisung\", \"a.b\"]\n"
-      "[[rule]]\nid = \"cs\"\nkind = \"keyword\"\nkeywords = [\"Falcon\"]\n"
-      "options = { case_insensitive = false }\n"
-      "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"privilégiée\"]\n"
-      "options = { whole_word = true }\n");
+  const auto p =
+      pack_from(d,
+                "[[rule]]\nid = \"ci\"\nkind = \"keyword\"\nkeywords = [\"überweisung\", \"a.b\"]\n"
+                "[[rule]]\nid = \"cs\"\nkind = \"keyword\"\nkeywords = [\"Falcon\"]\n"
+                "options = { case_insensitive = false }\n"
+                "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"privilégiée\"]\n"
+                "options = { whole_word = true }\n");
   // Unicode case folding, punctuation taken literally ("a.b" is not a regex).
   CHECK(briefs(scan_text(*p, "ÜBERWEISUNG heute")) ==
         std::vector<brief>{{"ci", part::text, 0, 12}});
@@ -168,19 +185,20 @@ TEST_CASE("scanner: count and proximity conditions", "[signatures][scanner]") {
 TEST_CASE("scanner: scope by direction, app, transport, user, group and part",
           "[signatures][scanner]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(
-      d,
-      "[[rule]]\nid = \"out\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { direction = \"outbound\" }\n"
-      "[[rule]]\nid = \"teams_web\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { apps = [\"teams\"], transports = [\"websocket\"] }\n"
-      "[[rule]]\nid = \"sales\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { users = [\"alice\"], groups = [\"sales\", \"emea\"] }\n"
-      "[[rule]]\nid = \"url_only\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { parts = [\"url\", \"attachment_name\"] }\n");
+  const auto p =
+      pack_from(d,
+                "[[rule]]\nid = \"out\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { direction = \"outbound\" }\n"
+                "[[rule]]\nid = \"teams_web\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { apps = [\"teams\"], transports = [\"websocket\"] }\n"
+                "[[rule]]\nid = \"sales\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { users = [\"alice\"], groups = [\"sales\", \"emea\"] }\n"
+                "[[rule]]\nid = \"url_only\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { parts = [\"url\", \"attachment_name\"] }\n");
   auto ids = [&](const scan_input& in) {
     std::vector<std::string> out;
-    for (const auto& h : scan(*p, in).hits) out.push_back(h.rule_id + "@" + std::string(to_string(h.where)));
+    for (const auto& h : scan(*p, in).hits)
+      out.push_back(h.rule_id + "@" + std::string(to_string(h.where)));
     return out;
   };
   scan_input in;
@@ -291,8 +309,9 @@ TEST_CASE("scanner: file rules on true type, name, size, sha256 and archive memb
 
 TEST_CASE("scanner: archive limits are enforced and counted", "[signatures][scanner][file]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(d, "[[rule]]\nid = \"member\"\nkind = \"file\"\n"
-                              "archive_member_names = [\"f4.txt\", \"*.exe\"]\n");
+  const auto p = pack_from(d,
+                           "[[rule]]\nid = \"member\"\nkind = \"file\"\n"
+                           "archive_member_names = [\"f4.txt\", \"*.exe\"]\n");
   scan_input in;
   const std::string five = from_base64(five_zip_b64);
   in.attachments.push_back({"a.zip", five});
@@ -332,7 +351,8 @@ TEST_CASE("scanner: app and user-agent rules", "[signatures][scanner]") {
       "[[rule]]\nid = \"p2p\"\nkind = \"app\"\napp_ids = [\"kazaa\"]\ncategories = [\"p2p\"]\n"
       "action = \"block\"\n"
       "[[rule]]\nid = \"old_ie\"\nkind = \"user_agent\"\nproduct = \"MSIE\"\nbelow = \"7\"\n"
-      "[[rule]]\nid = \"old_ff\"\nkind = \"user_agent\"\nproduct = \"Firefox\"\nbelow = \"52.0.2\"\n");
+      "[[rule]]\nid = \"old_ff\"\nkind = \"user_agent\"\nproduct = \"Firefox\"\nbelow = "
+      "\"52.0.2\"\n");
   scan_input in;
   in.context.app = "kazaa";
   auto r = scan(*p, in);
@@ -352,7 +372,8 @@ TEST_CASE("scanner: app and user-agent rules", "[signatures][scanner]") {
     return briefs(scan(*p, u));
   };
   const std::string ie6 = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
-  CHECK(ua(ie6) == std::vector<brief>{{"old_ie", part::user_agent, ie6.find("6.0"), ie6.find("6.0") + 3}});
+  CHECK(ua(ie6) ==
+        std::vector<brief>{{"old_ie", part::user_agent, ie6.find("6.0"), ie6.find("6.0") + 3}});
   CHECK(ua("Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)").empty());
   CHECK(ua("Mozilla/4.0 (compatible; MSIE 10.0; Windows NT 6.1)").empty());  // numeric, not text
   CHECK(ua("Mozilla/5.0 Gecko/20100101 Firefox/52.0.1").size() == 1);
@@ -382,14 +403,17 @@ TEST_CASE("scanner: match limit is enforced and reported", "[signatures][scanner
 TEST_CASE("scanner: stream candidates longer than the history are dropped and counted",
           "[signatures][scanner][stream]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(d, "[[rule]]\nid = \"key\"\nkind = \"dlp\"\ndetector = \"private_key\"\n");
+  const auto p =
+      pack_from(d, "[[rule]]\nid = \"key\"\nkind = \"dlp\"\ndetector = \"private_key\"\n");
   std::string body;
-  for (int i = 0; i < 200; ++i) body += "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n";
+  for (int i = 0; i < 200; ++i)
+    body += "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n";
   const std::string pem = "-----BEGIN PRIVATE KEY-----\n" + body + "-----END PRIVATE KEY-----\n";
   scan_limits lim;
   lim.history_bytes = 1024;
   attachment_stream s(p, {}, "", 0, lim);
-  for (std::size_t i = 0; i < pem.size(); i += 100) REQUIRE(s.write(std::string_view(pem).substr(i, 100)));
+  for (std::size_t i = 0; i < pem.size(); i += 100)
+    REQUIRE(s.write(std::string_view(pem).substr(i, 100)));
   const auto r = s.finish();
   CHECK(r.hits.empty());
   CHECK(r.counters.candidates_too_long >= 1);
@@ -427,7 +451,8 @@ TEST_CASE("scanner: compiled databases are cached on disk; a corrupt cache is re
   CHECK(loaded_from_cache(*pack_from(d, mixed_rules, "enforce", opts)));
 
   // A different pack gets its own file.
-  (void)pack_from(d, "[[rule]]\nid = \"x\"\nkind = \"keyword\"\nkeywords = [\"x\"]\n", "enforce", opts);
+  (void)pack_from(d, "[[rule]]\nid = \"x\"\nkind = \"keyword\"\nkeywords = [\"x\"]\n", "enforce",
+                  opts);
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : sigtest::fs::directory_iterator(opts.cache_dir)) ++n;
   CHECK(n == 2);
