@@ -322,7 +322,7 @@ double mb(double bytes_per_s) {
 
 void row(const char* workload, const char* engine, double bps, double naive_bps, double memcpy_bps,
          std::size_t hits, const char* note = "") {
-  std::printf("%-34s %-22s %10.1f %10.0fx %9.3f %8zu  %s\n", workload, engine, mb(bps),
+  std::printf("%-34s %-22s %10.4g %10.0fx %9.3f %8zu  %s\n", workload, engine, mb(bps),
               naive_bps > 0 ? bps / naive_bps : 0.0, bps / memcpy_bps, hits, note);
 }
 
