@@ -2,6 +2,8 @@
 // and the sigpack commands behave as the security team will use them.
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "sig_test_util.hpp"
@@ -162,4 +164,29 @@ TEST_CASE("sigpack help and unknown commands", "[signatures][cli]") {
   // Store commands are handed on (their own tests live with them).
   r = sigpack({"list", "--definitely-not-an-option"});
   CHECK(r.err.find("unknown command") == std::string::npos);
+}
+
+TEST_CASE("signatures/README.md: the complete example pack loads and its examples pass",
+          "[signatures][packs]") {
+  std::ifstream in(std::string(IMCAP_SOURCE_DIR) + "/signatures/README.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto b = doc.find("```toml\n");
+  REQUIRE(b != std::string::npos);
+  const auto e = doc.find("```", b + 8);
+  std::string pack = doc.substr(b + 8, e - b - 8);
+  // The page shortens the zip to "UEsDBBQ..."; put a real one back (invoice.exe inside).
+  const auto z = pack.find("UEsDBBQ...");
+  REQUIRE(z != std::string::npos);
+  pack.replace(z, 10,
+               "UEsDBBQAAAAAAMdod12F5O+yQAAAAEAAAAALAAAAaW52b2ljZS5leGVNWpAAAwAAAAQAAAD//wAAAAAA"
+               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAUEsBAhQDFAAAAAAAx2h3"
+               "XYXk77JAAAAAQAAAAAsAAAAAAAAAAAAAAIABAAAAAGludm9pY2UuZXhlUEsFBgAAAAABAAEAOQAAAGkA"
+               "AAAAAA==");
+  sigtest::temp_dir d;
+  const auto f = d.write("example.toml", pack);
+  const auto r = sigpack({"test", f.string()});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find(" 0 failed\n") != std::string::npos);
+  CHECK(model_of(*load_pack(f)).rules.size() == 6);
 }
