@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <random>
 #include <thread>
 #include <tuple>
 
@@ -501,4 +502,81 @@ TEST_CASE("scanner: regex starts found by lookup agree with Vectorscan's own sta
   auto streamed = briefs(scan(*p, in));
   for (auto& b : streamed) std::get<1>(b) = part::text;
   CHECK(streamed == block);
+}
+
+TEST_CASE("scanner: random input never breaks a scan; chunking never changes stream hits",
+          "[signatures][scanner][stream]") {
+  sigtest::temp_dir d;
+  std::vector<std::shared_ptr<const compiled_pack>> packs{pack_from(d, mixed_rules)};
+  for (const char* n : {"baseline-dlp.toml", "secrets.toml", "malware-files.toml"})
+    packs.push_back(load_pack(sigtest::packs_dir() / n));
+  // Pieces that make candidates likely, glued with random bytes.
+  const std::vector<std::string> pieces{
+      "4111 1111 1111 1111",
+      "5555-5555-5555-4444",
+      "DE89 3704 0044 0532 0130 00",
+      "123-45-6789",
+      "-----BEGIN PRIVATE KEY-----\n",
+      "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n",
+      "-----END PRIVATE KEY-----",
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.",
+      "AKIAIOSFODNN7EXAMPLE",
+      "password=",
+      "postgres://a:b@",
+      "strictly confidential",
+      "privilégiée",
+      "geheim",
+      "cat ",
+      "ticket-1234",
+      "ssn",
+      " ",
+      "\n",
+      "\xc3",
+      "\xff\xfe",
+      std::string(1, '\0'),
+      "é",
+      "ü"};
+  std::mt19937_64 rng(4242);
+  for (int round = 0; round < 150; ++round) {
+    std::string input;
+    const std::size_t parts = 1 + rng() % 40;
+    for (std::size_t i = 0; i < parts; ++i) {
+      if (rng() % 3 == 0) {
+        const std::size_t n = rng() % 8;
+        for (std::size_t k = 0; k < n; ++k) input += static_cast<char>(rng() % 256);
+      } else {
+        input += pieces[rng() % pieces.size()];
+      }
+    }
+    for (const auto& p : packs) {
+      INFO("round " << round << " pack " << identity_of(*p).name);
+      scan_input in;
+      in.text = input;
+      in.url = input;
+      in.attachments.push_back({input, input});
+      const auto r = scan(*p, in);
+      REQUIRE(r.status == scan_status::ok);
+      for (const auto& h : r.hits) {
+        REQUIRE(h.begin <= h.end);
+        REQUIRE(h.end <= input.size());
+      }
+      // The same bytes streamed in three random chunks.
+      std::vector<brief> whole;
+      for (const auto& h : r.hits)
+        if (h.where == part::attachment_content)
+          whole.emplace_back(h.rule_id, h.where, h.begin, h.end);
+      std::size_t a = rng() % (input.size() + 1), b = rng() % (input.size() + 1);
+      if (a > b) std::swap(a, b);
+      attachment_stream s(p, {}, "", 0);
+      const std::string_view v = input;
+      REQUIRE(s.write(v.substr(0, a)));
+      REQUIRE(s.write(v.substr(a, b - a)));
+      REQUIRE(s.write(v.substr(b)));
+      std::vector<brief> chunked;
+      for (const auto& h : s.finish().hits)
+        if (h.where == part::attachment_content)
+          chunked.emplace_back(h.rule_id, h.where, h.begin, h.end);
+      REQUIRE(chunked == whole);
+    }
+  }
 }
