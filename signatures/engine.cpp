@@ -107,20 +107,20 @@ std::vector<expression> expressions_of(const pack& p) {
     unsigned flags = 0;
     if (r.options.case_insensitive) flags |= HS_FLAG_CASELESS;
     if (r.options.dotall) flags |= HS_FLAG_DOTALL;
-    // whole_word is checked on the match's neighbours (scanner.cpp): Vectorscan has no \\b in
-    // UCP mode, and the check has to agree between the UTF-8 and the byte databases.
-    auto wrap = [](std::string e) { return e; };
+    // whole_word is not part of the expression: it is checked on the match's neighbours
+    // (scanner.cpp), since Vectorscan has no \\b in UCP mode and the check has to agree between
+    // UTF-8 and byte-mode expressions.
     switch (r.kind) {
       case rule_kind::keyword:
         for (const auto& pt : r.patterns)
           out.push_back(
-              finish({wrap(literal_expression(pt.text)), flags, {i, pattern_ref::match}, pt.where},
-                     true, pt.text));
+              finish({literal_expression(pt.text), flags, {i, pattern_ref::match}, pt.where}, true,
+                     pt.text));
         break;
       case rule_kind::regex:
         for (const auto& pt : r.patterns)
           out.push_back(
-              finish({wrap(pt.text), flags, {i, pattern_ref::match}, pt.where}, false, pt.text));
+              finish({pt.text, flags, {i, pattern_ref::match}, pt.where}, false, pt.text));
         break;
       case rule_kind::dlp: {
         const auto c = validators::candidate_for(*r.detector);
