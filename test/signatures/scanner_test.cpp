@@ -580,3 +580,23 @@ TEST_CASE("scanner: random input never breaks a scan; chunking never changes str
     }
   }
 }
+
+TEST_CASE("scanner: long candidate runs stay bounded", "[signatures][scanner]") {
+  std::vector<std::shared_ptr<const compiled_pack>> packs;
+  for (const char* n : {"baseline-dlp.toml", "secrets.toml"})
+    packs.push_back(load_pack(sigtest::packs_dir() / n));
+  const std::vector<std::string> inputs{
+      std::string(1'000'000, '1'), "password=" + std::string(1'000'000, 'a'),
+      "eyaaaaaaaaaa.eyaaaaaaaaaa." + std::string(1'000'000, 'a'),
+      "-----BEGIN PRIVATE KEY-----\n" + std::string(1'000'000, 'A')};
+  for (const auto& text : inputs) {
+    for (const auto& p : packs) {
+      scan_input in;
+      in.text = text;
+      in.attachments.push_back({"x", text});
+      const auto r = scan(*p, in);
+      CHECK(r.status != scan_status::engine_error);
+      CHECK(r.hits.empty());
+    }
+  }
+}
