@@ -40,9 +40,12 @@ std::string printable(std::string_view s, std::size_t max) {
       break;
     }
     const auto u = static_cast<unsigned char>(ch);
-    if (u == '\n') out += "\\n";
-    else if (u < 0x20 || u == 0x7F) out += '.';
-    else out += ch;
+    if (u == '\n')
+      out += "\\n";
+    else if (u < 0x20 || u == 0x7F)
+      out += '.';
+    else
+      out += ch;
   }
   return out;
 }
@@ -82,16 +85,18 @@ int cmd_test(std::span<const std::string> args, std::ostream& out, std::ostream&
   const auto outcomes = run_examples(*p);
   std::size_t width = 4;
   for (const auto& o : outcomes) width = std::max(width, o.rule_id.size());
-  out << std::left << std::setw(6) << "result" << "  " << std::setw(static_cast<int>(width))
-      << "rule" << "  " << std::setw(14) << "example" << "  line  input\n";
+  out << std::left << std::setw(6) << "result"
+      << "  " << std::setw(static_cast<int>(width)) << "rule"
+      << "  " << std::setw(14) << "example"
+      << "  line  input\n";
   std::size_t failed = 0;
   for (const auto& o : outcomes) {
     if (!o.passed) ++failed;
     const std::string which =
         std::string(o.must_match ? "must_match" : "must_not") + "[" + std::to_string(o.index) + "]";
-    out << std::setw(6) << (o.passed ? "pass" : "FAIL") << "  " << std::setw(static_cast<int>(width))
-        << o.rule_id << "  " << std::setw(14) << which << "  " << std::setw(4) << o.where.line
-        << "  " << o.shown << '\n';
+    out << std::setw(6) << (o.passed ? "pass" : "FAIL") << "  "
+        << std::setw(static_cast<int>(width)) << o.rule_id << "  " << std::setw(14) << which << "  "
+        << std::setw(4) << o.where.line << "  " << o.shown << '\n';
   }
   for (const auto& r : model_of(*p).rules)
     if (r.must_match.empty() && r.must_not_match.empty())
@@ -114,19 +119,31 @@ int cmd_scan(std::span<const std::string> args, std::ostream& out, std::ostream&
       return 2;
     }
     const std::string& v = args[++i];
-    if (a == "--text") text = v;
-    else if (a == "--file") file = v;
-    else if (a == "--url") url = v;
-    else if (a == "--name") name = v;
-    else if (a == "--app") ctx.app = v;
-    else if (a == "--category") ctx.app_category = v;
-    else if (a == "--transport") ctx.transport = v;
-    else if (a == "--user") ctx.user = v;
-    else if (a == "--group") ctx.groups.push_back(v);
-    else if (a == "--user-agent") ctx.user_agent = v;
+    if (a == "--text")
+      text = v;
+    else if (a == "--file")
+      file = v;
+    else if (a == "--url")
+      url = v;
+    else if (a == "--name")
+      name = v;
+    else if (a == "--app")
+      ctx.app = v;
+    else if (a == "--category")
+      ctx.app_category = v;
+    else if (a == "--transport")
+      ctx.transport = v;
+    else if (a == "--user")
+      ctx.user = v;
+    else if (a == "--group")
+      ctx.groups.push_back(v);
+    else if (a == "--user-agent")
+      ctx.user_agent = v;
     else if (a == "--direction") {
-      if (v == "outbound") ctx.dir = direction::outbound;
-      else if (v == "inbound") ctx.dir = direction::inbound;
+      if (v == "outbound")
+        ctx.dir = direction::outbound;
+      else if (v == "inbound")
+        ctx.dir = direction::inbound;
       else {
         err << "sigpack scan: --direction is outbound or inbound, not '" << v << "'\n";
         return 2;
@@ -181,16 +198,30 @@ int cmd_scan(std::span<const std::string> args, std::ostream& out, std::ostream&
   for (const auto& h : res.hits) {
     std::string_view bytes;
     switch (h.where) {
-      case part::text: bytes = in.text; break;
-      case part::url: bytes = in.url; break;
-      case part::attachment_name: bytes = *name; break;
-      case part::attachment_content: bytes = content; break;
-      case part::app: bytes = ctx.app; break;
-      case part::user_agent: bytes = ctx.user_agent; break;
+      case part::text:
+        bytes = in.text;
+        break;
+      case part::url:
+        bytes = in.url;
+        break;
+      case part::attachment_name:
+        bytes = *name;
+        break;
+      case part::attachment_content:
+        bytes = content;
+        break;
+      case part::app:
+        bytes = ctx.app;
+        break;
+      case part::user_agent:
+        bytes = ctx.user_agent;
+        break;
     }
     std::string excerpt;
-    if (!h.detail.empty()) excerpt = h.detail;
-    else if (h.end <= bytes.size()) excerpt = "\"" + printable(bytes.substr(h.begin, h.end - h.begin), 60) + "\"";
+    if (!h.detail.empty())
+      excerpt = h.detail;
+    else if (h.end <= bytes.size())
+      excerpt = "\"" + printable(bytes.substr(h.begin, h.end - h.begin), 60) + "\"";
     out << h.rule_id << "  " << to_string(h.act) << (h.monitor ? " (monitor)" : "") << "  "
         << to_string(h.sev) << "  " << to_string(h.where) << " [" << h.begin << ", " << h.end
         << ")  " << excerpt << '\n';

@@ -4,13 +4,13 @@
 
 #include <sodium.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <initializer_list>
 #include <map>
 #include <set>
-#include <toml++/toml.h>
 #include <utility>
 
 #include "signatures/engine.hpp"
@@ -20,12 +20,18 @@ namespace imcap::signatures {
 
 std::string_view to_string(rule_kind k) {
   switch (k) {
-    case rule_kind::keyword: return "keyword";
-    case rule_kind::regex: return "regex";
-    case rule_kind::dlp: return "dlp";
-    case rule_kind::file: return "file";
-    case rule_kind::app: return "app";
-    case rule_kind::user_agent: return "user_agent";
+    case rule_kind::keyword:
+      return "keyword";
+    case rule_kind::regex:
+      return "regex";
+    case rule_kind::dlp:
+      return "dlp";
+    case rule_kind::file:
+      return "file";
+    case rule_kind::app:
+      return "app";
+    case rule_kind::user_agent:
+      return "user_agent";
   }
   return "?";
 }
@@ -61,42 +67,60 @@ std::optional<dlp_detector> detector_from_string(std::string_view s) {
 
 std::string_view to_string(part p) {
   switch (p) {
-    case part::text: return "text";
-    case part::attachment_name: return "attachment_name";
-    case part::attachment_content: return "attachment_content";
-    case part::url: return "url";
-    case part::app: return "app";
-    case part::user_agent: return "user_agent";
+    case part::text:
+      return "text";
+    case part::attachment_name:
+      return "attachment_name";
+    case part::attachment_content:
+      return "attachment_content";
+    case part::url:
+      return "url";
+    case part::app:
+      return "app";
+    case part::user_agent:
+      return "user_agent";
   }
   return "?";
 }
 
 std::string_view to_string(action a) {
   switch (a) {
-    case action::log: return "log";
-    case action::warn: return "warn";
-    case action::redact: return "redact";
-    case action::block: return "block";
-    case action::quarantine: return "quarantine";
+    case action::log:
+      return "log";
+    case action::warn:
+      return "warn";
+    case action::redact:
+      return "redact";
+    case action::block:
+      return "block";
+    case action::quarantine:
+      return "quarantine";
   }
   return "?";
 }
 
 std::string_view to_string(severity s) {
   switch (s) {
-    case severity::low: return "low";
-    case severity::medium: return "medium";
-    case severity::high: return "high";
-    case severity::critical: return "critical";
+    case severity::low:
+      return "low";
+    case severity::medium:
+      return "medium";
+    case severity::high:
+      return "high";
+    case severity::critical:
+      return "critical";
   }
   return "?";
 }
 
 std::string_view to_string(direction d) {
   switch (d) {
-    case direction::any: return "any";
-    case direction::outbound: return "outbound";
-    case direction::inbound: return "inbound";
+    case direction::any:
+      return "any";
+    case direction::outbound:
+      return "outbound";
+    case direction::inbound:
+      return "inbound";
   }
   return "?";
 }
@@ -112,9 +136,12 @@ std::vector<part> effective_parts(const rule& r) {
     case rule_kind::dlp:
       if (!r.scope.parts.empty()) return r.scope.parts;
       return {part::text, part::attachment_content};
-    case rule_kind::file: return {part::attachment_content};
-    case rule_kind::app: return {part::app};
-    case rule_kind::user_agent: return {part::user_agent};
+    case rule_kind::file:
+      return {part::attachment_content};
+    case rule_kind::app:
+      return {part::app};
+    case rule_kind::user_agent:
+      return {part::user_agent};
   }
   return {};
 }
@@ -169,7 +196,8 @@ class checker {
     for (auto&& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
       std::string why = "unknown key '" + std::string(k.str()) + "' in " + std::string(what);
-      if (auto h = hints.find(k.str()); h != hints.end()) why += " (" + std::string(h->second) + ")";
+      if (auto h = hints.find(k.str()); h != hints.end())
+        why += " (" + std::string(h->second) + ")";
       error(k.source(), why);
     }
   }
@@ -211,8 +239,8 @@ class checker {
         else
           out.push_back({s->get(), pos(item)});
       } else {
-        error(item.source(), "'" + std::string(key) + "' must hold strings, not " +
-                                 type_name(item));
+        error(item.source(),
+              "'" + std::string(key) + "' must hold strings, not " + type_name(item));
       }
     };
     if (auto a = n.as_array()) {
@@ -220,8 +248,8 @@ class checker {
     } else if (n.is_string()) {
       one(n);
     } else {
-      error(n.source(), "'" + std::string(key) + "' must be an array of strings, not " +
-                            type_name(n));
+      error(n.source(),
+            "'" + std::string(key) + "' must be an array of strings, not " + type_name(n));
     }
     return out;
   }
@@ -250,16 +278,26 @@ class checker {
 
   static std::string type_name(const toml::node& n) {
     switch (n.type()) {
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a float";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::date: return "a date";
-      case toml::node_type::time: return "a time";
-      case toml::node_type::date_time: return "a date-time";
-      case toml::node_type::none: break;
+      case toml::node_type::table:
+        return "a table";
+      case toml::node_type::array:
+        return "an array";
+      case toml::node_type::string:
+        return "a string";
+      case toml::node_type::integer:
+        return "an integer";
+      case toml::node_type::floating_point:
+        return "a float";
+      case toml::node_type::boolean:
+        return "a boolean";
+      case toml::node_type::date:
+        return "a date";
+      case toml::node_type::time:
+        return "a time";
+      case toml::node_type::date_time:
+        return "a date-time";
+      case toml::node_type::none:
+        break;
     }
     return "nothing";
   }
@@ -286,9 +324,7 @@ bool valid_id(std::string_view id) {
 
 bool valid_version_number(std::string_view v) {
   if (v.empty() || v.front() == '.' || v.back() == '.') return false;
-  return std::all_of(v.begin(), v.end(), [](char c) {
-    return (c >= '0' && c <= '9') || c == '.';
-  });
+  return std::all_of(v.begin(), v.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
 std::string lower(std::string s) {
@@ -306,11 +342,11 @@ std::optional<std::string> decode_bin(std::string_view in, bool hex) {
   std::string out(in.size(), '\0');
   std::size_t len = 0;
   const char* end = nullptr;
-  int rc = hex ? sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
-                                in.size(), " \n", &len, &end)
-               : sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                                   in.data(), in.size(), " \r\n", &len, &end,
-                                   sodium_base64_VARIANT_ORIGINAL);
+  int rc =
+      hex ? sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
+                           in.size(), " \n", &len, &end)
+          : sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
+                              in.size(), " \r\n", &len, &end, sodium_base64_VARIANT_ORIGINAL);
   if (rc != 0 || end != in.data() + in.size()) return std::nullopt;
   out.resize(len);
   return out;
@@ -321,10 +357,18 @@ example parse_example(checker& c, const toml::node& n, const rule& r, std::strin
   ex.where = checker::pos(n);
   if (auto s = n.as_string()) {
     switch (r.kind) {
-      case rule_kind::app: ex.app = s->get(); break;
-      case rule_kind::user_agent: ex.user_agent = s->get(); break;
-      case rule_kind::file: ex.attachment_name = s->get(); break;
-      default: ex.text = s->get(); break;
+      case rule_kind::app:
+        ex.app = s->get();
+        break;
+      case rule_kind::user_agent:
+        ex.user_agent = s->get();
+        break;
+      case rule_kind::file:
+        ex.attachment_name = s->get();
+        break;
+      default:
+        ex.text = s->get();
+        break;
     }
     return ex;
   }
@@ -356,8 +400,8 @@ example parse_example(checker& c, const toml::node& n, const rule& r, std::strin
         if (auto bin = decode_bin(*s, hex))
           ex.content = std::move(*bin);
         else
-          c.error(v->source(), std::string("'") + k + "' is not valid " +
-                                   (hex ? "hexadecimal" : "base64"));
+          c.error(v->source(),
+                  std::string("'") + k + "' is not valid " + (hex ? "hexadecimal" : "base64"));
       }
     }
   }
@@ -380,8 +424,8 @@ void parse_scope(checker& c, const toml::node& n, rule& r) {
   if (auto v = t->get("users")) r.scope.users = c.plain_strings(*v, "users");
   if (auto v = t->get("groups")) r.scope.groups = c.plain_strings(*v, "groups");
   if (auto v = t->get("parts")) {
-    const bool content = r.kind == rule_kind::keyword || r.kind == rule_kind::regex ||
-                         r.kind == rule_kind::dlp;
+    const bool content =
+        r.kind == rule_kind::keyword || r.kind == rule_kind::regex || r.kind == rule_kind::dlp;
     if (!content) {
       c.error(v->source(), "'parts' applies to keyword, regex and dlp rules only");
     } else if (auto a = v->as_array()) {
@@ -413,8 +457,8 @@ void parse_rule(checker& c, const toml::table& t, rule& r) {
     return;
   }
   const std::initializer_list<std::string_view> common{
-      "id",       "kind",       "scope", "action", "severity", "message", "must_match",
-      "must_not_match", "description"};
+      "id",      "kind",       "scope",          "action",     "severity",
+      "message", "must_match", "must_not_match", "description"};
   std::vector<std::string_view> allowed(common);
   switch (r.kind) {
     case rule_kind::keyword:
@@ -423,13 +467,19 @@ void parse_rule(checker& c, const toml::table& t, rule& r) {
     case rule_kind::regex:
       allowed.insert(allowed.end(), {"patterns", "options", "min_count", "near"});
       break;
-    case rule_kind::dlp: allowed.insert(allowed.end(), {"detector", "min_count", "near"}); break;
+    case rule_kind::dlp:
+      allowed.insert(allowed.end(), {"detector", "min_count", "near"});
+      break;
     case rule_kind::file:
       allowed.insert(allowed.end(), {"true_types", "extensions", "min_size", "max_size", "sha256",
                                      "archive_member_names", "archive_member_types"});
       break;
-    case rule_kind::app: allowed.insert(allowed.end(), {"app_ids", "categories"}); break;
-    case rule_kind::user_agent: allowed.insert(allowed.end(), {"product", "below"}); break;
+    case rule_kind::app:
+      allowed.insert(allowed.end(), {"app_ids", "categories"});
+      break;
+    case rule_kind::user_agent:
+      allowed.insert(allowed.end(), {"product", "below"});
+      break;
   }
   const std::map<std::string_view, std::string_view> hints{
       {"keywords", "keyword rules only"},
@@ -496,8 +546,8 @@ void parse_rule(checker& c, const toml::table& t, rule& r) {
               if (!expected.empty()) expected += ", ";
               expected += n;
             }
-            c.error(v->source(), "unknown detector '" + *s + "' (expected one of: " + expected +
-                                     ")");
+            c.error(v->source(),
+                    "unknown detector '" + *s + "' (expected one of: " + expected + ")");
           }
         }
       } else {
@@ -572,8 +622,8 @@ void parse_rule(checker& c, const toml::table& t, rule& r) {
       if (auto v = t.get("below")) {
         if (auto s = c.string(*v, "below")) {
           if (!valid_version_number(*s))
-            c.error(v->source(), "'below' must be a version number like \"7\" or \"52.0\", not '" +
-                                     *s + "'");
+            c.error(v->source(),
+                    "'below' must be a version number like \"7\" or \"52.0\", not '" + *s + "'");
           r.ua.below = *s;
         }
       } else {
@@ -621,18 +671,18 @@ void parse_rule(checker& c, const toml::table& t, rule& r) {
   if (auto v = t.get("message"))
     if (auto s = c.string(*v, "message")) r.message = *s;
   if (auto v = t.get("description")) c.string(*v, "description");
-  if (r.act == action::redact && (r.kind == rule_kind::file || r.kind == rule_kind::app ||
-                                  r.kind == rule_kind::user_agent))
+  if (r.act == action::redact &&
+      (r.kind == rule_kind::file || r.kind == rule_kind::app || r.kind == rule_kind::user_agent))
     c.error(t.get("action")->source(),
             "action 'redact' needs a matched span: use it with keyword, regex or dlp rules");
-  for (auto [key, dst] : {std::pair{"must_match", &r.must_match},
-                          std::pair{"must_not_match", &r.must_not_match}}) {
+  for (auto [key, dst] :
+       {std::pair{"must_match", &r.must_match}, std::pair{"must_not_match", &r.must_not_match}}) {
     if (auto v = t.get(key)) {
       if (auto a = v->as_array()) {
         for (const auto& item : *a) dst->push_back(parse_example(c, item, r, key));
       } else {
-        c.error(v->source(), std::string("'") + key + "' must be an array, not " +
-                                 checker::type_name(*v));
+        c.error(v->source(),
+                std::string("'") + key + "' must be an array, not " + checker::type_name(*v));
       }
     }
   }
@@ -683,9 +733,8 @@ pack parse_pack(std::string_view bytes, const std::filesystem::path& file) {
   if (auto v = doc.get("author"))
     if (auto s = c.string(*v, "author")) p.author = *s;
   if (auto v = doc.get("mode"))
-    if (auto m = c.one_of<pack_mode>(*v, "mode",
-                                     {{"enforce", pack_mode::enforce},
-                                      {"monitor", pack_mode::monitor}}))
+    if (auto m = c.one_of<pack_mode>(
+            *v, "mode", {{"enforce", pack_mode::enforce}, {"monitor", pack_mode::monitor}}))
       p.mode = *m;
 
   std::map<std::string, source_pos> ids;
@@ -720,8 +769,7 @@ pack parse_pack(std::string_view bytes, const std::filesystem::path& file) {
       c.error(v->source(), "'rule' must be written as [[rule]] tables");
     }
   }
-  if (p.rules.empty())
-    c.error(top, "empty pack: no [[rule]] tables");
+  if (p.rules.empty()) c.error(top, "empty pack: no [[rule]] tables");
   if (c.any()) throw pack_error(c.problems());
   return p;
 }

@@ -27,7 +27,9 @@
 
 namespace imcap::signatures {
 
-const pack& model_of(const compiled_pack& p) { return p.model; }
+const pack& model_of(const compiled_pack& p) {
+  return p.model;
+}
 
 namespace {
 
@@ -87,7 +89,8 @@ std::string lower(std::string_view s) {
 
 bool contains_ci(const std::vector<std::string>& list, std::string_view v) {
   const auto lv = lower(v);
-  return std::any_of(list.begin(), list.end(), [&](const std::string& x) { return lower(x) == lv; });
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& x) { return lower(x) == lv; });
 }
 
 bool in_scope(const rule& r, const scan_context& ctx) {
@@ -187,7 +190,8 @@ bool word_at(std::string_view w, std::size_t i, bool backwards) {
   const std::size_t n = utf8_sequence_ok(w, lead);
   if (n == 0) return false;
   std::uint32_t cp = b0 & (n == 2 ? 0x1Fu : n == 3 ? 0x0Fu : 0x07u);
-  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(w[lead + k]) & 0x3Fu);
+  for (std::size_t k = 1; k < n; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(w[lead + k]) & 0x3Fu);
   return word_code_point(cp);
 }
 
@@ -220,13 +224,86 @@ class part_scan {
       : p_(p), part_(which), ctx_(ctx), lim_(lim), counters_(counters) {
     const auto& pr = p.content_rules[static_cast<std::size_t>(which)];
     needs_bytes_ = pr.needs_bytes;
-    any_ = pr.any_unscoped ||
-           std::any_of(pr.rules.begin(), pr.rules.end(),
-                       [&](std::uint32_t i) { return in_scope(p.model.rules[i], ctx); });
+    any_ = pr.any_unscoped || std::any_of(pr.rules.begin(), pr.rules.end(), [&](std::uint32_t i) {
+             return in_scope(p.model.rules[i], ctx);
+           });
   }
 
   bool any_active() const { return any_; }
   bool needs_bytes() const { return needs_bytes_; }
+
+  // Block mode: matches of max_width expressions arrive without their start (see
+  // pattern_ref::max_width).
+  void set_block_mode() { block_mode_ = true; }
+
+  // Finds those starts with som_db, after the main scan (the scratch is free again by then):
+  // bounded expressions on at most max_width bytes before each end, unbounded ones in one pass
+  // over the text up to the last of their matches (only when such a match happened at all).
+  // Matches are then processed in their original end order. False when Vectorscan fails.
+  bool resolve_starts(std::string_view view, hs_scratch_t* scratch) {
+    if (unresolved_.empty()) return true;
+    if (!p_.som_db) return false;
+    struct lookup {
+      unsigned id;
+      std::size_t end;
+      std::size_t from;
+    };
+    auto on_lookup = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                        void* ctx) -> int {
+      auto* l = static_cast<lookup*>(ctx);
+      if (id == l->id && to == l->end) l->from = std::min<std::size_t>(l->from, from);
+      return 0;
+    };
+    // Unbounded ones: (end, id) -> start, from one pass.
+    std::vector<lookup> wide;
+    std::size_t wide_end = 0;
+    for (const auto& u : unresolved_)
+      if (p_.refs[u.id].max_width == pattern_ref::unbounded) {
+        wide.push_back({u.id, u.to, SIZE_MAX});
+        wide_end = std::max(wide_end, u.to);
+      }
+    if (!wide.empty()) {
+      std::sort(wide.begin(), wide.end(), [](const lookup& a, const lookup& b) {
+        return a.end != b.end ? a.end < b.end : a.id < b.id;
+      });
+      auto on_wide = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                        void* ctx) -> int {
+        auto& w = *static_cast<std::vector<lookup>*>(ctx);
+        auto it = std::lower_bound(w.begin(), w.end(), std::pair{static_cast<std::size_t>(to), id},
+                                   [](const lookup& a, const std::pair<std::size_t, unsigned>& k) {
+                                     return a.end != k.first ? a.end < k.first : a.id < k.second;
+                                   });
+        if (it != w.end() && it->end == to && it->id == id)
+          it->from = std::min<std::size_t>(it->from, from);
+        return 0;
+      };
+      if (!p_.wide_db || hs_scan(p_.wide_db.get(), view.data(), static_cast<unsigned>(wide_end), 0,
+                                 scratch, on_wide, &wide) != HS_SUCCESS)
+        return false;
+    }
+    for (const auto& u : unresolved_) {
+      const pattern_ref ref = p_.refs[u.id];
+      std::size_t from = 0;
+      if (ref.max_width == pattern_ref::unbounded) {
+        auto it =
+            std::lower_bound(wide.begin(), wide.end(), u, [](const lookup& a, const unresolved& k) {
+              return a.end != k.to ? a.end < k.to : a.id < k.id;
+            });
+        from = it != wide.end() && it->from != SIZE_MAX ? it->from : 0;
+      } else {
+        std::size_t ws = u.to > ref.max_width ? u.to - ref.max_width : 0;
+        while (ws > 0 && (static_cast<unsigned char>(view[ws]) & 0xC0) == 0x80) --ws;  // UTF-8
+        lookup l{u.id, u.to - ws, SIZE_MAX};
+        if (hs_scan(p_.som_db.get(), view.data() + ws, static_cast<unsigned>(u.to - ws), 0, scratch,
+                    on_lookup, &l) != HS_SUCCESS)
+          return false;
+        from = l.from == SIZE_MAX ? ws : ws + l.from;
+      }
+      add_known(ref, from, u.to);
+    }
+    unresolved_.clear();
+    return true;
+  }
 
   static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
                       void* self) {
@@ -317,7 +394,21 @@ class part_scan {
   void add(unsigned id, std::size_t from, std::size_t to) {
     if (id >= p_.refs.size()) return;
     const pattern_ref ref = p_.refs[id];
-    if (ref.literal_len != 0) from = to - ref.literal_len;
+    if (ref.literal_len != 0) {
+      from = to - ref.literal_len;
+    } else if (block_mode_ && ref.max_width != 0) {
+      if (!state_of(ref.rule).active) return;
+      if (unresolved_.size() >= lim_.max_matches_per_part) {
+        ++counters_.matches_dropped;
+        return;
+      }
+      unresolved_.push_back({id, to});
+      return;
+    }
+    add_known(ref, from, to);
+  }
+
+  void add_known(const pattern_ref ref, std::size_t from, std::size_t to) {
     rule_state& st = state_of(ref.rule);
     if (!st.active) return;
     const std::size_t cap = lim_.max_matches_per_part;
@@ -363,8 +454,7 @@ class part_scan {
     const std::size_t floor = acc.empty() ? 0 : acc.back().e;
     for (std::size_t s = std::max(c.b, floor); s < c.e; ++s) {
       if (s > c.b && !restartable) break;
-      const int before =
-          s == 0 ? -1 : static_cast<unsigned char>(window[s - 1 - base]);
+      const int before = s == 0 ? -1 : static_cast<unsigned char>(window[s - 1 - base]);
       if (!validators::boundary_before_ok(d, before)) continue;
       if (!validators::validate(d, window.substr(s - base, c.e - s))) continue;
       if (acc.size() >= lim_.max_matches_per_part) {
@@ -383,6 +473,12 @@ class part_scan {
   scan_counters& counters_;
   std::unordered_map<std::uint32_t, rule_state> states_;
   std::vector<cand> pending_;
+  struct unresolved {
+    unsigned id;
+    std::size_t to;
+  };
+  std::vector<unresolved> unresolved_;
+  bool block_mode_ = false;
   bool any_ = false;
   bool needs_bytes_ = false;
 };
@@ -408,6 +504,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
   if (!p.block_db || bytes.empty()) return;
   part_scan ps(p, which, ctx, lim, out.counters);
   if (!ps.any_active()) return;
+  ps.set_block_mode();
   const auto masked = masked_if_invalid_utf8(bytes);
   if (masked) ++out.counters.invalid_utf8_parts;
   const std::string_view view = masked ? std::string_view(*masked) : bytes;
@@ -420,6 +517,7 @@ void scan_block_part(const compiled_pack& p, part which, std::string_view bytes,
   const hs_error_t rc = hs_scan(p.block_db.get(), view.data(), static_cast<unsigned>(view.size()),
                                 0, scratch, &part_scan::on_match, &ps);
   if (rc != HS_SUCCESS) fail(out, "Vectorscan: hs_scan failed with " + std::to_string(rc));
+  if (!ps.resolve_starts(view, scratch)) fail(out, "Vectorscan: start-of-match lookup failed");
   ps.resolve(view, 0, view.size(), true);
   ps.emit(out.hits, attachment);
 }
@@ -484,7 +582,8 @@ hit context_hit(const compiled_pack& p, const rule& r, part where, std::size_t b
 
 bool type_matches(const std::vector<std::string>& wanted, std::string_view type) {
   return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-    if (!w.empty() && w.back() == '*') return type.substr(0, w.size() - 1) == std::string_view(w).substr(0, w.size() - 1);
+    if (!w.empty() && w.back() == '*')
+      return type.substr(0, w.size() - 1) == std::string_view(w).substr(0, w.size() - 1);
     return type == w;
   });
 }
@@ -703,7 +802,8 @@ struct attachment_stream::state {
       std::string detail;
       if (!f.extensions.empty()) {
         const auto ext = std::find_if(f.extensions.begin(), f.extensions.end(), [&](const auto& e) {
-          return lname.size() > e.size() && lname.compare(lname.size() - e.size(), e.size(), e) == 0;
+          return lname.size() > e.size() &&
+                 lname.compare(lname.size() - e.size(), e.size(), e) == 0;
         });
         if (ext == f.extensions.end()) continue;
         detail = "name ends with " + *ext;
@@ -734,8 +834,8 @@ struct attachment_stream::state {
         }
         const member* hitm = nullptr;
         for (const auto& m : *members) {
-          const bool name_ok = f.archive_member_names.empty() ||
-                               glob_matches(f.archive_member_names, m.name);
+          const bool name_ok =
+              f.archive_member_names.empty() || glob_matches(f.archive_member_names, m.name);
           const bool type_ok =
               f.archive_member_types.empty() || type_matches(f.archive_member_types, m.type);
           if (name_ok && type_ok) {
@@ -744,7 +844,8 @@ struct attachment_stream::state {
           }
         }
         if (hitm == nullptr) continue;
-        detail = "archive member " + hitm->name + (hitm->type.empty() ? "" : " (" + hitm->type + ")");
+        detail =
+            "archive member " + hitm->name + (hitm->type.empty() ? "" : " (" + hitm->type + ")");
       }
       result.hits.push_back(context_hit(p, r, part::attachment_content, 0, size, detail));
       result.hits.back().attachment = index;
@@ -782,9 +883,13 @@ attachment_stream::attachment_stream(std::shared_ptr<const compiled_pack> p, sca
 
 attachment_stream::~attachment_stream() = default;
 
-bool attachment_stream::write(std::string_view chunk) { return s_->write(chunk); }
+bool attachment_stream::write(std::string_view chunk) {
+  return s_->write(chunk);
+}
 
-scan_result attachment_stream::finish() { return s_->finish(); }
+scan_result attachment_stream::finish() {
+  return s_->finish();
+}
 
 scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits& limits) {
   scan_result out;
@@ -811,12 +916,12 @@ scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits
       const auto& c = in.context;
       if ((!c.app.empty() && contains_ci(r.app_ids, c.app)) ||
           (!c.app_category.empty() && contains_ci(r.app_categories, c.app_category)))
-        out.hits.push_back(context_hit(p, r, part::app, 0, c.app.size(),
-                                       c.app.empty() ? c.app_category : c.app));
+        out.hits.push_back(
+            context_hit(p, r, part::app, 0, c.app.size(), c.app.empty() ? c.app_category : c.app));
     } else if (r.kind == rule_kind::user_agent && !in.context.user_agent.empty()) {
       if (auto s = old_product(in.context.user_agent, r.ua))
-        out.hits.push_back(context_hit(p, r, part::user_agent, s->b, s->e,
-                                       r.ua.product + " below " + r.ua.below));
+        out.hits.push_back(
+            context_hit(p, r, part::user_agent, s->b, s->e, r.ua.product + " below " + r.ua.below));
     }
   }
   sort_hits(out.hits);
@@ -830,11 +935,13 @@ scan_input input_for_example(const rule& r, const example& ex) {
   std::string_view att_name, att_content;
   bool att = false;
   if (ex.text) {
-    const bool content_rule = r.kind == rule_kind::keyword || r.kind == rule_kind::regex ||
-                              r.kind == rule_kind::dlp;
+    const bool content_rule =
+        r.kind == rule_kind::keyword || r.kind == rule_kind::regex || r.kind == rule_kind::dlp;
     const part to = content_rule && !scans_part(r, part::text) ? parts.front() : part::text;
     switch (to) {
-      case part::url: in.url = *ex.text; break;
+      case part::url:
+        in.url = *ex.text;
+        break;
       case part::attachment_name:
         att_name = *ex.text;
         att = true;
@@ -843,7 +950,9 @@ scan_input input_for_example(const rule& r, const example& ex) {
         att_content = *ex.text;
         att = true;
         break;
-      default: in.text = *ex.text; break;
+      default:
+        in.text = *ex.text;
+        break;
     }
   }
   if (ex.url) in.url = *ex.url;
@@ -874,13 +983,20 @@ scan_input input_for_example(const rule& r, const example& ex) {
 namespace {
 std::string shown(const example& ex) {
   std::string s;
-  if (ex.text) s = *ex.text;
-  else if (ex.attachment_name) s = "file " + *ex.attachment_name;
-  else if (ex.content) s = "content (" + std::to_string(ex.content->size()) + " bytes)";
-  else if (ex.url) s = *ex.url;
-  else if (ex.app) s = "app " + *ex.app;
-  else if (ex.app_category) s = "category " + *ex.app_category;
-  else if (ex.user_agent) s = "UA " + *ex.user_agent;
+  if (ex.text)
+    s = *ex.text;
+  else if (ex.attachment_name)
+    s = "file " + *ex.attachment_name;
+  else if (ex.content)
+    s = "content (" + std::to_string(ex.content->size()) + " bytes)";
+  else if (ex.url)
+    s = *ex.url;
+  else if (ex.app)
+    s = "app " + *ex.app;
+  else if (ex.app_category)
+    s = "category " + *ex.app_category;
+  else if (ex.user_agent)
+    s = "UA " + *ex.user_agent;
   std::string out;
   for (char ch : s) {
     if (out.size() >= 60) {
@@ -904,8 +1020,8 @@ std::vector<example_outcome> run_examples(const compiled_pack& p) {
         const auto res = scan(p, in);
         const bool hit_rule = std::any_of(res.hits.begin(), res.hits.end(),
                                           [&](const hit& h) { return h.rule_id == r.id; });
-        out.push_back({r.id, must == 1, i, list[i].where, must == 1 ? hit_rule : !hit_rule,
-                       shown(list[i])});
+        out.push_back(
+            {r.id, must == 1, i, list[i].where, must == 1 ? hit_rule : !hit_rule, shown(list[i])});
       }
     }
   }

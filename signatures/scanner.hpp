@@ -44,12 +44,12 @@ struct scan_input {
 };
 
 struct scan_limits {
-  std::size_t max_matches_per_part = 100'000;  // raw Vectorscan matches kept per part
-  std::size_t history_bytes = 64 * 1024;       // stream bytes kept for validators
-  std::size_t magic_bytes = 64 * 1024;         // leading bytes given to libmagic
+  std::size_t max_matches_per_part = 100'000;        // raw Vectorscan matches kept per part
+  std::size_t history_bytes = 64 * 1024;             // stream bytes kept for validators
+  std::size_t magic_bytes = 64 * 1024;               // leading bytes given to libmagic
   std::size_t archive_max_bytes = 32 * 1024 * 1024;  // attachment bytes buffered for listing
-  std::size_t archive_max_members = 1000;      // members listed per archive (all levels)
-  std::size_t archive_max_depth = 3;           // nested archives opened
+  std::size_t archive_max_members = 1000;            // members listed per archive (all levels)
+  std::size_t archive_max_depth = 3;                 // nested archives opened
 };
 
 struct hit {

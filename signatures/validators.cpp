@@ -16,14 +16,24 @@ namespace imcap::signatures::validators {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_alnum(char c) { return is_digit(c) || is_upper(c) || is_lower(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || is_upper(c) || is_lower(c);
+}
 bool is_token_char(int c) {
   return c >= 0 && (is_alnum(static_cast<char>(c)) || c == '_' || c == '-');
 }
-char upper(char c) { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
+char upper(char c) {
+  return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 unsigned prefix_number(std::string_view digits, std::size_t n) {
   unsigned v = 0;
@@ -55,23 +65,31 @@ bool json_object_with(std::string_view text, std::string_view key) {
 
 candidate candidate_for(dlp_detector d) {
   switch (d) {
-    case dlp_detector::payment_card: return {"[0-9](?:[ -]?[0-9]){11,18}"};
-    case dlp_detector::iban: return {"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}", true};
-    case dlp_detector::us_ssn: return {"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"};
+    case dlp_detector::payment_card:
+      return {"[0-9](?:[ -]?[0-9]){11,18}"};
+    case dlp_detector::iban:
+      return {"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}", true};
+    case dlp_detector::us_ssn:
+      return {"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"};
     case dlp_detector::private_key:
-      return {"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[A-Za-z0-9+/=\\r\\n\\t :,-]+"
-              "-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----"};
-    case dlp_detector::aws_access_key: return {"A(?:KIA|SIA)[A-Z0-9]{16}"};
-    case dlp_detector::slack_token: return {"xox[abpr]-[A-Za-z0-9-]{10,100}"};
+      return {
+          "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[A-Za-z0-9+/=\\r\\n\\t :,-]+"
+          "-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----"};
+    case dlp_detector::aws_access_key:
+      return {"A(?:KIA|SIA)[A-Z0-9]{16}"};
+    case dlp_detector::slack_token:
+      return {"xox[abpr]-[A-Za-z0-9-]{10,100}"};
     case dlp_detector::github_token:
       return {"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82}"};
-    case dlp_detector::google_api_key: return {"AIza[0-9A-Za-z_-]{35}"};
+    case dlp_detector::google_api_key:
+      return {"AIza[0-9A-Za-z_-]{35}"};
     case dlp_detector::jwt:
       return {"ey[A-Za-z0-9_-]{8,}\\.ey[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}"};
     case dlp_detector::connection_string_password:
-      return {"(?:password|passwd|pwd)[ \\t]*=[ \\t]*[^;\\s'\"]+"
-              "|[a-z][a-z0-9+.-]*://[^:/\\s@]+:[^@/\\s]+@[A-Za-z0-9.-]+",
-              true};
+      return {
+          "(?:password|passwd|pwd)[ \\t]*=[ \\t]*[^;\\s'\"]+"
+          "|[a-z][a-z0-9+.-]*://[^:/\\s@]+:[^@/\\s]+@[A-Za-z0-9.-]+",
+          true};
   }
   return {};
 }
@@ -81,12 +99,18 @@ bool boundary_before_ok(dlp_detector d, int before) {
   const char c = static_cast<char>(before);
   switch (d) {
     case dlp_detector::payment_card:
-    case dlp_detector::us_ssn: return !is_digit(c);
-    case dlp_detector::iban: return !is_alnum(c);
-    case dlp_detector::private_key: return true;
-    case dlp_detector::connection_string_password: return !is_alnum(c);
-    case dlp_detector::jwt: return !is_token_char(before) && c != '.';
-    default: return !is_token_char(before);
+    case dlp_detector::us_ssn:
+      return !is_digit(c);
+    case dlp_detector::iban:
+      return !is_alnum(c);
+    case dlp_detector::private_key:
+      return true;
+    case dlp_detector::connection_string_password:
+      return !is_alnum(c);
+    case dlp_detector::jwt:
+      return !is_token_char(before) && c != '.';
+    default:
+      return !is_token_char(before);
   }
 }
 
@@ -95,14 +119,19 @@ bool boundary_after_ok(dlp_detector d, int after) {
   const char c = static_cast<char>(after);
   switch (d) {
     case dlp_detector::payment_card:
-    case dlp_detector::us_ssn: return !is_digit(c);
-    case dlp_detector::iban: return !is_alnum(c);
-    case dlp_detector::private_key: return true;
+    case dlp_detector::us_ssn:
+      return !is_digit(c);
+    case dlp_detector::iban:
+      return !is_alnum(c);
+    case dlp_detector::private_key:
+      return true;
     case dlp_detector::connection_string_password:
-      return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '\'' ||
-             c == '"' || c == '/' || c == ',' || c == ')' || c == '>' || c == ':';
-    case dlp_detector::jwt: return !is_token_char(after) && c != '.';
-    default: return !is_token_char(after);
+      return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '\'' || c == '"' ||
+             c == '/' || c == ',' || c == ')' || c == '>' || c == ':';
+    case dlp_detector::jwt:
+      return !is_token_char(after) && c != '.';
+    default:
+      return !is_token_char(after);
   }
 }
 
@@ -151,7 +180,8 @@ bool payment_card(std::string_view c) {
     if (is_digit(ch)) {
       digits += ch;
     } else if (ch == ' ' || ch == '-') {
-      if (sep != 0 && sep != ch) return false;  // "4111-1111 1111-1111" is not how cards are written
+      if (sep != 0 && sep != ch)
+        return false;  // "4111-1111 1111-1111" is not how cards are written
       sep = ch;
     } else {
       return false;
@@ -309,8 +339,8 @@ bool jwt(std::string_view c) {
   const auto d2 = c.find('.', d1 + 1);
   if (d2 == std::string_view::npos || c.find('.', d2 + 1) != std::string_view::npos) return false;
   auto header = base64_decode(c.substr(0, d1), sodium_base64_VARIANT_URLSAFE_NO_PADDING, nullptr);
-  auto payload =
-      base64_decode(c.substr(d1 + 1, d2 - d1 - 1), sodium_base64_VARIANT_URLSAFE_NO_PADDING, nullptr);
+  auto payload = base64_decode(c.substr(d1 + 1, d2 - d1 - 1),
+                               sodium_base64_VARIANT_URLSAFE_NO_PADDING, nullptr);
   auto sig = base64_decode(c.substr(d2 + 1), sodium_base64_VARIANT_URLSAFE_NO_PADDING, nullptr);
   return header && payload && sig && json_object_with(*header, "alg") &&
          json_object_with(*payload, "");
@@ -346,16 +376,26 @@ bool connection_string_password(std::string_view c) {
 
 bool validate(dlp_detector d, std::string_view c) {
   switch (d) {
-    case dlp_detector::payment_card: return payment_card(c);
-    case dlp_detector::iban: return iban(c);
-    case dlp_detector::us_ssn: return us_ssn(c);
-    case dlp_detector::private_key: return private_key(c);
-    case dlp_detector::aws_access_key: return aws_access_key(c);
-    case dlp_detector::slack_token: return slack_token(c);
-    case dlp_detector::github_token: return github_token(c);
-    case dlp_detector::google_api_key: return google_api_key(c);
-    case dlp_detector::jwt: return jwt(c);
-    case dlp_detector::connection_string_password: return connection_string_password(c);
+    case dlp_detector::payment_card:
+      return payment_card(c);
+    case dlp_detector::iban:
+      return iban(c);
+    case dlp_detector::us_ssn:
+      return us_ssn(c);
+    case dlp_detector::private_key:
+      return private_key(c);
+    case dlp_detector::aws_access_key:
+      return aws_access_key(c);
+    case dlp_detector::slack_token:
+      return slack_token(c);
+    case dlp_detector::github_token:
+      return github_token(c);
+    case dlp_detector::google_api_key:
+      return google_api_key(c);
+    case dlp_detector::jwt:
+      return jwt(c);
+    case dlp_detector::connection_string_password:
+      return connection_string_password(c);
   }
   return false;
 }

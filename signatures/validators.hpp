@@ -26,13 +26,13 @@ bool boundary_after_ok(dlp_detector d, int after);    // after < 0: end of part
 bool validate(dlp_detector d, std::string_view candidate);
 
 // Individual validators (exposed for tests).
-bool luhn(std::string_view digits);                      // digits only
+bool luhn(std::string_view digits);  // digits only
 enum class card_network { none, visa, mastercard, amex, discover, jcb, diners, unionpay, maestro };
-card_network network_of(std::string_view digits);        // IIN range + length
-bool payment_card(std::string_view candidate);           // digits with optional ' ' or '-'
-bool iban(std::string_view candidate);                   // optional spaces between groups
-bool us_ssn(std::string_view candidate);                 // AAA-GG-SSSS or AAA GG SSSS
-bool private_key(std::string_view candidate);            // whole PEM block
+card_network network_of(std::string_view digits);  // IIN range + length
+bool payment_card(std::string_view candidate);     // digits with optional ' ' or '-'
+bool iban(std::string_view candidate);             // optional spaces between groups
+bool us_ssn(std::string_view candidate);           // AAA-GG-SSSS or AAA GG SSSS
+bool private_key(std::string_view candidate);      // whole PEM block
 bool aws_access_key(std::string_view candidate);
 bool slack_token(std::string_view candidate);
 bool github_token(std::string_view candidate);

@@ -4,15 +4,16 @@
 
 #include <sodium.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <random>
 #include <thread>
 #include <tuple>
 
+#include "sig_test_util.hpp"
 #include "signatures/engine.hpp"
 #include "signatures/scanner.hpp"
-#include "sig_test_util.hpp"
 
 using namespace imcap::signatures;
 
@@ -21,8 +22,8 @@ namespace {
 std::shared_ptr<const compiled_pack> pack_from(const sigtest::temp_dir& d, const std::string& rules,
                                                const std::string& mode = "enforce",
                                                const compile_options& opts = {}) {
-  return load_pack(d.write("p.toml", "name = \"t\"\nversion = \"7\"\nmode = \"" + mode + "\"\n" + rules),
-                   opts);
+  return load_pack(
+      d.write("p.toml", "name = \"t\"\nversion = \"7\"\nmode = \"" + mode + "\"\n" + rules), opts);
 }
 
 using brief = std::tuple<std::string, part, std::size_t, std::size_t>;
@@ -52,14 +53,27 @@ std::string from_base64(std::string_view b64) {
 
 // zip: readme.txt + inner.zip (which holds tools/setup.exe, an MZ executable).
 constexpr std::string_view nested_zip_b64 =
-    "UEsDBBQAAAAAAE9pd12GphA2BQAAAAUAAAAKAAAAcmVhZG1lLnR4dGhlbGxvUEsDBBQAAAAAAE9pd12Eomh6wAAAAMAAAAAJAAAAaW5uZXIuemlwUEsDBBQAAAAAAE9pd12F5O+yQAAAAEAAAAAPAAAAdG9vbHMvc2V0dXAuZXhlTVqQAAMAAAAEAAAA//8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAE9pd12F5O+yQAAAAEAAAAAPAAAAAAAAAAAAAACAAQAAAAB0b29scy9zZXR1cC5leGVQSwUGAAAAAAEAAQA9AAAAbQAAAAAAUEsBAhQDFAAAAAAAT2l3XYamEDYFAAAABQAAAAoAAAAAAAAAAAAAAIABAAAAAHJlYWRtZS50eHRQSwECFAMUAAAAAABPaXddhKJoesAAAADAAAAACQAAAAAAAAAAAAAAgAEtAAAAaW5uZXIuemlwUEsFBgAAAAACAAIAbwAAABQBAAAAAA==";
+    "UEsDBBQAAAAAAE9pd12GphA2BQAAAAUAAAAKAAAAcmVhZG1lLnR4dGhlbGxvUEsDBBQAAAAAAE9pd12Eomh6wAAAAMAAAA"
+    "AJAAAAaW5uZXIuemlwUEsDBBQAAAAAAE9pd12F5O+"
+    "yQAAAAEAAAAAPAAAAdG9vbHMvc2V0dXAuZXhlTVqQAAMAAAAEAAAA//"
+    "8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAE9pd12F5O+"
+    "yQAAAAEAAAAAPAAAAAAAAAAAAAACAAQAAAAB0b29scy9zZXR1cC5leGVQSwUGAAAAAAEAAQA9AAAAbQAAAAAAUEsBAhQDF"
+    "AAAAAAAT2l3XYamEDYFAAAABQAAAAoAAAAAAAAAAAAAAIABAAAAAHJlYWRtZS50eHRQSwECFAMUAAAAAABPaXddhKJoesA"
+    "AAADAAAAACQAAAAAAAAAAAAAAgAEtAAAAaW5uZXIuemlwUEsFBgAAAAACAAIAbwAAABQBAAAAAA==";
 // zip: f0.txt .. f4.txt
 constexpr std::string_view five_zip_b64 =
-    "UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjAudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGYxLnR4dHhQSwMEFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAABmMi50eHR4UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjMudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGY0LnR4dHhQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAEAAAAAZjAudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABJQAAAGYxLnR4dFBLAQIUAxQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAAAAAAAAAAACAAUoAAABmMi50eHRQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAFvAAAAZjMudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABlAAAAGY0LnR4dFBLBQYAAAAABQAFAAQBAAC5AAAAAAA=";
+    "UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAZjAudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGYxLn"
+    "R4dHhQSwMEFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAABmMi50eHR4UEsDBBQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAA"
+    "ZjMudHh0eFBLAwQUAAAAAABPaXddgxbcjAEAAAABAAAABgAAAGY0LnR4dHhQSwECFAMUAAAAAABPaXddgxbcjAEAAAABAA"
+    "AABgAAAAAAAAAAAAAAgAEAAAAAZjAudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYAAAAAAAAAAAAAAIABJQAA"
+    "AGYxLnR4dFBLAQIUAxQAAAAAAE9pd12DFtyMAQAAAAEAAAAGAAAAAAAAAAAAAACAAUoAAABmMi50eHRQSwECFAMUAAAAAA"
+    "BPaXddgxbcjAEAAAABAAAABgAAAAAAAAAAAAAAgAFvAAAAZjMudHh0UEsBAhQDFAAAAAAAT2l3XYMW3IwBAAAAAQAAAAYA"
+    "AAAAAAAAAAAAAIABlAAAAGY0LnR4dFBLBQYAAAAABQAFAAQBAAC5AAAAAAA=";
 
 const std::string mixed_rules =
     "[[rule]]\nid = \"kw\"\nkind = \"keyword\"\nkeywords = [\"project falcon\", \"geheim\"]\n"
-    "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"cat\"]\noptions = { whole_word = true }\n"
+    "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"cat\"]\noptions = { whole_word = "
+    "true }\n"
     "[[rule]]\nid = \"rx\"\nkind = \"regex\"\npatterns = ['ticket-[0-9]{4,6}']\n"
     "[[rule]]\nid = \"card\"\nkind = \"dlp\"\ndetector = \"payment_card\"\n"
     "[[rule]]\nid = \"iban\"\nkind = \"dlp\"\ndetector = \"iban\"\n"
@@ -73,10 +87,14 @@ const std::string mixed_text =
     "Wire to DE89 3704 0044 0532 0130 00 - das ist GEHEIM. token "
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
     "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c end\n"
-    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
-    "-----END PRIVATE KEY-----\nmy ssn: 123-45-6789, and another, further away from the word: 234-56-7890.\n";
+    "-----BEGIN PRIVATE "
+    "KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
+    "-----END PRIVATE KEY-----\nmy ssn: 123-45-6789, and another, further away from the word: "
+    "234-56-7890.\n";
 
-std::size_t at(std::string_view hay, std::string_view needle) { return hay.find(needle); }
+std::size_t at(std::string_view hay, std::string_view needle) {
+  return hay.find(needle);
+}
 
 }  // namespace
 
@@ -126,13 +144,13 @@ TEST_CASE("scanner: rule fields reach the hit; monitor mode marks hits", "[signa
 
 TEST_CASE("scanner: keyword options", "[signatures][scanner]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(
-      d,
-      "[[rule]]\nid = \"ci\"\nkind = \"keyword\"\nkeywords = [\"überweisung\", \"a.b\"]\n"
-      "[[rule]]\nid = \"cs\"\nkind = \"keyword\"\nkeywords = [\"Falcon\"]\n"
-      "options = { case_insensitive = false }\n"
-      "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"privilégiée\"]\n"
-      "options = { whole_word = true }\n");
+  const auto p =
+      pack_from(d,
+                "[[rule]]\nid = \"ci\"\nkind = \"keyword\"\nkeywords = [\"überweisung\", \"a.b\"]\n"
+                "[[rule]]\nid = \"cs\"\nkind = \"keyword\"\nkeywords = [\"Falcon\"]\n"
+                "options = { case_insensitive = false }\n"
+                "[[rule]]\nid = \"ww\"\nkind = \"keyword\"\nkeywords = [\"privilégiée\"]\n"
+                "options = { whole_word = true }\n");
   // Unicode case folding, punctuation taken literally ("a.b" is not a regex).
   CHECK(briefs(scan_text(*p, "ÜBERWEISUNG heute")) ==
         std::vector<brief>{{"ci", part::text, 0, 12}});
@@ -168,19 +186,20 @@ TEST_CASE("scanner: count and proximity conditions", "[signatures][scanner]") {
 TEST_CASE("scanner: scope by direction, app, transport, user, group and part",
           "[signatures][scanner]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(
-      d,
-      "[[rule]]\nid = \"out\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { direction = \"outbound\" }\n"
-      "[[rule]]\nid = \"teams_web\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { apps = [\"teams\"], transports = [\"websocket\"] }\n"
-      "[[rule]]\nid = \"sales\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { users = [\"alice\"], groups = [\"sales\", \"emea\"] }\n"
-      "[[rule]]\nid = \"url_only\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
-      "scope = { parts = [\"url\", \"attachment_name\"] }\n");
+  const auto p =
+      pack_from(d,
+                "[[rule]]\nid = \"out\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { direction = \"outbound\" }\n"
+                "[[rule]]\nid = \"teams_web\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { apps = [\"teams\"], transports = [\"websocket\"] }\n"
+                "[[rule]]\nid = \"sales\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { users = [\"alice\"], groups = [\"sales\", \"emea\"] }\n"
+                "[[rule]]\nid = \"url_only\"\nkind = \"keyword\"\nkeywords = [\"falcon\"]\n"
+                "scope = { parts = [\"url\", \"attachment_name\"] }\n");
   auto ids = [&](const scan_input& in) {
     std::vector<std::string> out;
-    for (const auto& h : scan(*p, in).hits) out.push_back(h.rule_id + "@" + std::string(to_string(h.where)));
+    for (const auto& h : scan(*p, in).hits)
+      out.push_back(h.rule_id + "@" + std::string(to_string(h.where)));
     return out;
   };
   scan_input in;
@@ -291,8 +310,9 @@ TEST_CASE("scanner: file rules on true type, name, size, sha256 and archive memb
 
 TEST_CASE("scanner: archive limits are enforced and counted", "[signatures][scanner][file]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(d, "[[rule]]\nid = \"member\"\nkind = \"file\"\n"
-                              "archive_member_names = [\"f4.txt\", \"*.exe\"]\n");
+  const auto p = pack_from(d,
+                           "[[rule]]\nid = \"member\"\nkind = \"file\"\n"
+                           "archive_member_names = [\"f4.txt\", \"*.exe\"]\n");
   scan_input in;
   const std::string five = from_base64(five_zip_b64);
   in.attachments.push_back({"a.zip", five});
@@ -332,7 +352,8 @@ TEST_CASE("scanner: app and user-agent rules", "[signatures][scanner]") {
       "[[rule]]\nid = \"p2p\"\nkind = \"app\"\napp_ids = [\"kazaa\"]\ncategories = [\"p2p\"]\n"
       "action = \"block\"\n"
       "[[rule]]\nid = \"old_ie\"\nkind = \"user_agent\"\nproduct = \"MSIE\"\nbelow = \"7\"\n"
-      "[[rule]]\nid = \"old_ff\"\nkind = \"user_agent\"\nproduct = \"Firefox\"\nbelow = \"52.0.2\"\n");
+      "[[rule]]\nid = \"old_ff\"\nkind = \"user_agent\"\nproduct = \"Firefox\"\nbelow = "
+      "\"52.0.2\"\n");
   scan_input in;
   in.context.app = "kazaa";
   auto r = scan(*p, in);
@@ -352,7 +373,8 @@ TEST_CASE("scanner: app and user-agent rules", "[signatures][scanner]") {
     return briefs(scan(*p, u));
   };
   const std::string ie6 = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
-  CHECK(ua(ie6) == std::vector<brief>{{"old_ie", part::user_agent, ie6.find("6.0"), ie6.find("6.0") + 3}});
+  CHECK(ua(ie6) ==
+        std::vector<brief>{{"old_ie", part::user_agent, ie6.find("6.0"), ie6.find("6.0") + 3}});
   CHECK(ua("Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)").empty());
   CHECK(ua("Mozilla/4.0 (compatible; MSIE 10.0; Windows NT 6.1)").empty());  // numeric, not text
   CHECK(ua("Mozilla/5.0 Gecko/20100101 Firefox/52.0.1").size() == 1);
@@ -382,14 +404,17 @@ TEST_CASE("scanner: match limit is enforced and reported", "[signatures][scanner
 TEST_CASE("scanner: stream candidates longer than the history are dropped and counted",
           "[signatures][scanner][stream]") {
   sigtest::temp_dir d;
-  const auto p = pack_from(d, "[[rule]]\nid = \"key\"\nkind = \"dlp\"\ndetector = \"private_key\"\n");
+  const auto p =
+      pack_from(d, "[[rule]]\nid = \"key\"\nkind = \"dlp\"\ndetector = \"private_key\"\n");
   std::string body;
-  for (int i = 0; i < 200; ++i) body += "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n";
+  for (int i = 0; i < 200; ++i)
+    body += "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n";
   const std::string pem = "-----BEGIN PRIVATE KEY-----\n" + body + "-----END PRIVATE KEY-----\n";
   scan_limits lim;
   lim.history_bytes = 1024;
   attachment_stream s(p, {}, "", 0, lim);
-  for (std::size_t i = 0; i < pem.size(); i += 100) REQUIRE(s.write(std::string_view(pem).substr(i, 100)));
+  for (std::size_t i = 0; i < pem.size(); i += 100)
+    REQUIRE(s.write(std::string_view(pem).substr(i, 100)));
   const auto r = s.finish();
   CHECK(r.hits.empty());
   CHECK(r.counters.candidates_too_long >= 1);
@@ -427,7 +452,8 @@ TEST_CASE("scanner: compiled databases are cached on disk; a corrupt cache is re
   CHECK(loaded_from_cache(*pack_from(d, mixed_rules, "enforce", opts)));
 
   // A different pack gets its own file.
-  (void)pack_from(d, "[[rule]]\nid = \"x\"\nkind = \"keyword\"\nkeywords = [\"x\"]\n", "enforce", opts);
+  (void)pack_from(d, "[[rule]]\nid = \"x\"\nkind = \"keyword\"\nkeywords = [\"x\"]\n", "enforce",
+                  opts);
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : sigtest::fs::directory_iterator(opts.cache_dir)) ++n;
   CHECK(n == 2);
@@ -446,4 +472,131 @@ TEST_CASE("scanner: concurrent scans of one pack", "[signatures][scanner]") {
     });
   for (auto& th : threads) th.join();
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("scanner: regex starts found by lookup agree with Vectorscan's own start tracking",
+          "[signatures][scanner]") {
+  sigtest::temp_dir d;
+  // Bounded regexes take the lookup path in text (block) mode; the streaming database tracks
+  // starts itself. Both must give the same leftmost ranges.
+  const auto p = pack_from(d,
+                           "[[rule]]\nid = \"r1\"\nkind = \"regex\"\npatterns = ['a{1,5}b']\n"
+                           "[[rule]]\nid = \"r2\"\nkind = \"regex\"\npatterns = ['x[0-9]{1,3}y']\n"
+                           "[[rule]]\nid = \"r3\"\nkind = \"regex\"\npatterns = ['é{1,4}z']\n"
+                           "[[rule]]\nid = \"r4\"\nkind = \"regex\"\npatterns = ['^start']\n"
+                           "[[rule]]\nid = \"r5\"\nkind = \"regex\"\npatterns = ['q[a-z]*w']\n");
+  const std::string text = "start xaaab x12y éééz ü aab qabcw";
+  const auto block = briefs(scan_text(*p, text));
+  const auto a = [&](std::string_view s) { return text.find(s); };
+  CHECK(block == std::vector<brief>{
+                     {"r4", part::text, 0, 5},
+                     {"r1", part::text, a("aaab"), a("aaab") + 4},
+                     {"r2", part::text, a("x12y"), a("x12y") + 4},
+                     {"r3", part::text, a("éééz"), a("éééz") + 7},
+                     {"r1", part::text, text.rfind("aab"), text.rfind("aab") + 3},
+                     {"r5", part::text, a("qabcw"), a("qabcw") + 5},
+                     {"r1", part::text, a("abcw"), a("abcw") + 2},
+                 });
+  scan_input in;
+  in.attachments.push_back({"", text});
+  auto streamed = briefs(scan(*p, in));
+  for (auto& b : streamed) std::get<1>(b) = part::text;
+  CHECK(streamed == block);
+}
+
+TEST_CASE("scanner: random input never breaks a scan; chunking never changes stream hits",
+          "[signatures][scanner][stream]") {
+  sigtest::temp_dir d;
+  std::vector<std::shared_ptr<const compiled_pack>> packs{pack_from(d, mixed_rules)};
+  for (const char* n : {"baseline-dlp.toml", "secrets.toml", "malware-files.toml"})
+    packs.push_back(load_pack(sigtest::packs_dir() / n));
+  // Pieces that make candidates likely, glued with random bytes.
+  const std::vector<std::string> pieces{
+      "4111 1111 1111 1111",
+      "5555-5555-5555-4444",
+      "DE89 3704 0044 0532 0130 00",
+      "123-45-6789",
+      "-----BEGIN PRIVATE KEY-----\n",
+      "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n",
+      "-----END PRIVATE KEY-----",
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.",
+      "AKIAIOSFODNN7EXAMPLE",
+      "password=",
+      "postgres://a:b@",
+      "strictly confidential",
+      "privilégiée",
+      "geheim",
+      "cat ",
+      "ticket-1234",
+      "ssn",
+      " ",
+      "\n",
+      "\xc3",
+      "\xff\xfe",
+      std::string(1, '\0'),
+      "é",
+      "ü"};
+  std::mt19937_64 rng(4242);
+  for (int round = 0; round < 150; ++round) {
+    std::string input;
+    const std::size_t parts = 1 + rng() % 40;
+    for (std::size_t i = 0; i < parts; ++i) {
+      if (rng() % 3 == 0) {
+        const std::size_t n = rng() % 8;
+        for (std::size_t k = 0; k < n; ++k) input += static_cast<char>(rng() % 256);
+      } else {
+        input += pieces[rng() % pieces.size()];
+      }
+    }
+    for (const auto& p : packs) {
+      INFO("round " << round << " pack " << identity_of(*p).name);
+      scan_input in;
+      in.text = input;
+      in.url = input;
+      in.attachments.push_back({input, input});
+      const auto r = scan(*p, in);
+      REQUIRE(r.status == scan_status::ok);
+      for (const auto& h : r.hits) {
+        REQUIRE(h.begin <= h.end);
+        REQUIRE(h.end <= input.size());
+      }
+      // The same bytes streamed in three random chunks.
+      std::vector<brief> whole;
+      for (const auto& h : r.hits)
+        if (h.where == part::attachment_content)
+          whole.emplace_back(h.rule_id, h.where, h.begin, h.end);
+      std::size_t a = rng() % (input.size() + 1), b = rng() % (input.size() + 1);
+      if (a > b) std::swap(a, b);
+      attachment_stream s(p, {}, "", 0);
+      const std::string_view v = input;
+      REQUIRE(s.write(v.substr(0, a)));
+      REQUIRE(s.write(v.substr(a, b - a)));
+      REQUIRE(s.write(v.substr(b)));
+      std::vector<brief> chunked;
+      for (const auto& h : s.finish().hits)
+        if (h.where == part::attachment_content)
+          chunked.emplace_back(h.rule_id, h.where, h.begin, h.end);
+      REQUIRE(chunked == whole);
+    }
+  }
+}
+
+TEST_CASE("scanner: long candidate runs stay bounded", "[signatures][scanner]") {
+  std::vector<std::shared_ptr<const compiled_pack>> packs;
+  for (const char* n : {"baseline-dlp.toml", "secrets.toml"})
+    packs.push_back(load_pack(sigtest::packs_dir() / n));
+  const std::vector<std::string> inputs{
+      std::string(1'000'000, '1'), "password=" + std::string(1'000'000, 'a'),
+      "eyaaaaaaaaaa.eyaaaaaaaaaa." + std::string(1'000'000, 'a'),
+      "-----BEGIN PRIVATE KEY-----\n" + std::string(1'000'000, 'A')};
+  for (const auto& text : inputs) {
+    for (const auto& p : packs) {
+      scan_input in;
+      in.text = text;
+      in.attachments.push_back({"x", text});
+      const auto r = scan(*p, in);
+      CHECK(r.status != scan_status::engine_error);
+      CHECK(r.hits.empty());
+    }
+  }
 }

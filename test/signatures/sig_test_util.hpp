@@ -37,6 +37,8 @@ struct temp_dir {
   }
 };
 
-inline fs::path packs_dir() { return fs::path(IMCAP_SOURCE_DIR) / "signatures" / "packs"; }
+inline fs::path packs_dir() {
+  return fs::path(IMCAP_SOURCE_DIR) / "signatures" / "packs";
+}
 
 }  // namespace sigtest

@@ -22,14 +22,15 @@ TEST_CASE("validators: payment cards by network", "[signatures][validators]") {
     n network;
   };
   // Test numbers the card networks and processors publish for integration testing.
-  for (const auto& c : {vec{"4111111111111111", n::visa}, vec{"4012888888881881", n::visa},
-                        vec{"4222222222222", n::visa}, vec{"5555555555554444", n::mastercard},
-                        vec{"5105105105105100", n::mastercard}, vec{"2223003122003222", n::mastercard},
-                        vec{"2720992720992729", n::mastercard}, vec{"378282246310005", n::amex},
-                        vec{"371449635398431", n::amex}, vec{"6011111111111117", n::discover},
-                        vec{"6011000990139424", n::discover}, vec{"3530111333300000", n::jcb},
-                        vec{"3566002020360505", n::jcb}, vec{"30569309025904", n::diners},
-                        vec{"38520000023237", n::diners}, vec{"6200000000000005", n::unionpay}}) {
+  for (const auto& c :
+       {vec{"4111111111111111", n::visa}, vec{"4012888888881881", n::visa},
+        vec{"4222222222222", n::visa}, vec{"5555555555554444", n::mastercard},
+        vec{"5105105105105100", n::mastercard}, vec{"2223003122003222", n::mastercard},
+        vec{"2720992720992729", n::mastercard}, vec{"378282246310005", n::amex},
+        vec{"371449635398431", n::amex}, vec{"6011111111111117", n::discover},
+        vec{"6011000990139424", n::discover}, vec{"3530111333300000", n::jcb},
+        vec{"3566002020360505", n::jcb}, vec{"30569309025904", n::diners},
+        vec{"38520000023237", n::diners}, vec{"6200000000000005", n::unionpay}}) {
     INFO(c.number);
     CHECK(v::network_of(c.number) == c.network);
     CHECK(v::payment_card(c.number));
@@ -45,8 +46,8 @@ TEST_CASE("validators: payment cards by network", "[signatures][validators]") {
   CHECK(v::network_of("2220000000000000") == n::none);  // just below the 2-series range
   CHECK(v::network_of("2721000000000000") == n::none);  // just above
   CHECK(v::network_of("5611111111111111") == n::maestro);
-  CHECK(v::network_of("37828224631000") == n::none);    // Amex is 15 digits
-  CHECK(v::network_of("411111111111111") == n::none);   // Visa is 13, 16 or 19
+  CHECK(v::network_of("37828224631000") == n::none);   // Amex is 15 digits
+  CHECK(v::network_of("411111111111111") == n::none);  // Visa is 13, 16 or 19
 }
 
 TEST_CASE("validators: IBAN mod-97 and country lengths", "[signatures][validators]") {
@@ -59,10 +60,10 @@ TEST_CASE("validators: IBAN mod-97 and country lengths", "[signatures][validator
     INFO(good);
     CHECK(v::iban(good));
   }
-  CHECK_FALSE(v::iban("GB82WEST12345698765433"));   // check digits
-  CHECK_FALSE(v::iban("GB82WEST1234569876543"));    // GB is 22 characters
+  CHECK_FALSE(v::iban("GB82WEST12345698765433"));    // check digits
+  CHECK_FALSE(v::iban("GB82WEST1234569876543"));     // GB is 22 characters
   CHECK_FALSE(v::iban("DE89370400440532013000 1"));  // 23 for DE
-  CHECK_FALSE(v::iban("XX82WEST12345698765432"));   // no such country
+  CHECK_FALSE(v::iban("XX82WEST12345698765432"));    // no such country
   CHECK_FALSE(v::iban("GB82-WEST-1234-5698-7654-32"));
   CHECK_FALSE(v::iban("GBX2WEST12345698765432"));
 }
@@ -94,18 +95,22 @@ TEST_CASE("validators: private key blocks", "[signatures][validators]") {
       "AwEHoUQDQgAE9d8Cq3x0rWJ7e8m0n2aX3c4u5h6i7j8k9l0m1n2o3p4q5r6s7t8u\r\n"
       "-----END EC PRIVATE KEY-----";
   CHECK(v::private_key(ec));
-  CHECK_FALSE(v::private_key("-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----"));
-  CHECK_FALSE(v::private_key(
-      "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
-      "-----END RSA PRIVATE KEY-----"));  // labels differ
+  CHECK_FALSE(
+      v::private_key("-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----"));
+  CHECK_FALSE(
+      v::private_key("-----BEGIN PRIVATE "
+                     "KEY-----\nMC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
+                     "-----END RSA PRIVATE KEY-----"));  // labels differ
   CHECK_FALSE(v::private_key("-----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY-----"));
   // OPENSSH keys must carry their magic.
-  CHECK_FALSE(v::private_key("-----BEGIN OPENSSH PRIVATE KEY-----\n"
-                             "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
-                             "-----END OPENSSH PRIVATE KEY-----"));
-  CHECK(v::private_key("-----BEGIN OPENSSH PRIVATE KEY-----\n"
-                       "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAARub25lAAAABG5vbmUAAAAAAAAAAAAAAAAA\n"
-                       "-----END OPENSSH PRIVATE KEY-----"));
+  CHECK_FALSE(
+      v::private_key("-----BEGIN OPENSSH PRIVATE KEY-----\n"
+                     "MC4CAQAwBQYDK2VwBCIEIJPnZTqxze1cZea02jpE494KrQb0xeE9MP2Qo5ioM7n6\n"
+                     "-----END OPENSSH PRIVATE KEY-----"));
+  CHECK(v::private_key(
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+      "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAARub25lAAAABG5vbmUAAAAAAAAAAAAAAAAA\n"
+      "-----END OPENSSH PRIVATE KEY-----"));
 }
 
 TEST_CASE("validators: cloud and chat tokens", "[signatures][validators]") {
@@ -126,7 +131,9 @@ TEST_CASE("validators: cloud and chat tokens", "[signatures][validators]") {
   CHECK_FALSE(v::github_token("ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));  // no entropy
   CHECK_FALSE(v::github_token("ghx_R4nd0mL00k1ngT0k3nV4lu3F0rT35t1ngAbC"));
   CHECK_FALSE(v::github_token("ghp_R4nd0mL00k1ngT0k3nV4lu3F0rT35t1ngAb"));
-  CHECK(v::github_token("github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+  CHECK(
+      v::github_token("github_pat_11ABCDEFG0123456789abc_"
+                      "defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
 
   CHECK(v::google_api_key("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"));
   CHECK_FALSE(v::google_api_key("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBW"));
@@ -134,12 +141,16 @@ TEST_CASE("validators: cloud and chat tokens", "[signatures][validators]") {
 }
 
 TEST_CASE("validators: JWT", "[signatures][validators]") {
-  CHECK(v::jwt("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
-               "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
+  CHECK(
+      v::jwt("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
+             "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
   // Header without "alg".
-  CHECK_FALSE(v::jwt("eyJ0eXAiOiAiSldUIn0.eyJzdWIiOiI0MiJ9.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
+  CHECK_FALSE(
+      v::jwt("eyJ0eXAiOiAiSldUIn0.eyJzdWIiOiI0MiJ9.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
   // Payload is not JSON.
-  CHECK_FALSE(v::jwt("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.bm90IGpzb24gYXQgYWxs.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
+  CHECK_FALSE(
+      v::jwt("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.bm90IGpzb24gYXQgYWxs."
+             "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"));
   CHECK_FALSE(v::jwt("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9"));
   CHECK_FALSE(v::jwt("a.b.c.d"));
 }
