@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "modules/apps/classify_app.hpp"
 #include "modules/http_message.hpp"
 #include "modules/registry.hpp"
 #include "modules/session.hpp"
@@ -61,6 +62,15 @@ decode_files_result decode_files(std::span<const decode_step> steps,
                &sessions,
                options.limits};
     auto out = decode_exchange(x);
+    if (out.used == nullptr) {
+      // No decoder reads this endpoint: the app may still be known from the head alone
+      // (end-to-end encrypted clients, calls, greynet), which gives a metadata-only event.
+      if (auto app = classify_app(req.head)) {
+        r.events.push_back(make_app_event(*app, x));
+        r.decoders_used.emplace_back(app_classifier_name);
+        continue;
+      }
+    }
     r.decoders_used.emplace_back(out.used != nullptr ? out.used->name : std::string_view());
     for (auto& e : out.events) r.events.push_back(std::move(e));
     if (out.error) {

@@ -7,12 +7,15 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "modules/errors.hpp"
 #include "modules/event.hpp"
 
 namespace imcap::modules {
+
+inline constexpr std::string_view app_classifier_name = "app-classifier";
 
 struct decode_step {
   std::string request_file;
@@ -29,7 +32,8 @@ struct decode_files_result {
   std::vector<chat_event> events;  // every event of every step decoded before an error
   decode_error error;              // the first error; decoding stops there
   std::string error_file;          // the file the error belongs to
-  // Per step: the decoder used, or "" when none matched (not chat traffic).
+  // Per step: the decoder used, app_classifier_name when only the app was recognised (one
+  // metadata-only event), or "" when nothing matched (not chat traffic).
   std::vector<std::string> decoders_used;
 };
 
