@@ -17,7 +17,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libboost1.81-all-dev libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev libsodium-dev
   # Decoders: content codings and XML.
-  zlib1g-dev libbrotli-dev libzstd-dev libpugixml-dev
+  zlib1g-dev libbrotli-dev libzstd-dev libpugixml-dev libxml2-dev
   # Signature packs: multi-pattern matching, malware scanning, true file types. clamav gives
   # sigtool and clamscan, the references the ClamAV tests and benchmark compare against;
   # libarchive lists archive members for file rules.
