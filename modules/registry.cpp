@@ -2,6 +2,12 @@
 
 #include <set>
 
+#include "modules/discord/discord.hpp"
+#include "modules/googlechat/googlechat.hpp"
+#include "modules/slack/slack.hpp"
+#include "modules/teams/teams.hpp"
+#include "modules/webex/webex.hpp"
+
 namespace imcap::modules {
 
 namespace {
@@ -10,6 +16,11 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      teams_chatsvc_decoder,
+      slack_web_decoder,
+      discord_decoder,
+      google_chat_decoder,
+      webex_decoder,
   };
   return t;
 }

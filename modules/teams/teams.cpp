@@ -120,13 +120,17 @@ struct embedded {
   bool present = false;
 };
 
-embedded embedded_json(const json::value& m, std::string_view pointer, const limits& lim) {
+embedded embedded_json(const json::value& m, std::string_view pointer, const limits& lim,
+                       decode_error& err) {
   embedded out;
   const json::value* v = content::at_pointer(m, pointer);
   if (v == nullptr || v->is_null()) return out;
   if (v->is_string()) {
     if (v->get_string().empty()) return out;
-    if (content::parse_json(std::string_view(v->get_string()), lim, out.doc)) return out;
+    if (auto e = content::parse_json(std::string_view(v->get_string()), lim, out.doc)) {
+      if (!err) err = {e.code, "teams: " + std::string(pointer) + ": " + e.detail};
+      return out;
+    }
     out.as_string = true;
   } else {
     out.doc = *v;
@@ -172,9 +176,11 @@ void fill_from_ams(const exchange& x, attachment& a) {
 }
 
 // One chatsvc message object at `ptr` (send body, poll resource or history entry) into `e`.
-// Returns false when it is not a chat message (typing, control, call events).
+// Returns false when it is not a chat message (typing, control, call events). A JSON string
+// inside the message (properties.files, mentions) that does not parse sets `err`; the rest of
+// the message is still filled in.
 bool message_event(const exchange& x, const json::value& doc, const std::string& ptr,
-                   chat_event& e) {
+                   chat_event& e, decode_error& err) {
   const json::value* m = content::at_pointer(doc, ptr);
   if (m == nullptr || !m->is_object()) return false;
   const std::string type = json_str(*m, "/messagetype");
@@ -232,7 +238,7 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
 
   // Mentions: a JSON string (or array) of {mri, displayName, mentionType}.
   const std::string props = json_child(ptr, "properties");
-  embedded mentions = embedded_json(doc, json_child(props, "mentions"), x.limits);
+  embedded mentions = embedded_json(doc, json_child(props, "mentions"), x.limits, err);
   if (mentions.present) {
     for (const auto& item : mentions.doc.get_array()) {
       if (!item.is_object()) continue;
@@ -245,7 +251,7 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
 
   // Files shared from OneDrive/SharePoint: properties.files.
   const std::string files_ptr = json_child(props, "files");
-  embedded files = embedded_json(doc, files_ptr, x.limits);
+  embedded files = embedded_json(doc, files_ptr, x.limits, err);
   if (files.present) {
     const auto& arr = files.doc.get_array();
     for (std::size_t i = 0; i < arr.size(); ++i) {
@@ -362,13 +368,14 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
         conv.resize(semi);
       }
       e.conversation_id = std::move(conv);
-      if (!message_event(x, doc, "", e)) return {};
+      decode_error err;
+      if (!message_event(x, doc, "", e, err)) return err;
       if (r.kind == endpoint::edit) {
         e.attributes.emplace_back("edit_of", std::string(r.message_id));
         e.server_msg_id = std::string(r.message_id);
       }
       out.push_back(std::move(e));
-      return {};
+      return err;
     }
     case endpoint::ams_content:
       return decode_ams_content(x, r, out);
@@ -410,12 +417,13 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   json::value doc;
   if (auto err = parse_body(res.body, x.limits, doc)) return err;
   const std::string key = session_key(x.request.head);
+  decode_error err;  // first embedded-JSON failure; every message is still decoded
   auto inbound = [&](const std::string& ptr, std::string_view conv, std::string_view when) {
     chat_event e;
     e.direction = direction::inbound;
     e.session_key = key;
     e.conversation_id = std::string(conv);
-    if (!message_event(x, doc, ptr, e)) return;
+    if (!message_event(x, doc, ptr, e, err)) return;
     if (e.timestamp.empty()) e.timestamp = rest::normalize_rfc3339(when);
     out.push_back(std::move(e));
   };
@@ -427,7 +435,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     if (std::size_t semi = conv.find(";messageid="); semi != std::string::npos) conv.resize(semi);
     for (std::size_t i = 0; i < msgs->get_array().size(); ++i)
       inbound(json_child("/messages", i), conv, {});
-    return {};
+    return err;
   }
   const json::value* events = content::at_pointer(doc, "/eventMessages");
   if (events == nullptr) return {};  // other poll answers (errorCode, ...) carry no messages
@@ -442,7 +450,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     if (rt == "MessageUpdate" && out.size() > before)
       out.back().attributes.emplace_back("edit_of", out.back().server_msg_id);
   }
-  return {};
+  return err;
 }
 
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
