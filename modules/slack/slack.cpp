@@ -675,7 +675,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
         x.sessions->put(upload_key(host, parsed->path()), json::serialize(rec));
         remember_file(x, a);
       }
-      chat_event e = base_event(event_kind::upload, direction::inbound, key);
+      chat_event e = base_event(event_kind::upload, direction::outbound, key);
       e.sender = learned_or_proxy(x, key);
       e.attributes.emplace_back("upload_url", url);
       e.attachments.push_back(std::move(a));
