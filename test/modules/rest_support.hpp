@@ -160,3 +160,48 @@ inline std::vector<boost::json::value> expected_events(const std::filesystem::pa
 }
 
 }  // namespace rest_test
+
+namespace rest_test {
+
+// A request head from a method and an absolute URL (plus optional headers).
+inline request_head head(std::string method, std::string url,
+                         std::vector<std::pair<std::string, std::string>> fields = {}) {
+  header_fields h;
+  for (auto& [k, v] : fields) h.add(k, v);
+  return request_head::make(std::move(method), std::move(url), std::move(h));
+}
+
+// Decodes one stateless exchange with a given decoder (no session store).
+inline std::vector<chat_event> decode_with(const decoder& d, const http_request& req,
+                                           const http_response* res = nullptr,
+                                           decode_error* err = nullptr) {
+  limits lim;
+  exchange x{req, res, "", "", nullptr, lim};
+  std::vector<chat_event> out;
+  decode_error e = res == nullptr ? d.decode_request(x, out) : d.decode_response(x, out);
+  if (err != nullptr) *err = e;
+  return out;
+}
+
+// The request (and response) of a single-exchange fixture.
+struct loaded {
+  http_request request;
+  http_response response;
+};
+inline loaded load_fixture(std::string_view family, std::string_view name) {
+  std::filesystem::path dir = std::filesystem::path(IMCAP_SOURCE_DIR) / "test/modules/fixtures" /
+                              std::string(family) / std::string(name);
+  loaded l{make_request(parse_raw(read_file(dir / "request.http"))), {}};
+  if (std::filesystem::exists(dir / "response.http"))
+    l.response = make_response(parse_raw(read_file(dir / "response.http")));
+  return l;
+}
+
+// An event's JSON without the named members (to compare "everything else unchanged").
+inline boost::json::object without(const chat_event& e, std::initializer_list<std::string_view> keys) {
+  boost::json::object o = to_json(e);
+  for (auto k : keys) o.erase(k);
+  return o;
+}
+
+}  // namespace rest_test
