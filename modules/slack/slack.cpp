@@ -731,7 +731,7 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
       text_at.push_back({layer_kind::json, "/text"});
     }
     std::string current;
-    if (!text_at.empty() && !rest::read_layers(copy, text_at, lim, current))
+    if (!text_at.empty() && !rest::read_layers(copy, text_at, lim, current) && !current.empty())
       if (auto err = rest::rewrite_layers(copy, text_at, replacement, lim)) return err;
   } else {
     // The blocks array inside a JSON document (JSON body, or a history message).
@@ -743,7 +743,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
     if (v == nullptr) return {errc::malformed_json, "slack: no blocks at " + last.key};
     *v = blocks;
     const std::string text_ptr = last.key.substr(0, last.key.size() - 6) + "text";
-    if (json::value* t = doc.find_pointer(text_ptr, ec); t != nullptr && t->is_string())
+    if (json::value* t = doc.find_pointer(text_ptr, ec);
+        t != nullptr && t->is_string() && !t->get_string().empty())
       *t = replacement;
     copy = json::serialize(doc);
   }

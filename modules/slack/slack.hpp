@@ -20,7 +20,8 @@
 // Session key: digest of the token (Authorization bearer, or the `token` argument, or the `d`
 // cookie). Rewrite: form field / JSON pointer / multipart part; when text_at names a whole
 // `blocks` document (what Slack displays), the rewrite replaces it by one rich_text block
-// holding the replacement and sets the `text` argument (the notification fallback) to it too.
+// holding the replacement and sets a non-empty `text` argument (the notification fallback) to
+// it too.
 
 #include "modules/decoder.hpp"
 
