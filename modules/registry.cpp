@@ -7,6 +7,7 @@
 #include "modules/slack/slack.hpp"
 #include "modules/teams/teams.hpp"
 #include "modules/webex/webex.hpp"
+#include "modules/telegram/telegram.hpp"
 
 namespace imcap::modules {
 
@@ -21,6 +22,7 @@ const std::vector<decoder>& table() {
       discord_decoder,
       google_chat_decoder,
       webex_decoder,
+      telegram::bot_decoder,
   };
   return t;
 }
