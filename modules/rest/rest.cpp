@@ -15,6 +15,7 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
+#include "modules/content/rewrite.hpp"
 
 namespace imcap::modules::rest {
 
@@ -324,33 +325,12 @@ std::string json_child(std::string_view pointer, std::size_t index) {
 // ---- rewrite ----
 
 std::optional<std::string> multipart_type_from_body(std::string_view body) {
-  if (!body.starts_with("--")) return std::nullopt;
-  std::size_t eol = body.find('\n');
-  if (eol == std::string_view::npos) return std::nullopt;
-  std::string_view b = trim(body.substr(2, eol - 2));
-  if (b.empty() || b.size() > 200) return std::nullopt;
-  std::string t = "multipart/form-data; boundary=\"";
-  t += b;
-  t += '"';
-  return t;
+  std::string b = content::multipart_boundary_of(body);
+  if (b.empty()) return std::nullopt;
+  return "multipart/form-data; boundary=\"" + b + "\"";
 }
 
 namespace {
-
-struct form_key {
-  std::string name;
-  std::size_t nth = 0;
-};
-
-form_key parse_form_key(std::string_view key) {
-  form_key k{std::string(key), 0};
-  std::size_t hash = key.rfind('#');
-  if (hash != std::string_view::npos && hash + 1 < key.size()) {
-    std::size_t n = 0;
-    if (parse_int(key.substr(hash + 1), n)) k = {std::string(key.substr(0, hash)), n};
-  }
-  return k;
-}
 
 bool parse_range(std::string_view key, std::size_t size, std::size_t& off, std::size_t& len) {
   std::size_t colon = key.find(':');
@@ -359,18 +339,15 @@ bool parse_range(std::string_view key, std::size_t size, std::size_t& off, std::
   return off <= size && len <= size - off;
 }
 
-// Reads (replacement == nullptr) or rewrites the value below `path` in `value`.
-decode_error descend(std::string& value, std::span<const layer> path,
-                     const std::string_view* replacement, const limits& lim, std::string* read_out,
-                     std::size_t depth) {
+// Reads the value below `path` in `value` (the read-only twin of content::rewrite_path, with
+// the same layer semantics, plus byte ranges).
+decode_error descend(std::string& value, std::span<const layer> path, const limits& lim,
+                     std::string& out, std::size_t depth) {
   if (path.empty()) {
-    if (replacement != nullptr)
-      value.assign(replacement->data(), replacement->size());
-    else
-      *read_out = value;
+    out = value;
     return {};
   }
-  if (depth > lim.max_depth) return {errc::too_deep, "rewrite: too many layers"};
+  if (depth > lim.max_depth) return {errc::too_deep, "read: too many layers"};
   const layer& l = path.front();
   std::span<const layer> rest = path.subspan(1);
   switch (l.kind) {
@@ -378,88 +355,90 @@ decode_error descend(std::string& value, std::span<const layer> path,
       boost::json::value doc;
       if (auto e = content::parse_json(value, lim, doc)) return e;
       std::error_code ec;
-      boost::json::value* v = doc.find_pointer(l.key, ec);
-      if (v == nullptr) return {errc::malformed_json, "rewrite: no JSON value at " + l.key};
-      if (!v->is_string()) return {errc::malformed_json, "rewrite: not a string at " + l.key};
+      const boost::json::value* v = doc.find_pointer(l.key, ec);
+      if (v == nullptr) return {errc::malformed_json, "read: no JSON value at " + l.key};
+      if (!v->is_string()) return {errc::malformed_json, "read: not a string at " + l.key};
       std::string inner(v->get_string());
-      if (!rest.empty() && rest.front().kind == layer_kind::json_string) rest = rest.subspan(1);
-      if (auto e = descend(inner, rest, replacement, lim, read_out, depth + 1)) return e;
-      if (replacement != nullptr) {
-        *v = inner;
-        value = boost::json::serialize(doc);
-      }
-      return {};
+      return descend(inner, rest, lim, out, depth + 1);
     }
-    case layer_kind::json_string:
-      return descend(value, rest, replacement, lim, read_out, depth + 1);
+    case layer_kind::json_string: {
+      boost::json::value doc;
+      if (auto e = content::parse_json(value, lim, doc)) return e;
+      if (!doc.is_string()) return {errc::malformed_json, "read: value is not a JSON string"};
+      std::string inner(doc.get_string());
+      return descend(inner, rest, lim, out, depth + 1);
+    }
     case layer_kind::form: {
       std::vector<content::form_field> fields;
       if (auto e = content::parse_form(value, lim, fields)) return e;
-      const form_key k = parse_form_key(l.key);
-      std::size_t seen = 0;
-      for (auto& f : fields) {
-        if (f.name != k.name) continue;
-        if (seen++ != k.nth) continue;
-        if (auto e = descend(f.value, rest, replacement, lim, read_out, depth + 1)) return e;
-        if (replacement != nullptr) value = content::serialize_form(fields);
-        return {};
+      std::string_view name = l.key;
+      std::size_t nth = 0;
+      if (content::form_value(fields, name) == nullptr) {
+        std::size_t hash = name.rfind('#');
+        if (hash != std::string_view::npos && parse_int(name.substr(hash + 1), nth))
+          name = name.substr(0, hash);
       }
-      return {errc::malformed_form, "rewrite: no form field " + l.key};
+      for (auto& f : fields) {
+        if (f.name != name || nth-- != 0) continue;
+        return descend(f.value, rest, lim, out, depth + 1);
+      }
+      return {errc::malformed_form, "read: no form field " + l.key};
     }
     case layer_kind::multipart: {
       auto type = multipart_type_from_body(value);
-      if (!type) return {errc::malformed_multipart, "rewrite: body has no leading boundary"};
+      if (!type) return {errc::malformed_multipart, "read: body has no leading boundary"};
       std::vector<content::multipart_part> parts;
       if (auto e = content::parse_multipart(*type, value, lim, parts)) return e;
       std::size_t index = 0;
       if (!parse_int(std::string_view(l.key), index) || index >= parts.size())
-        return {errc::malformed_multipart, "rewrite: no part " + l.key};
-      std::string inner = parts[index].body;
-      if (auto e = descend(inner, rest, replacement, lim, read_out, depth + 1)) return e;
-      if (replacement != nullptr)
-        return content::replace_part_body(value, parts, index, inner);
-      return {};
+        return {errc::malformed_multipart, "read: no part " + l.key};
+      return descend(parts[index].body, rest, lim, out, depth + 1);
     }
     case layer_kind::base64: {
       std::string decoded;
-      if (auto e = content::base64_decode(value, content::base64_alphabet::standard, lim, decoded))
-        return e;
-      if (auto e = descend(decoded, rest, replacement, lim, read_out, depth + 1)) return e;
-      if (replacement != nullptr)
-        value = content::base64_encode(decoded, content::base64_alphabet::standard);
-      return {};
+      auto alphabet = l.key == "url" ? content::base64_alphabet::url_safe
+                                     : content::base64_alphabet::standard;
+      if (auto e = content::base64_decode(value, alphabet, lim, decoded)) return e;
+      return descend(decoded, rest, lim, out, depth + 1);
     }
     case layer_kind::bytes: {
       std::size_t off = 0, len = 0;
       if (!parse_range(l.key, value.size(), off, len))
-        return {errc::malformed_frame, "rewrite: byte range " + l.key + " outside the value"};
+        return {errc::malformed_frame, "read: byte range " + l.key + " outside the value"};
       std::string inner = value.substr(off, len);
-      if (auto e = descend(inner, rest, replacement, lim, read_out, depth + 1)) return e;
-      if (replacement != nullptr) value.replace(off, len, inner);
-      return {};
+      return descend(inner, rest, lim, out, depth + 1);
     }
     case layer_kind::frame:
     case layer_kind::xml:
       break;
   }
-  return {errc::malformed_frame, "rewrite: layer kind not used by REST decoders"};
+  return {errc::malformed_frame, "read: layer kind not used by REST decoders"};
 }
 
 }  // namespace
 
 decode_error rewrite_layers(std::string& body, std::span<const layer> path,
                             std::string_view replacement, const limits& lim) {
-  if (path.empty()) return {errc::malformed_frame, "rewrite: empty location"};
-  std::string copy = body;
-  if (auto e = descend(copy, path, &replacement, lim, nullptr, 0)) return e;
-  body = std::move(copy);
+  if (path.empty() || path.front().kind != layer_kind::bytes)
+    return content::rewrite_path(body, path, replacement, lim);
+  // A raw upload body: the byte range, then whatever layers lie inside it.
+  std::size_t off = 0, len = 0;
+  if (!parse_range(path.front().key, body.size(), off, len))
+    return {errc::malformed_frame, "rewrite: byte range " + path.front().key + " outside the body"};
+  std::string inner = body.substr(off, len);
+  if (path.size() == 1) {
+    inner.assign(replacement.data(), replacement.size());
+  } else if (auto e = content::rewrite_path(inner, path.subspan(1), replacement, lim)) {
+    return e;
+  }
+  body.replace(off, len, inner);
   return {};
 }
 
 decode_error read_layers(std::string_view body, std::span<const layer> path, const limits& lim,
                          std::string& out) {
   std::string copy(body);
-  return descend(copy, path, nullptr, lim, &out, 0);
+  return descend(copy, path, lim, out, 0);
 }
 
 }  // namespace imcap::modules::rest

@@ -75,11 +75,10 @@ std::string json_child(std::string_view pointer, std::size_t index);
 
 // ---- rewrite ----
 
-// Replaces the value at `path` inside `body` with `replacement`, descending and re-encoding
-// every layer: json (the pointer must name a string), json_string (marks that the string holds
-// JSON; the next json layer parses it), form ("name" or "name#n" for the nth of repeated
-// fields, n from 0), multipart (part index; the boundary comes from the body's first line),
-// base64 (standard alphabet) and bytes ("offset:length"). On error `body` is left as it was.
+// Replaces the value at `path` inside `body` with `replacement`: content::rewrite_path for the
+// body-format layers (json, json_string, form, multipart, base64), plus a leading bytes layer
+// ("offset:length", a raw upload body) which that function leaves to the transports. On error
+// `body` is left as it was.
 decode_error rewrite_layers(std::string& body, std::span<const layer> path,
                             std::string_view replacement, const limits& lim);
 

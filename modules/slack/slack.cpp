@@ -162,7 +162,7 @@ class arguments {
       const std::string ptr = json_child("", name);
       const json::value* v = content::at_pointer(doc_, ptr);
       if (v->is_string()) {
-        prefix.path.push_back({layer_kind::json_string, ""});
+        // The json layer yields the string's content; the next json layer points into it.
         if ((err = content::parse_json(std::string_view(v->get_string()), lim, out))) return false;
         return true;
       }
@@ -714,7 +714,6 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   if (last.key.empty()) {
     // The blocks document is a form field, a multipart part or a JSON string: replace it whole.
     std::vector<layer> outer(at.path.begin(), at.path.end() - 1);
-    if (!outer.empty() && outer.back().kind == layer_kind::json_string) outer.pop_back();
     if (auto err = rest::rewrite_layers(copy, outer, json::serialize(blocks), lim)) return err;
     // The notification fallback in the same request, if any.
     std::vector<layer> text_at;

@@ -116,7 +116,7 @@ bool is_chat_messagetype(std::string_view t) noexcept {
 // A value that chatsvc sends either as a JSON string holding JSON or as the JSON itself.
 struct embedded {
   json::value doc;
-  bool as_string = false;  // the value was a string; locations need a json_string layer
+  bool as_string = false;  // the value was a string; locations need a second json layer
   bool present = false;
 };
 
@@ -139,11 +139,12 @@ embedded embedded_json(const json::value& m, std::string_view pointer, const lim
   return out;
 }
 
+// A value inside an embedded document: the outer json layer yields the string's content, the
+// next json layer points into it.
 location embedded_location(std::string_view outer, const embedded& e, std::string inner) {
   location at;
   if (e.as_string) {
     at.path.push_back({layer_kind::json, std::string(outer)});
-    at.path.push_back({layer_kind::json_string, ""});
     at.path.push_back({layer_kind::json, std::move(inner)});
   } else {
     at.path.push_back({layer_kind::json, std::string(outer) + inner});

@@ -75,8 +75,9 @@ TEST_CASE("teams: a file reference inside the properties.files string can be rew
   REQUIRE(before.size() == 1);
   REQUIRE(before[0].attachments.size() == 1);
   const location& at = before[0].attachments[0].at;
-  REQUIRE(at.path.size() == 3);
-  CHECK(at.path[1].kind == layer_kind::json_string);
+  REQUIRE(at.path.size() == 2);
+  CHECK(at.path[0].key == "/properties/files");
+  CHECK(at.path[1].key == "/0/objectUrl");
   http_request changed = f.request;
   REQUIRE(!teams_chatsvc_decoder.rewrite(changed.body, at, "https://blocked.invalid/file"));
   auto after = rest_test::decode_with(teams_chatsvc_decoder, changed);
