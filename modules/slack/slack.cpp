@@ -331,7 +331,38 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
     e.text = text;
     e.text_at = args.where("text");
   }
-  return {};
+  // Legacy message attachments ("secondary content") carry text of their own: a bot can send
+  // everything there. It is kept as an attribute (and is the text when nothing else is).
+  json::value atts;
+  if (args.json_arg("attachments", lim, atts, prefix, root, err) && atts.is_array()) {
+    std::string joined;
+    const auto& arr = atts.get_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      for (std::string_view key : {"pretext", "title", "text"}) {
+        std::string piece = json_str(arr[i], json_child("", key));
+        if (piece.empty()) continue;
+        if (!joined.empty()) joined += '\n';
+        joined += piece;
+      }
+      if (const json::value* fields = content::at_pointer(arr[i], "/fields"); fields && fields->is_array())
+        for (const auto& fl : fields->get_array())
+          for (std::string_view key : {"title", "value"})
+            if (std::string piece = json_str(fl, json_child("", key)); !piece.empty()) {
+              if (!joined.empty()) joined += '\n';
+              joined += piece;
+            }
+    }
+    if (joined.empty() && !arr.empty()) joined = json_str(arr[0], "/fallback");
+    if (!joined.empty()) {
+      e.attributes.emplace_back("attachments_text", joined);
+      if (e.text.empty()) {
+        e.text = joined;
+        if (!arr.empty() && !json_str(arr[0], "/text").empty())
+          e.text_at = extend(prefix, root, "/0/text");
+      }
+    }
+  }
+  return err;
 }
 
 // ---- uploads: what earlier requests taught about a file ----

@@ -6,6 +6,7 @@
 // - chat.postMessage, chat.postEphemeral, chat.scheduleMessage, chat.meMessage, chat.update:
 //   outbound message; arguments as form, JSON or multipart (web client: token in the body);
 //   text from `text`, else flattened from `blocks` rich_text (form/multipart: a JSON string);
+//   text of legacy `attachments` (pretext, title, text, fields) as attribute attachments_text;
 // - files.getUploadURLExternal: the response's upload_url -> file_id is remembered (upload
 //   event for the slot);
 // - POST files.slack.com/upload/...: the bytes (raw or multipart), upload event carrying the

@@ -189,3 +189,29 @@ TEST_CASE("slack: ok:false answers carry no inbound messages", "[slack]") {
   CHECK(ev.empty());
   CHECK(e.code == errc::malformed_json);
 }
+
+TEST_CASE("slack: text inside legacy message attachments is not missed", "[slack]") {
+  http_request req{head("POST", "https://slack.com/api/chat.postMessage",
+                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer xoxb-1"}}),
+                   R"({"channel":"C1","attachments":[{"fallback":"fb","pretext":"Report","text":"salary list attached","fields":[{"title":"Total","value":"1.2M"}]}]})"};
+  auto ev = rest_test::decode_with(slack_web_decoder, req);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text == "Report\nsalary list attached\nTotal\n1.2M");
+  CHECK(ev[0].attribute("attachments_text") == "Report\nsalary list attached\nTotal\n1.2M");
+  REQUIRE(ev[0].text_at.path.size() == 1);
+  CHECK(ev[0].text_at.path[0].key == "/attachments/0/text");
+
+  // Form encoding: attachments is a JSON string; with a text the attachments stay an attribute.
+  http_request form{head("POST", "https://slack.com/api/chat.postMessage",
+                         {{"Content-Type", "application/x-www-form-urlencoded"}}),
+                    "channel=C1&text=hi&attachments=%5B%7B%22text%22%3A%22hidden%22%7D%5D"};
+  ev = rest_test::decode_with(slack_web_decoder, form);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text == "hi");
+  CHECK(ev[0].attribute("attachments_text") == "hidden");
+
+  decode_error e;
+  form.body = "channel=C1&text=hi&attachments=%5B%7B";
+  ev = rest_test::decode_with(slack_web_decoder, form, nullptr, &e);
+  CHECK(e.code == errc::truncated);
+}
