@@ -62,7 +62,9 @@ route route_of(const request_head& head) noexcept {
   return r;
 }
 
-bool classify(const request_head& head) noexcept { return route_of(head).kind != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return route_of(head).kind != endpoint::none;
+}
 
 std::string session_key(const request_head& head) {
   if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
@@ -204,10 +206,10 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
       a.ref = json_str(d, "/uploaded_filename");
       if (a.ref.empty() && id) a.ref = *id;
       a.at = prefix;
-      a.at.path.push_back({layer_kind::json, "/attachments/" + std::to_string(i) +
-                                                 (json_str(d, "/uploaded_filename").empty()
-                                                      ? "/id"
-                                                      : "/uploaded_filename")});
+      a.at.path.push_back(
+          {layer_kind::json,
+           "/attachments/" + std::to_string(i) +
+               (json_str(d, "/uploaded_filename").empty() ? "/id" : "/uploaded_filename")});
       e.attachments.push_back(std::move(a));
     }
   }
@@ -215,8 +217,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   return {};
 }
 
-chat_event inbound_message(const json::value& doc, const std::string& ptr,
-                           const std::string& key) {
+chat_event inbound_message(const json::value& doc, const std::string& ptr, const std::string& key) {
   const json::value& m = *content::at_pointer(doc, ptr);
   chat_event e = base_event(direction::inbound, key);
   e.conversation_id = content::id_at(m, "/channel_id").value_or("");

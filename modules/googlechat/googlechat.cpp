@@ -58,7 +58,9 @@ route route_of(const request_head& head) noexcept {
   return r;
 }
 
-bool classify(const request_head& head) noexcept { return route_of(head).kind != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return route_of(head).kind != endpoint::none;
+}
 
 std::string session_key(const request_head& head) {
   if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
@@ -110,8 +112,10 @@ void message_fields(const exchange& x, const json::value& doc, const std::string
     e.text = std::string(t->get_string());
     e.text_at.path.push_back({layer_kind::json, text_ptr});
   }
-  if (std::string k = json_str(m, "/thread/threadKey"); !k.empty()) e.attributes.emplace_back("thread_key", k);
-  if (std::string t = json_str(m, "/thread/name"); !t.empty()) e.attributes.emplace_back("thread", t);
+  if (std::string k = json_str(m, "/thread/threadKey"); !k.empty())
+    e.attributes.emplace_back("thread_key", k);
+  if (std::string t = json_str(m, "/thread/name"); !t.empty())
+    e.attributes.emplace_back("thread", t);
   if (std::string v = json_str(m, "/privateMessageViewer/name"); !v.empty())
     e.recipients.push_back({v, "", identity_source::body});
   if (const json::value* atts = content::at_pointer(m, "/attachment"); atts && atts->is_array()) {
@@ -186,7 +190,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
     e.server_msg_id = e.conversation_id + "/messages/" + std::string(r.message);
     e.attributes.emplace_back("edit_of", e.server_msg_id);
   }
-  if (auto req_id = x.request.head.query_param("requestId")) e.attributes.emplace_back("request_id", *req_id);
+  if (auto req_id = x.request.head.query_param("requestId"))
+    e.attributes.emplace_back("request_id", *req_id);
   out.push_back(std::move(e));
   return {};
 }
@@ -211,8 +216,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       rec["media_type"] = a.media_type;
       rec["size"] = static_cast<std::uint64_t>(a.bytes.size());
       rec["sha256"] = a.sha256;
-      for (std::string_view f : {"/attachmentDataRef/attachmentUploadToken",
-                                 "/attachmentDataRef/resourceName"})
+      for (std::string_view f :
+           {"/attachmentDataRef/attachmentUploadToken", "/attachmentDataRef/resourceName"})
         if (std::string ref = json_str(doc, f); !ref.empty())
           x.sessions->put("gchat:upload:" + ref, json::serialize(rec));
       return {};

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
+#include <boost/json.hpp>
 
 #include "modules/content/base64.hpp"
 #include "modules/content/form.hpp"
@@ -30,7 +30,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -106,8 +107,7 @@ std::string unix_to_rfc3339(std::int64_t seconds, std::string_view fraction) {
                 static_cast<int>(hms.seconds().count()));
   std::string out(buf);
   if (!fraction.empty() && fraction.size() <= 9 &&
-      std::all_of(fraction.begin(), fraction.end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
+      std::all_of(fraction.begin(), fraction.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     out += '.';
     out += fraction;
   }
@@ -158,8 +158,9 @@ std::string normalize_rfc3339(std::string_view t) {
   using namespace std::chrono;
   const year_month_day ymd{year{y}, month{mo}, day{d}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return {};
-  const std::int64_t secs = static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 +
-                            h * 3600 + mi * 60 + s - offset_minutes * 60;
+  const std::int64_t secs =
+      static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 + h * 3600 +
+      mi * 60 + s - offset_minutes * 60;
   // Keep at most milli/micro/nano precision as sent (up to 9 digits).
   return unix_to_rfc3339(secs, frac.size() <= 9 ? frac : frac.substr(0, 9));
 }
@@ -169,9 +170,9 @@ std::string normalize_rfc3339(std::string_view t) {
 namespace {
 
 bool is_block(std::string_view n) noexcept {
-  static constexpr std::string_view blocks[] = {"p",  "div", "li", "tr", "h1",         "h2",
-                                                "h3", "h4",  "h5", "h6", "blockquote", "pre",
-                                                "ul", "ol",  "table"};
+  static constexpr std::string_view blocks[] = {"p",          "div", "li", "tr", "h1",
+                                                "h2",         "h3",  "h4", "h5", "h6",
+                                                "blockquote", "pre", "ul", "ol", "table"};
   return std::find(std::begin(blocks), std::end(blocks), n) != std::end(blocks);
 }
 
@@ -213,8 +214,9 @@ std::string html_to_text(std::string_view html) {
   // XML_PARSE_HUGE lifts libxml2's nesting cap of 256, past which it drops the rest of the
   // document: text wrapped in 300 <div>s would otherwise vanish from what imcap scans. The
   // parser and the walk below are iterative and the input is already size-bounded.
-  const int options = static_cast<int>(HTML_PARSE_NOERROR) | static_cast<int>(HTML_PARSE_NOWARNING) |
-                      static_cast<int>(HTML_PARSE_NONET) | static_cast<int>(XML_PARSE_HUGE);
+  const int options = static_cast<int>(HTML_PARSE_NOERROR) |
+                      static_cast<int>(HTML_PARSE_NOWARNING) | static_cast<int>(HTML_PARSE_NONET) |
+                      static_cast<int>(XML_PARSE_HUGE);
   htmlDocPtr doc =
       htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8", options);
   if (doc == nullptr) return {};
@@ -396,8 +398,8 @@ decode_error descend(std::string& value, std::span<const layer> path, const limi
     }
     case layer_kind::base64: {
       std::string decoded;
-      auto alphabet = l.key == "url" ? content::base64_alphabet::url_safe
-                                     : content::base64_alphabet::standard;
+      auto alphabet =
+          l.key == "url" ? content::base64_alphabet::url_safe : content::base64_alphabet::standard;
       if (auto e = content::base64_decode(value, alphabet, lim, decoded)) return e;
       return descend(decoded, rest, lim, out, depth + 1);
     }

@@ -69,7 +69,9 @@ route route_of(const request_head& head) noexcept {
   return r;
 }
 
-bool classify(const request_head& head) noexcept { return route_of(head).kind != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return route_of(head).kind != endpoint::none;
+}
 
 // ---- method arguments: form, JSON, multipart or query string ----
 
@@ -82,7 +84,8 @@ class arguments {
     } else if (mt == "application/json") {
       kind_ = source::json_body;
       if (auto e = content::parse_json(req.body, lim, doc_)) return e;
-      if (!doc_.is_object()) return {errc::malformed_json, "slack: arguments are not a JSON object"};
+      if (!doc_.is_object())
+        return {errc::malformed_json, "slack: arguments are not a JSON object"};
     } else if (mt == "multipart/form-data") {
       kind_ = source::multipart;
       auto ct = req.head.headers.get("content-type");
@@ -132,7 +135,8 @@ class arguments {
     location at;
     switch (kind_) {
       case source::form:
-        if (content::form_value(form_, name)) at.path.push_back({layer_kind::form, std::string(name)});
+        if (content::form_value(form_, name))
+          at.path.push_back({layer_kind::form, std::string(name)});
         break;
       case source::json_body:
         if (content::at_pointer(doc_, json_child("", name)))
@@ -299,7 +303,8 @@ flat_text flatten_blocks(const json::value& blocks) {
       flatten_container(b, f);
     } else if (type == "section" || type == "header") {
       if (const json::value* t = content::at_pointer(b, "/text")) leaf_text(*t, f);
-      if (const json::value* fields = content::at_pointer(b, "/fields"); fields && fields->is_array())
+      if (const json::value* fields = content::at_pointer(b, "/fields");
+          fields && fields->is_array())
         for (const auto& fl : fields->get_array()) {
           new_line(f);
           leaf_text(fl, f);
@@ -344,7 +349,8 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
         if (!joined.empty()) joined += '\n';
         joined += piece;
       }
-      if (const json::value* fields = content::at_pointer(arr[i], "/fields"); fields && fields->is_array())
+      if (const json::value* fields = content::at_pointer(arr[i], "/fields");
+          fields && fields->is_array())
         for (const auto& fl : fields->get_array())
           for (std::string_view key : {"title", "value"})
             if (std::string piece = json_str(fl, json_child("", key)); !piece.empty()) {
@@ -424,8 +430,8 @@ chat_event base_event(event_kind kind, direction dir, std::string key) {
 decode_error decode_post(const exchange& x, const route& r, std::vector<chat_event>& out) {
   arguments args;
   if (auto err = args.parse(x.request, x.limits)) return err;
-  chat_event e = base_event(event_kind::message, direction::outbound,
-                            session_key(x.request.head, &args));
+  chat_event e =
+      base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
   e.conversation_id = args.str("channel");
   e.sender = learned_or_proxy(x, e.session_key);
   if (auto err = message_text(args, x.limits, e)) return err;
@@ -490,8 +496,8 @@ decode_error decode_upload_bytes(const exchange& x, std::vector<chat_event>& out
 decode_error decode_complete(const exchange& x, std::vector<chat_event>& out) {
   arguments args;
   if (auto err = args.parse(x.request, x.limits)) return err;
-  chat_event e = base_event(event_kind::message, direction::outbound,
-                            session_key(x.request.head, &args));
+  chat_event e =
+      base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
   e.sender = learned_or_proxy(x, e.session_key);
   e.conversation_id = args.str("channel_id");
   if (e.conversation_id.empty()) e.conversation_id = args.str("channels");
@@ -529,8 +535,8 @@ decode_error decode_complete(const exchange& x, std::vector<chat_event>& out) {
 decode_error decode_legacy_upload(const exchange& x, std::vector<chat_event>& out) {
   arguments args;
   if (auto err = args.parse(x.request, x.limits)) return err;
-  chat_event e = base_event(event_kind::message, direction::outbound,
-                            session_key(x.request.head, &args));
+  chat_event e =
+      base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
   e.sender = learned_or_proxy(x, e.session_key);
   const std::string channels = args.str("channels");
   e.conversation_id = channels.substr(0, channels.find(','));
@@ -614,7 +620,8 @@ decode_error history_messages(const exchange& x, const json::value& doc, const s
     if (e.sender.display_name.empty()) e.sender.display_name = json_str(m, "/username");
     if (!e.sender.id.empty()) e.sender.source = identity_source::body;
     e.text = json_str(m, "/text");
-    if (content::at_pointer(m, "/text") != nullptr) e.text_at.path.push_back({layer_kind::json, ptr + "/text"});
+    if (content::at_pointer(m, "/text") != nullptr)
+      e.text_at.path.push_back({layer_kind::json, ptr + "/text"});
     if (e.text.empty()) {
       if (const json::value* blocks = content::at_pointer(m, "/blocks")) {
         flat_text flat = flatten_blocks(*blocks);
@@ -643,7 +650,8 @@ decode_error history_messages(const exchange& x, const json::value& doc, const s
     e.timestamp = rest::decimal_seconds_to_rfc3339(e.server_msg_id);
     if (std::string t = json_str(m, "/thread_ts"); !t.empty() && t != e.server_msg_id)
       e.attributes.emplace_back("thread_ts", t);
-    if (std::string st = json_str(m, "/subtype"); !st.empty()) e.attributes.emplace_back("subtype", st);
+    if (std::string st = json_str(m, "/subtype"); !st.empty())
+      e.attributes.emplace_back("subtype", st);
     if (e.text.empty() && e.attachments.empty()) continue;
     out.push_back(std::move(e));
   }
@@ -671,7 +679,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     case endpoint::identity: {
       chat_event e = base_event(event_kind::identity, direction::inbound, key);
       e.sender = {json_str(doc, "/user_id"), json_str(doc, "/user"), identity_source::body};
-      if (std::string t = json_str(doc, "/team_id"); !t.empty()) e.attributes.emplace_back("team_id", t);
+      if (std::string t = json_str(doc, "/team_id"); !t.empty())
+        e.attributes.emplace_back("team_id", t);
       if (std::string t = json_str(doc, "/team"); !t.empty()) e.attributes.emplace_back("team", t);
       learn_user(x, key, e.sender.id, e.sender.display_name);
       if (!e.sender.id.empty()) out.push_back(std::move(e));
@@ -737,10 +746,10 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   json::array blocks;
   blocks.push_back(json::object{
       {"type", "rich_text"},
-      {"elements", json::array{json::object{
-                       {"type", "rich_text_section"},
-                       {"elements", json::array{json::object{{"type", "text"},
-                                                             {"text", replacement}}}}}}}});
+      {"elements",
+       json::array{json::object{
+           {"type", "rich_text_section"},
+           {"elements", json::array{json::object{{"type", "text"}, {"text", replacement}}}}}}}});
   std::string copy = body;
   if (last.key.empty()) {
     // The blocks document is a form field, a multipart part or a JSON string: replace it whole.

@@ -20,13 +20,13 @@ constexpr std::string_view k_app = "teams";
 constexpr std::string_view k_name = "teams-chatsvc";
 
 enum class endpoint : std::uint8_t {
-  none,          // not ours
-  send,          // POST conversations/{id}/messages
-  edit,          // PUT conversations/{id}/messages/{mid}
-  history,       // GET conversations/{id}/messages
-  poll,          // POST endpoints/{ep}/subscriptions/{n}/poll
-  ams_create,    // POST /v1/objects
-  ams_content,   // PUT /v1/objects/{id}/content/{view}
+  none,         // not ours
+  send,         // POST conversations/{id}/messages
+  edit,         // PUT conversations/{id}/messages/{mid}
+  history,      // GET conversations/{id}/messages
+  poll,         // POST endpoints/{ep}/subscriptions/{n}/poll
+  ams_create,   // POST /v1/objects
+  ams_content,  // PUT /v1/objects/{id}/content/{view}
 };
 
 struct route {
@@ -93,7 +93,9 @@ route route_of(const request_head& head) noexcept {
   return r;
 }
 
-bool classify(const request_head& head) noexcept { return route_of(head).kind != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return route_of(head).kind != endpoint::none;
+}
 
 std::string session_key(const request_head& head) {
   if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
@@ -180,8 +182,8 @@ void fill_from_ams(const exchange& x, attachment& a) {
 // Returns false when it is not a chat message (typing, control, call events). A JSON string
 // inside the message (properties.files, mentions) that does not parse sets `err`; the rest of
 // the message is still filled in.
-bool message_event(const exchange& x, const json::value& doc, const std::string& ptr,
-                   chat_event& e, decode_error& err) {
+bool message_event(const exchange& x, const json::value& doc, const std::string& ptr, chat_event& e,
+                   decode_error& err) {
   const json::value* m = content::at_pointer(doc, ptr);
   if (m == nullptr || !m->is_object()) return false;
   const std::string type = json_str(*m, "/messagetype");
@@ -219,7 +221,8 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
     if (us != std::string_view::npos) {
       std::string_view a = pair.substr(0, us), b = pair.substr(us + 1);
       std::string_view peer = a == self ? b : (b == self ? a : std::string_view{});
-      if (!peer.empty()) add_recipient(e, {"8:orgid:" + std::string(peer), "", identity_source::body});
+      if (!peer.empty())
+        add_recipient(e, {"8:orgid:" + std::string(peer), "", identity_source::body});
     }
   } else if (conv == "48:notes" && !e.sender.id.empty()) {
     add_recipient(e, {e.sender.id, e.sender.display_name, identity_source::body});
@@ -270,7 +273,8 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
         a.ref = json_str(arr[i], "/id");
         field = "id";
       }
-      if (!a.ref.empty()) a.at = embedded_location(files_ptr, files, "/" + std::to_string(i) + "/" + field);
+      if (!a.ref.empty())
+        a.at = embedded_location(files_ptr, files, "/" + std::to_string(i) + "/" + field);
       e.attachments.push_back(std::move(a));
     }
   }

@@ -21,8 +21,9 @@
 // Typing indicators and other control messages (messagetype Control/*, Event/*, ...) give no
 // event. Session key: digest of the Authorization / Authentication / X-Skypetoken credential.
 //
-// Rewrite: json pointer (a second json layer for values inside the `properties` strings) or the byte range of
-// an AMS upload. The replacement is inserted as given: for RichText content, pass HTML.
+// Rewrite: json pointer (a second json layer for values inside the `properties` strings) or the
+// byte range of an AMS upload. The replacement is inserted as given: for RichText content, pass
+// HTML.
 
 #include "modules/decoder.hpp"
 

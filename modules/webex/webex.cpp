@@ -48,7 +48,9 @@ route route_of(const request_head& head) noexcept {
   return r;
 }
 
-bool classify(const request_head& head) noexcept { return route_of(head).kind != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return route_of(head).kind != endpoint::none;
+}
 
 std::string session_key(const request_head& head) {
   if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
@@ -96,7 +98,8 @@ void message_fields(Get get, Where where, chat_event& e) {
   e.conversation_id = !room.empty() ? room : (!person.empty() ? person : email);
   if (!person.empty() || !email.empty())
     e.recipients.push_back({!person.empty() ? person : email, "", identity_source::body});
-  if (std::string parent = get("parentId"); !parent.empty()) e.attributes.emplace_back("reply_to", parent);
+  if (std::string parent = get("parentId"); !parent.empty())
+    e.attributes.emplace_back("reply_to", parent);
 }
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
@@ -155,7 +158,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
         attachment a;
         a.ref = std::string(f.get_string());
         std::string_view path = a.ref;
-        if (std::size_t q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+        if (std::size_t q = path.find_first_of("?#"); q != std::string_view::npos)
+          path = path.substr(0, q);
         a.name = std::string(path.substr(path.rfind('/') + 1));
         a.at.path.push_back({layer_kind::json, "/files/" + std::to_string(i)});
         e.attachments.push_back(std::move(a));

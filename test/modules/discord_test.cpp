@@ -82,9 +82,11 @@ TEST_CASE("discord: rewriting JSON, payload_json and legacy content", "[discord]
 }
 
 TEST_CASE("discord: 64-bit nonces and ids stay exact; edits name their target", "[discord]") {
-  http_request req{head("PATCH", "https://discord.com/api/v9/channels/1191234567890123456/messages/18446744073709551615",
-                        {{"Content-Type", "application/json"}}),
-                   R"({"content":"edited","nonce":18446744073709551614})"};
+  http_request req{
+      head("PATCH",
+           "https://discord.com/api/v9/channels/1191234567890123456/messages/18446744073709551615",
+           {{"Content-Type", "application/json"}}),
+      R"({"content":"edited","nonce":18446744073709551614})"};
   auto ev = rest_test::decode_with(discord_decoder, req);
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].client_msg_id == "18446744073709551614");
@@ -94,9 +96,10 @@ TEST_CASE("discord: 64-bit nonces and ids stay exact; edits name their target", 
 }
 
 TEST_CASE("discord: pre-uploaded attachments are references", "[discord]") {
-  http_request req{head("POST", "https://discord.com/api/v9/channels/1/messages",
-                        {{"Content-Type", "application/json"}}),
-                   R"({"content":"","attachments":[{"id":"0","filename":"big.zip","uploaded_filename":"abc/big.zip"}]})"};
+  http_request req{
+      head("POST", "https://discord.com/api/v9/channels/1/messages",
+           {{"Content-Type", "application/json"}}),
+      R"({"content":"","attachments":[{"id":"0","filename":"big.zip","uploaded_filename":"abc/big.zip"}]})"};
   auto ev = rest_test::decode_with(discord_decoder, req);
   REQUIRE(ev.size() == 1);
   REQUIRE(ev[0].attachments.size() == 1);

@@ -16,7 +16,9 @@ TEST_CASE("google-chat: message and upload endpoints are claimed", "[googlechat]
            {"POST", "https://chat.googleapis.com/v1/spaces/AAAAxyz/messages?messageId=client-1"},
            {"PATCH", "https://chat.googleapis.com/v1/spaces/AAAAxyz/messages/M1?updateMask=text"},
            {"GET", "https://chat.googleapis.com/v1/spaces/AAAAxyz/messages?pageSize=10"},
-           {"POST", "https://chat.googleapis.com/upload/v1/spaces/AAAAxyz/attachments:upload?uploadType=multipart"},
+           {"POST",
+            "https://chat.googleapis.com/upload/v1/spaces/AAAAxyz/"
+            "attachments:upload?uploadType=multipart"},
        }) {
     INFO(method << " " << url);
     CHECK(google_chat_decoder.classify(head(method, url)));
@@ -26,7 +28,8 @@ TEST_CASE("google-chat: message and upload endpoints are claimed", "[googlechat]
   }
 }
 
-TEST_CASE("google-chat: spaces, members, reactions and the web client are not claimed", "[googlechat]") {
+TEST_CASE("google-chat: spaces, members, reactions and the web client are not claimed",
+          "[googlechat]") {
   for (auto [method, url] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "https://chat.googleapis.com/v1/spaces"},
            {"GET", "https://chat.googleapis.com/v1/spaces/AAAAxyz/members"},
@@ -68,9 +71,11 @@ TEST_CASE("google-chat: rewriting a created message and a listed one", "[googlec
 }
 
 TEST_CASE("google-chat: a raw media upload gives its bytes", "[googlechat]") {
-  http_request req{head("POST", "https://chat.googleapis.com/upload/v1/spaces/S/attachments:upload?uploadType=media",
-                        {{"Content-Type", "image/jpeg"}}),
-                   "\xff\xd8\xff\xe0jpeg"};
+  http_request req{
+      head("POST",
+           "https://chat.googleapis.com/upload/v1/spaces/S/attachments:upload?uploadType=media",
+           {{"Content-Type", "image/jpeg"}}),
+      "\xff\xd8\xff\xe0jpeg"};
   auto ev = rest_test::decode_with(google_chat_decoder, req);
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].kind == event_kind::upload);

@@ -110,10 +110,13 @@ TEST_CASE("slack: rewriting web-client blocks replaces what is displayed", "[sla
 TEST_CASE("slack: blocks plus a fallback text are rewritten together", "[slack]") {
   const std::string blocks =
       R"([{"type":"rich_text","elements":[{"type":"rich_text_section","elements":[{"type":"text","text":"secret plan"}]}]}])";
-  http_request req{head("POST", "https://slack.com/api/chat.postMessage",
-                        {{"Content-Type", "application/x-www-form-urlencoded"}}),
-                   "token=xoxc-1&channel=C1&text=secret+plan&blocks=" +
-                       std::string("%5B%7B%22type%22%3A%22rich_text%22%2C%22elements%22%3A%5B%7B%22type%22%3A%22rich_text_section%22%2C%22elements%22%3A%5B%7B%22type%22%3A%22text%22%2C%22text%22%3A%22secret%20plan%22%7D%5D%7D%5D%7D%5D")};
+  http_request req{
+      head("POST", "https://slack.com/api/chat.postMessage",
+           {{"Content-Type", "application/x-www-form-urlencoded"}}),
+      "token=xoxc-1&channel=C1&text=secret+plan&blocks=" +
+          std::string("%5B%7B%22type%22%3A%22rich_text%22%2C%22elements%22%3A%5B%7B%22type%22%3A%"
+                      "22rich_text_section%22%2C%22elements%22%3A%5B%7B%22type%22%3A%22text%22%2C%"
+                      "22text%22%3A%22secret%20plan%22%7D%5D%7D%5D%7D%5D")};
   auto before = rest_test::decode_with(slack_web_decoder, req);
   REQUIRE(before.size() == 1);
   CHECK(before[0].text == "secret plan");
@@ -141,8 +144,7 @@ TEST_CASE("slack: rewriting inbound history, text and blocks-only", "[slack]") {
     REQUIRE(after.size() == before.size());
     CHECK(after[0].text == "[gone]");
     CHECK(rest_test::without(after[0], {"text"}) == rest_test::without(before[0], {"text"}));
-    for (std::size_t i = 1; i < after.size(); ++i)
-      CHECK(to_json(after[i]) == to_json(before[i]));
+    for (std::size_t i = 1; i < after.size(); ++i) CHECK(to_json(after[i]) == to_json(before[i]));
   }
 }
 
@@ -191,9 +193,10 @@ TEST_CASE("slack: ok:false answers carry no inbound messages", "[slack]") {
 }
 
 TEST_CASE("slack: text inside legacy message attachments is not missed", "[slack]") {
-  http_request req{head("POST", "https://slack.com/api/chat.postMessage",
-                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer xoxb-1"}}),
-                   R"({"channel":"C1","attachments":[{"fallback":"fb","pretext":"Report","text":"salary list attached","fields":[{"title":"Total","value":"1.2M"}]}]})"};
+  http_request req{
+      head("POST", "https://slack.com/api/chat.postMessage",
+           {{"Content-Type", "application/json"}, {"Authorization", "Bearer xoxb-1"}}),
+      R"({"channel":"C1","attachments":[{"fallback":"fb","pretext":"Report","text":"salary list attached","fields":[{"title":"Total","value":"1.2M"}]}]})"};
   auto ev = rest_test::decode_with(slack_web_decoder, req);
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].text == "Report\nsalary list attached\nTotal\n1.2M");

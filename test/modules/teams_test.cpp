@@ -14,17 +14,28 @@ using rest_test::head;
 TEST_CASE("teams: chat endpoints are claimed from the head alone", "[teams]") {
   const std::string conv = "19%3Aabc%40thread.v2";
   for (auto [method, url] : std::vector<std::pair<std::string, std::string>>{
-           {"POST", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" + conv + "/messages"},
-           {"POST", "https://teams.cloud.microsoft/api/chatsvc/emea/v1/users/ME/conversations/48%3Anotes/messages"},
-           {"POST", "https://teams.live.com/api/chatsvc/consumer/v1/users/ME/conversations/" + conv + "/messages"},
-           {"POST", "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/conversations/" + conv + "/messages"},
-           {"POST", "https://client-s.gateway.messenger.live.com/v1/users/ME/conversations/" + conv + "/messages"},
-           {"GET", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" + conv + "/messages?pageSize=20"},
-           {"PUT", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" + conv + "/messages/1767607900000"},
-           {"POST", "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/endpoints/SELF/subscriptions/0/poll"},
+           {"POST", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" +
+                        conv + "/messages"},
+           {"POST",
+            "https://teams.cloud.microsoft/api/chatsvc/emea/v1/users/ME/conversations/48%3Anotes/"
+            "messages"},
+           {"POST", "https://teams.live.com/api/chatsvc/consumer/v1/users/ME/conversations/" +
+                        conv + "/messages"},
+           {"POST", "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/conversations/" + conv +
+                        "/messages"},
+           {"POST", "https://client-s.gateway.messenger.live.com/v1/users/ME/conversations/" +
+                        conv + "/messages"},
+           {"GET", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" +
+                       conv + "/messages?pageSize=20"},
+           {"PUT", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/" +
+                       conv + "/messages/1767607900000"},
+           {"POST",
+            "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/endpoints/SELF/subscriptions/0/"
+            "poll"},
            {"POST", "https://us-api.asm.skype.com/v1/objects"},
            {"PUT", "https://eu-api.asm.skype.com/v1/objects/0-weu-d16-abc/content/imgpsh"},
-           {"PUT", "https://us-prod.asyncgw.teams.microsoft.com/v1/objects/0-wus-d1-abc/content/original"},
+           {"PUT",
+            "https://us-prod.asyncgw.teams.microsoft.com/v1/objects/0-wus-d1-abc/content/original"},
        }) {
     INFO(method << " " << url);
     CHECK(teams_chatsvc_decoder.classify(head(method, url)));
@@ -39,14 +50,24 @@ TEST_CASE("teams: presence, properties, lists and downloads are not chat", "[tea
            {"PUT", "https://presence.teams.microsoft.com/v1/me/forceavailability/"},
            {"POST", "https://presence.teams.microsoft.com/v1/presence/getpresence/"},
            {"GET", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/properties"},
-           {"GET", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations?view=msnp24Equivalent"},
-           {"PUT", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/19%3Aabc%40thread.v2/properties?name=consumptionhorizon"},
-           {"DELETE", "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/19%3Aabc%40thread.v2/messages/1767607900000"},
+           {"GET",
+            "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/"
+            "conversations?view=msnp24Equivalent"},
+           {"PUT",
+            "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/"
+            "19%3Aabc%40thread.v2/properties?name=consumptionhorizon"},
+           {"DELETE",
+            "https://teams.microsoft.com/api/chatsvc/amer/v1/users/ME/conversations/"
+            "19%3Aabc%40thread.v2/messages/1767607900000"},
            {"GET", "https://teams.microsoft.com/api/mt/emea/beta/users/tenants"},
            {"POST", "https://teams.microsoft.com/trap/tokens"},
            {"GET", "https://eu-api.asm.skype.com/v1/objects/0-weu-d16-abc/views/imgo"},
-           {"POST", "https://example.com/api/chatsvc/amer/v1/users/ME/conversations/19%3Aabc%40thread.v2/messages"},
-           {"POST", "https://teams.microsoft.com.evil.example/api/chatsvc/amer/v1/users/ME/conversations/x/messages"},
+           {"POST",
+            "https://example.com/api/chatsvc/amer/v1/users/ME/conversations/19%3Aabc%40thread.v2/"
+            "messages"},
+           {"POST",
+            "https://teams.microsoft.com.evil.example/api/chatsvc/amer/v1/users/ME/conversations/x/"
+            "messages"},
        }) {
     INFO(method << " " << url);
     CHECK_FALSE(teams_chatsvc_decoder.classify(head(method, url)));
@@ -69,7 +90,8 @@ TEST_CASE("teams: rewriting the content changes only the text", "[teams]") {
         rest_test::without(before[0], {"text", "html"}));
 }
 
-TEST_CASE("teams: a file reference inside the properties.files string can be rewritten", "[teams]") {
+TEST_CASE("teams: a file reference inside the properties.files string can be rewritten",
+          "[teams]") {
   auto f = rest_test::load_fixture("teams", "send-richtext-file-mention");
   auto before = rest_test::decode_with(teams_chatsvc_decoder, f.request);
   REQUIRE(before.size() == 1);
@@ -142,7 +164,8 @@ TEST_CASE("rest helpers: HTML to text", "[teams][rest]") {
   CHECK(rest::html_to_text("plain text, no tags") == "plain text, no tags");
   CHECK(rest::html_to_text("<p>unclosed <b>bold") == "unclosed bold");
   CHECK(rest::html_to_text("") == "");
-  CHECK(rest::html_to_text("\xe4\xbc\x9a\xe8\xad\xb0 &#x1F600;") == "\xe4\xbc\x9a\xe8\xad\xb0 \xf0\x9f\x98\x80");
+  CHECK(rest::html_to_text("\xe4\xbc\x9a\xe8\xad\xb0 &#x1F600;") ==
+        "\xe4\xbc\x9a\xe8\xad\xb0 \xf0\x9f\x98\x80");
   // Text nested past libxml2's default depth cap (256) must neither crash nor vanish.
   std::string deep;
   for (int i = 0; i < 100000; ++i) deep += "<div>";
@@ -152,7 +175,8 @@ TEST_CASE("rest helpers: HTML to text", "[teams][rest]") {
 
 TEST_CASE("rest helpers: times and keys", "[teams][rest]") {
   CHECK(rest::normalize_rfc3339("2026-01-05T10:00:00.000Z") == "2026-01-05T10:00:00.000Z");
-  CHECK(rest::normalize_rfc3339("2017-07-11T17:27:07.299000+00:00") == "2017-07-11T17:27:07.299000Z");
+  CHECK(rest::normalize_rfc3339("2017-07-11T17:27:07.299000+00:00") ==
+        "2017-07-11T17:27:07.299000Z");
   CHECK(rest::normalize_rfc3339("2026-01-05T00:30:00+02:00") == "2026-01-04T22:30:00Z");
   CHECK(rest::normalize_rfc3339("2026-02-30T00:00:00Z").empty());
   CHECK(rest::normalize_rfc3339("yesterday").empty());

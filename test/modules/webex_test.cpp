@@ -42,9 +42,10 @@ TEST_CASE("webex: rooms, people, memberships and the web app are not claimed", "
 }
 
 TEST_CASE("webex: a rewrite replaces text, markdown and html together", "[webex]") {
-  http_request req{head("POST", "https://webexapis.com/v1/messages",
-                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer t"}}),
-                   R"({"roomId":"R","text":"secret","markdown":"**secret**","html":"<b>secret</b>"})"};
+  http_request req{
+      head("POST", "https://webexapis.com/v1/messages",
+           {{"Content-Type", "application/json"}, {"Authorization", "Bearer t"}}),
+      R"({"roomId":"R","text":"secret","markdown":"**secret**","html":"<b>secret</b>"})"};
   auto before = rest_test::decode_with(webex_decoder, req);
   REQUIRE(before.size() == 1);
   CHECK(before[0].text == "secret");
