@@ -134,8 +134,11 @@ void message_fields(const exchange& x, const json::value& doc, const std::string
         field = "/driveDataRef/driveFileId";
         a.ref = json_str(a_json, field);
       }
-      if (!a.ref.empty())
-        a.at.path.push_back({layer_kind::json, ptr + "/attachment/" + std::to_string(i) + field});
+      if (!a.ref.empty()) {
+        std::string at = json_child(json_child(ptr, "attachment"), i);
+        at += field;
+        a.at.path.push_back({layer_kind::json, std::move(at)});
+      }
       fill_from_upload(x, a);
       e.attachments.push_back(std::move(a));
     }

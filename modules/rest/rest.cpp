@@ -159,8 +159,8 @@ std::string normalize_rfc3339(std::string_view t) {
   const year_month_day ymd{year{y}, month{mo}, day{d}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return {};
   const std::int64_t secs =
-      static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 + h * 3600 +
-      mi * 60 + s - offset_minutes * 60;
+      static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 +
+      std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s - std::int64_t{offset_minutes} * 60;
   // Keep at most milli/micro/nano precision as sent (up to 9 digits).
   return unix_to_rfc3339(secs, frac.size() <= 9 ? frac : frac.substr(0, 9));
 }

@@ -191,7 +191,8 @@ class arguments {
   const request_head* head_ = nullptr;
 };
 
-location extend(const location& prefix, const std::string& root_pointer, std::string pointer) {
+location extend(const location& prefix, const std::string& root_pointer,
+                const std::string& pointer) {
   location at = prefix;
   at.path.push_back({layer_kind::json, root_pointer + pointer});
   return at;
@@ -218,7 +219,8 @@ party learned_or_proxy(const exchange& x, const std::string& key) {
   return rest::proxy_party(x);
 }
 
-void learn_user(const exchange& x, const std::string& key, std::string id, std::string name) {
+void learn_user(const exchange& x, const std::string& key, const std::string& id,
+                const std::string& name) {
   if (x.sessions == nullptr || key.empty() || id.empty()) return;
   json::object rec;
   rec["id"] = id;
