@@ -2,13 +2,18 @@
 
 #include <set>
 
+#include "modules/discord/discord.hpp"
+#include "modules/googlechat/googlechat.hpp"
 #include "modules/legacy/aim_wim.hpp"
 #include "modules/legacy/msn_gateway.hpp"
 #include "modules/legacy/ymsg_http.hpp"
 #include "modules/matrix/matrix.hpp"
 #include "modules/mattermost/mattermost.hpp"
 #include "modules/rocketchat/rocketchat_rest.hpp"
+#include "modules/slack/slack.hpp"
+#include "modules/teams/teams.hpp"
 #include "modules/telegram/telegram.hpp"
+#include "modules/webex/webex.hpp"
 
 namespace imcap::modules {
 
@@ -18,6 +23,11 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      teams_chatsvc_decoder,
+      slack_web_decoder,
+      discord_decoder,
+      google_chat_decoder,
+      webex_decoder,
       mattermost::descriptor,
       rocketchat::descriptor,
       matrix::descriptor,

@@ -1,0 +1,446 @@
+#include "modules/rest/rest.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+#include <boost/json.hpp>
+
+#include "modules/content/base64.hpp"
+#include "modules/content/form.hpp"
+#include "modules/content/json.hpp"
+#include "modules/content/multipart.hpp"
+#include "modules/content/rewrite.hpp"
+
+namespace imcap::modules::rest {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+template <class Int>
+bool parse_int(std::string_view s, Int& out) noexcept {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+}  // namespace
+
+// ---- credentials and identity ----
+
+std::string session_key_of(std::string_view secret) {
+  if (secret.empty()) return {};
+  return sha256_hex(secret).substr(0, 16);
+}
+
+std::optional<std::string> authorization_secret(const header_fields& headers) {
+  auto v = headers.get("authorization");
+  if (!v) return std::nullopt;
+  std::string_view s = trim(*v);
+  for (std::string_view scheme : {"bearer ", "bot "}) {
+    if (s.size() > scheme.size() && iequals(s.substr(0, scheme.size()), scheme)) {
+      s = trim(s.substr(scheme.size()));
+      break;
+    }
+  }
+  if (s.empty()) return std::nullopt;
+  return std::string(s);
+}
+
+std::optional<std::string> cookie_value(const header_fields& headers, std::string_view name) {
+  for (const auto& f : headers.fields()) {
+    if (!iequals(f.name, "cookie")) continue;
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      std::size_t semi = rest.find(';');
+      std::string_view pair = trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      if (trim(pair.substr(0, eq)) == name) return std::string(trim(pair.substr(eq + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
+party proxy_party(const exchange& x) {
+  party p;
+  if (!x.proxy_user.empty()) {
+    p.id = std::string(x.proxy_user);
+    p.source = identity_source::proxy;
+  }
+  return p;
+}
+
+// ---- time ----
+
+std::string unix_to_rfc3339(std::int64_t seconds, std::string_view fraction) {
+  // 1970-01-01 .. 9999-12-31T23:59:59
+  if (seconds < 0 || seconds > 253402300799) return {};
+  using namespace std::chrono;
+  const sys_seconds tp{std::chrono::seconds{seconds}};
+  const sys_days day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss<std::chrono::seconds> hms{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  std::string out(buf);
+  if (!fraction.empty() && fraction.size() <= 9 &&
+      std::all_of(fraction.begin(), fraction.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    out += '.';
+    out += fraction;
+  }
+  out += 'Z';
+  return out;
+}
+
+std::string decimal_seconds_to_rfc3339(std::string_view ts) {
+  std::size_t dot = ts.find('.');
+  std::int64_t secs = 0;
+  if (!parse_int(ts.substr(0, dot), secs)) return {};
+  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : ts.substr(dot + 1);
+  return unix_to_rfc3339(secs, frac);
+}
+
+std::string normalize_rfc3339(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
+      t[13] != ':' || t[16] != ':')
+    return {};
+  int y = 0;
+  unsigned mo = 0, d = 0;
+  int h = 0, mi = 0, s = 0;
+  if (!parse_int(t.substr(0, 4), y) || !parse_int(t.substr(5, 2), mo) ||
+      !parse_int(t.substr(8, 2), d) || !parse_int(t.substr(11, 2), h) ||
+      !parse_int(t.substr(14, 2), mi) || !parse_int(t.substr(17, 2), s))
+    return {};
+  std::size_t i = 19;
+  std::string_view frac;
+  if (i < t.size() && t[i] == '.') {
+    std::size_t j = i + 1;
+    while (j < t.size() && t[j] >= '0' && t[j] <= '9') ++j;
+    frac = t.substr(i + 1, j - i - 1);
+    if (frac.empty()) return {};
+    i = j;
+  }
+  if (i >= t.size()) return {};
+  int offset_minutes = 0;
+  std::string_view zone = t.substr(i);
+  if (zone == "Z" || zone == "z") {
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    int oh = 0, om = 0;
+    if (!parse_int(zone.substr(1, 2), oh) || !parse_int(zone.substr(4, 2), om)) return {};
+    offset_minutes = (oh * 60 + om) * (zone[0] == '-' ? -1 : 1);
+  } else {
+    return {};
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{mo}, day{d}};
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return {};
+  const std::int64_t secs =
+      static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 +
+      std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s - std::int64_t{offset_minutes} * 60;
+  // Keep at most milli/micro/nano precision as sent (up to 9 digits).
+  return unix_to_rfc3339(secs, frac.size() <= 9 ? frac : frac.substr(0, 9));
+}
+
+// ---- text ----
+
+namespace {
+
+bool is_block(std::string_view n) noexcept {
+  static constexpr std::string_view blocks[] = {"p",          "div", "li", "tr", "h1",
+                                                "h2",         "h3",  "h4", "h5", "h6",
+                                                "blockquote", "pre", "ul", "ol", "table"};
+  return std::find(std::begin(blocks), std::end(blocks), n) != std::end(blocks);
+}
+
+void end_line(std::string& out) {
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (!out.empty() && out.back() != '\n') out += '\n';
+}
+
+void append_text(std::string& out, std::string_view s, bool pre) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    // U+00A0 no-break space
+    if (static_cast<unsigned char>(c) == 0xC2 && i + 1 < s.size() &&
+        static_cast<unsigned char>(s[i + 1]) == 0xA0) {
+      c = ' ';
+      ++i;
+      if (pre) {
+        out += ' ';
+        continue;
+      }
+    }
+    if (pre) {
+      out += c;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+      if (!out.empty() && out.back() != ' ' && out.back() != '\n') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+}
+
+}  // namespace
+
+std::string html_to_text(std::string_view html) {
+  if (html.empty()) return {};
+  if (html.size() > static_cast<std::size_t>(INT32_MAX)) return {};
+  // XML_PARSE_HUGE lifts libxml2's nesting cap of 256, past which it drops the rest of the
+  // document: text wrapped in 300 <div>s would otherwise vanish from what imcap scans. The
+  // parser and the walk below are iterative and the input is already size-bounded.
+  const int options = static_cast<int>(HTML_PARSE_NOERROR) |
+                      static_cast<int>(HTML_PARSE_NOWARNING) | static_cast<int>(HTML_PARSE_NONET) |
+                      static_cast<int>(XML_PARSE_HUGE);
+  htmlDocPtr doc =
+      htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8", options);
+  if (doc == nullptr) return {};
+  std::string out;
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  // Iterative walk (no recursion): down to the first child, across to siblings, back up to the
+  // parent's sibling. libxml2 bounds the tree depth itself.
+  xmlNodePtr n = root;
+  int pre_depth = 0;
+  while (n != nullptr) {
+    const std::string_view name =
+        n->name != nullptr ? std::string_view(reinterpret_cast<const char*>(n->name)) : "";
+    if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+      if (n->content != nullptr)
+        append_text(out, reinterpret_cast<const char*>(n->content), pre_depth > 0);
+    } else if (n->type == XML_ELEMENT_NODE) {
+      if (name == "br") {
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        out += '\n';
+      }
+      if (is_block(name)) end_line(out);
+      if (name == "pre") ++pre_depth;
+      if (n->children != nullptr && name != "script" && name != "style") {
+        n = n->children;
+        continue;
+      }
+      if (name == "pre") --pre_depth;
+      if (is_block(name)) end_line(out);
+    }
+    // Next node: sibling, or climb until an ancestor has one, closing blocks on the way.
+    while (n != nullptr && n->next == nullptr) {
+      n = n->parent;
+      if (n == nullptr || n == reinterpret_cast<xmlNodePtr>(doc)) {
+        n = nullptr;
+        break;
+      }
+      const std::string_view pname =
+          n->name != nullptr ? std::string_view(reinterpret_cast<const char*>(n->name)) : "";
+      if (n->type == XML_ELEMENT_NODE) {
+        if (pname == "pre") --pre_depth;
+        if (is_block(pname)) end_line(out);
+      }
+      if (n == root) {
+        n = nullptr;
+        break;
+      }
+    }
+    if (n != nullptr) n = n->next;
+  }
+  xmlFreeDoc(doc);
+  // Trim white space and blank lines at both ends; trailing spaces on each line.
+  std::string cleaned;
+  cleaned.reserve(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '\n')
+      while (!cleaned.empty() && cleaned.back() == ' ') cleaned.pop_back();
+    cleaned += out[i];
+  }
+  std::size_t b = cleaned.find_first_not_of(" \n");
+  if (b == std::string::npos) return {};
+  std::size_t e = cleaned.find_last_not_of(" \n");
+  return cleaned.substr(b, e - b + 1);
+}
+
+// ---- classification ----
+
+bool host_is(std::string_view host, std::string_view domain) noexcept {
+  if (host.size() == domain.size()) return host == domain;
+  return host.size() > domain.size() && host.ends_with(domain) &&
+         host[host.size() - domain.size() - 1] == '.';
+}
+
+std::size_t split_path(std::string_view path, std::span<std::string_view> segments) noexcept {
+  std::size_t n = 0;
+  while (!path.empty()) {
+    std::size_t slash = path.find('/');
+    std::string_view seg = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    if (seg.empty()) continue;
+    if (n == segments.size()) return n + 1;
+    segments[n++] = seg;
+  }
+  return n;
+}
+
+// ---- JSON ----
+
+std::string json_str(const boost::json::value& v, std::string_view pointer) {
+  const boost::json::value* p = content::at_pointer(v, pointer);
+  if (p == nullptr || !p->is_string()) return {};
+  return std::string(p->get_string());
+}
+
+std::string json_child(std::string_view pointer, std::string_view key) {
+  std::string out(pointer);
+  out += '/';
+  out += content::pointer_escape(key);
+  return out;
+}
+
+std::string json_child(std::string_view pointer, std::size_t index) {
+  std::string out(pointer);
+  out += '/';
+  out += std::to_string(index);
+  return out;
+}
+
+// ---- rewrite ----
+
+std::optional<std::string> multipart_type_from_body(std::string_view body) {
+  std::string b = content::multipart_boundary_of(body);
+  if (b.empty()) return std::nullopt;
+  return "multipart/form-data; boundary=\"" + b + "\"";
+}
+
+namespace {
+
+bool parse_range(std::string_view key, std::size_t size, std::size_t& off, std::size_t& len) {
+  std::size_t colon = key.find(':');
+  if (colon == std::string_view::npos) return false;
+  if (!parse_int(key.substr(0, colon), off) || !parse_int(key.substr(colon + 1), len)) return false;
+  return off <= size && len <= size - off;
+}
+
+// Reads the value below `path` in `value` (the read-only twin of content::rewrite_path, with
+// the same layer semantics, plus byte ranges).
+decode_error descend(std::string& value, std::span<const layer> path, const limits& lim,
+                     std::string& out, std::size_t depth) {
+  if (path.empty()) {
+    out = value;
+    return {};
+  }
+  if (depth > lim.max_depth) return {errc::too_deep, "read: too many layers"};
+  const layer& l = path.front();
+  std::span<const layer> rest = path.subspan(1);
+  switch (l.kind) {
+    case layer_kind::json: {
+      boost::json::value doc;
+      if (auto e = content::parse_json(value, lim, doc)) return e;
+      std::error_code ec;
+      const boost::json::value* v = doc.find_pointer(l.key, ec);
+      if (v == nullptr) return {errc::malformed_json, "read: no JSON value at " + l.key};
+      if (!v->is_string()) return {errc::malformed_json, "read: not a string at " + l.key};
+      std::string inner(v->get_string());
+      return descend(inner, rest, lim, out, depth + 1);
+    }
+    case layer_kind::json_string: {
+      boost::json::value doc;
+      if (auto e = content::parse_json(value, lim, doc)) return e;
+      if (!doc.is_string()) return {errc::malformed_json, "read: value is not a JSON string"};
+      std::string inner(doc.get_string());
+      return descend(inner, rest, lim, out, depth + 1);
+    }
+    case layer_kind::form: {
+      std::vector<content::form_field> fields;
+      if (auto e = content::parse_form(value, lim, fields)) return e;
+      std::string_view name = l.key;
+      std::size_t nth = 0;
+      if (content::form_value(fields, name) == nullptr) {
+        std::size_t hash = name.rfind('#');
+        if (hash != std::string_view::npos && parse_int(name.substr(hash + 1), nth))
+          name = name.substr(0, hash);
+      }
+      for (auto& f : fields) {
+        if (f.name != name || nth-- != 0) continue;
+        return descend(f.value, rest, lim, out, depth + 1);
+      }
+      return {errc::malformed_form, "read: no form field " + l.key};
+    }
+    case layer_kind::multipart: {
+      auto type = multipart_type_from_body(value);
+      if (!type) return {errc::malformed_multipart, "read: body has no leading boundary"};
+      std::vector<content::multipart_part> parts;
+      if (auto e = content::parse_multipart(*type, value, lim, parts)) return e;
+      std::size_t index = 0;
+      if (!parse_int(std::string_view(l.key), index) || index >= parts.size())
+        return {errc::malformed_multipart, "read: no part " + l.key};
+      return descend(parts[index].body, rest, lim, out, depth + 1);
+    }
+    case layer_kind::base64: {
+      std::string decoded;
+      auto alphabet =
+          l.key == "url" ? content::base64_alphabet::url_safe : content::base64_alphabet::standard;
+      if (auto e = content::base64_decode(value, alphabet, lim, decoded)) return e;
+      return descend(decoded, rest, lim, out, depth + 1);
+    }
+    case layer_kind::bytes: {
+      std::size_t off = 0, len = 0;
+      if (!parse_range(l.key, value.size(), off, len))
+        return {errc::malformed_frame, "read: byte range " + l.key + " outside the value"};
+      std::string inner = value.substr(off, len);
+      return descend(inner, rest, lim, out, depth + 1);
+    }
+    case layer_kind::frame:
+    case layer_kind::xml:
+      break;
+  }
+  return {errc::malformed_frame, "read: layer kind not used by REST decoders"};
+}
+
+}  // namespace
+
+decode_error rewrite_layers(std::string& body, std::span<const layer> path,
+                            std::string_view replacement, const limits& lim) {
+  if (path.empty() || path.front().kind != layer_kind::bytes)
+    return content::rewrite_path(body, path, replacement, lim);
+  // A raw upload body: the byte range, then whatever layers lie inside it.
+  std::size_t off = 0, len = 0;
+  if (!parse_range(path.front().key, body.size(), off, len))
+    return {errc::malformed_frame, "rewrite: byte range " + path.front().key + " outside the body"};
+  std::string inner = body.substr(off, len);
+  if (path.size() == 1) {
+    inner.assign(replacement.data(), replacement.size());
+  } else if (auto e = content::rewrite_path(inner, path.subspan(1), replacement, lim)) {
+    return e;
+  }
+  body.replace(off, len, inner);
+  return {};
+}
+
+decode_error read_layers(std::string_view body, std::span<const layer> path, const limits& lim,
+                         std::string& out) {
+  std::string copy(body);
+  return descend(copy, path, lim, out, 0);
+}
+
+}  // namespace imcap::modules::rest
