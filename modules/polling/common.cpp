@@ -226,6 +226,10 @@ constexpr std::array<std::string_view, 7> id_keys{"id",     "_id",     "messageI
 constexpr std::array<std::string_view, 7> time_keys{"ts",   "timestamp", "time",  "createdAt",
                                                     "created_at", "date", "sentAt"};
 constexpr std::array<std::string_view, 4> file_keys{"file", "files", "attachment", "attachments"};
+// Never taken as the text by the longest-string fallback: file metadata and event plumbing.
+constexpr std::array<std::string_view, 16> metadata_keys{
+    "name",  "filename", "fileName", "file_name", "type",   "mimeType", "mime_type", "mime",
+    "contentType", "content_type", "event", "action", "status", "lang", "locale", "token"};
 constexpr std::size_t max_shape_depth = 6;
 
 template <std::size_t N>
@@ -313,6 +317,7 @@ struct shape_walker {
     } else if (const auto* o = v.if_object()) {
       for (const auto& kv : *o) {
         if (kv.value().is_object() && kv.value().as_object().contains("_placeholder")) continue;
+        if (in(metadata_keys, kv.key())) continue;
         note_leftover(kv.value(), pointer_join(ptr, kv.key()), depth + 1);
       }
     }
@@ -393,6 +398,7 @@ struct shape_walker {
         object(*inner, p, depth + 1);
         continue;
       }
+      if (in(metadata_keys, k)) continue;
       note_leftover(v, p, depth + 1);
     }
   }
@@ -438,10 +444,11 @@ chat_shape read_chat_shape(const json::value& v, std::size_t first,
   return out;
 }
 
-void apply_shape(const chat_shape& s, const location& base, chat_event& e) {
+void apply_shape(const chat_shape& s, const location& base, chat_event& e,
+                 std::string_view pointer_prefix) {
   if (!s.text.empty()) {
     e.text = s.text;
-    e.text_at = with_layer(base, layer_kind::json, s.text_pointer);
+    e.text_at = with_layer(base, layer_kind::json, std::string(pointer_prefix) + s.text_pointer);
     if (s.text_guessed) e.attributes.emplace_back("text_source", "longest_string");
   }
   if (!s.conversation.empty()) e.conversation_id = s.conversation;
@@ -463,7 +470,11 @@ void apply_shape(const chat_shape& s, const location& base, chat_event& e) {
   for (const auto& a : s.attachments) {
     attachment copy = a;
     location at = base;
-    for (const auto& l : a.at.path) at.path.push_back(l);
+    for (const auto& l : a.at.path) {
+      layer copy_layer = l;
+      if (copy_layer.kind == layer_kind::json) copy_layer.key.insert(0, pointer_prefix);
+      at.path.push_back(std::move(copy_layer));
+    }
     copy.at = std::move(at);
     e.attachments.push_back(std::move(copy));
   }

@@ -79,10 +79,12 @@ struct chat_shape {
 chat_shape read_chat_shape(const boost::json::value& v, std::size_t first = 0,
                            std::vector<std::string>* leading_strings = nullptr);
 
-// Fills the common event fields from a shape (text, text_at = base + pointer, conversation,
-// recipients, sender when found, id as client or server id by direction, timestamp,
-// attachments whose `at` becomes base + their pointer kept in ref-less form).
-void apply_shape(const chat_shape& s, const location& base, chat_event& e);
+// Fills the common event fields from a shape (text, text_at = base + json(prefix + pointer),
+// conversation, recipients, sender when found, id as client or server id by direction,
+// timestamp, attachments located the same way). `pointer_prefix` locates the value the shape
+// was read from inside the JSON document the base points at ("/A" for SignalR arguments).
+void apply_shape(const chat_shape& s, const location& base, chat_event& e,
+                 std::string_view pointer_prefix = {});
 
 // Rewrites the value at `at` inside `body`, starting at layer `index`. json, json_string and
 // form layers are handled here; a frame layer is handed to `frame` (which gets the body, the
