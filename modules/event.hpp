@@ -61,6 +61,8 @@ enum class layer_kind : std::uint8_t {
   bytes,        // key: "offset:length" byte range inside the current value (legacy binary)
 };
 
+std::string_view to_string(layer_kind k) noexcept;
+
 struct layer {
   layer_kind kind = layer_kind::json;
   std::string key;
@@ -75,6 +77,9 @@ struct location {
   bool empty() const noexcept { return path.empty(); }
   friend bool operator==(const location&, const location&) = default;
 };
+
+// "kind:key kind:key ...", e.g. "form:payload_json json:/content" (for logs and messages).
+std::string to_string(const location& at);
 
 struct attachment {
   std::string name;                 // file name as the user gave it (UTF-8)

@@ -51,6 +51,18 @@ struct request_head {
   std::optional<std::string> query_param(std::string_view name) const;
 };
 
+// A parameter of a header value shaped `token; name=value; name="quoted \\" value"`
+// (Content-Type, Content-Disposition): names compared case-insensitively, quoted strings
+// unescaped. nullopt when absent.
+std::optional<std::string> header_param(std::string_view header_value, std::string_view name);
+
+// The first `;`-separated element of a header value, trimmed and lowercased
+// ("Multipart/Form-Data; boundary=x" -> "multipart/form-data").
+std::string header_token(std::string_view header_value);
+
+// ASCII case-insensitive equality.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
 struct http_request {
   request_head head;
   std::string body;  // content codings undone (identity bytes)

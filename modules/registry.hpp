@@ -33,6 +33,7 @@ struct decode_outcome {
   const decoder* used = nullptr;  // nullptr when no decoder matched
   std::vector<chat_event> events;
   decode_error error;
+  bool error_in_response = false;  // the error came from the response body, not the request
 };
 decode_outcome decode_exchange(const exchange& x);
 

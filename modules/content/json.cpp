@@ -1,0 +1,90 @@
+#include "modules/content/json.hpp"
+
+#include <cmath>
+
+#include <boost/json.hpp>
+
+namespace imcap::modules::content {
+
+decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out) {
+  if (text.size() > lim.max_decoded_bytes)
+    return {errc::too_large, "json: document of " + std::to_string(text.size()) +
+                                 " bytes over " + std::to_string(lim.max_decoded_bytes)};
+  boost::json::parse_options opt;
+  opt.max_depth = lim.max_depth;
+  // Boost.JSON's parser keeps its own explicit stack: a deep document fails with
+  // too_deep at max_depth instead of recursing.
+  boost::json::stream_parser p({}, opt);
+  boost::system::error_code ec;
+  p.write(text.data(), text.size(), ec);
+  if (!ec) p.finish(ec);
+  if (ec) {
+    if (ec == boost::json::error::too_deep)
+      return {errc::too_deep,
+              "json: nesting deeper than " + std::to_string(lim.max_depth)};
+    if (ec == boost::json::error::incomplete)
+      return {errc::truncated, "json: document ends early (" + ec.message() + ")"};
+    return {errc::malformed_json, "json: " + ec.message()};
+  }
+  out = p.release();
+  return {};
+}
+
+const boost::json::value* at_pointer(const boost::json::value& v, std::string_view pointer) {
+  boost::system::error_code ec;
+  const boost::json::value* r = v.find_pointer(pointer, ec);
+  if (ec) return nullptr;
+  return r;
+}
+
+std::optional<std::string> string_at(const boost::json::value& v, std::string_view pointer) {
+  const auto* p = at_pointer(v, pointer);
+  if (p == nullptr || !p->is_string()) return std::nullopt;
+  return std::string(p->as_string());
+}
+
+std::optional<std::string> id_at(const boost::json::value& v, std::string_view pointer) {
+  const auto* p = at_pointer(v, pointer);
+  if (p == nullptr) return std::nullopt;
+  if (p->is_string()) return std::string(p->as_string());
+  if (p->is_int64()) return std::to_string(p->as_int64());
+  if (p->is_uint64()) return std::to_string(p->as_uint64());
+  if (p->is_double()) {
+    double d = p->as_double();
+    // Integral doubles within the exactly representable range only.
+    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= 9007199254740992.0)
+      return std::to_string(static_cast<std::int64_t>(d));
+  }
+  return std::nullopt;
+}
+
+std::string pointer_escape(std::string_view key) {
+  std::string r;
+  r.reserve(key.size());
+  for (char c : key) {
+    if (c == '~')
+      r += "~0";
+    else if (c == '/')
+      r += "~1";
+    else
+      r += c;
+  }
+  return r;
+}
+
+decode_error replace_string(std::string& text, std::string_view pointer,
+                            std::string_view replacement, const limits& lim) {
+  boost::json::value doc;
+  if (auto e = parse_json(text, lim, doc)) return e;
+  boost::system::error_code ec;
+  boost::json::value* target = doc.find_pointer(pointer, ec);
+  if (ec || target == nullptr)
+    return {errc::malformed_json, "json: no value at " + std::string(pointer)};
+  if (!target->is_string())
+    return {errc::malformed_json, "json: value at " + std::string(pointer) + " is not a string"};
+  *target = boost::json::string(replacement);
+  text = boost::json::serialize(doc);
+  return {};
+}
+
+}  // namespace imcap::modules::content

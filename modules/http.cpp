@@ -1,0 +1,171 @@
+#include "modules/http.hpp"
+
+#include <algorithm>
+
+#include <boost/url/authority_view.hpp>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace imcap::modules {
+
+namespace {
+
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r) c = lower(c);
+  return r;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Host (lowercase, port and userinfo dropped) from an authority such as a Host header value.
+std::string host_from_authority(std::string_view authority) {
+  auto a = boost::urls::parse_authority(authority);
+  if (a) return lowercase(a->encoded_host_address());
+  // Not a valid authority: keep what precedes a port-looking suffix, so classification still
+  // has something to compare.
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos)
+    authority = authority.substr(0, colon);
+  return lowercase(trim(authority));
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+void header_fields::add(std::string name, std::string value) {
+  fields_.push_back(field{std::move(name), std::move(value)});
+}
+
+std::optional<std::string_view> header_fields::get(std::string_view name) const noexcept {
+  for (const auto& f : fields_) {
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  }
+  return std::nullopt;
+}
+
+request_head request_head::make(std::string method, std::string target, header_fields headers) {
+  request_head h;
+  h.method = std::move(method);
+  h.target = std::move(target);
+  h.headers = std::move(headers);
+
+  bool have_url = false;
+  if (!h.target.empty() && h.target.front() == '/') {
+    if (auto u = boost::urls::parse_origin_form(h.target)) {
+      h.path = u->path();
+      h.query = u->encoded_query();
+      have_url = true;
+    }
+  } else if (h.method == "CONNECT") {
+    h.host = host_from_authority(h.target);
+    have_url = true;
+  } else if (auto u = boost::urls::parse_uri(h.target)) {
+    if (u->has_authority()) h.host = lowercase(u->encoded_host_address());
+    h.path = u->path();
+    if (h.path.empty()) h.path = "/";
+    h.query = u->encoded_query();
+    have_url = true;
+  }
+  if (!have_url) {
+    // A target Boost.URL rejects (raw spaces, bad escapes): keep it undecoded so the request
+    // still classifies by what it looks like.
+    std::string_view t = h.target;
+    auto q = t.find('?');
+    h.path = std::string(t.substr(0, q));
+    if (q != std::string_view::npos) h.query = std::string(t.substr(q + 1));
+  }
+  if (h.host.empty()) {
+    if (auto host = h.headers.get("Host")) h.host = host_from_authority(trim(*host));
+  }
+  return h;
+}
+
+std::string header_token(std::string_view header_value) {
+  return lowercase(trim(header_value.substr(0, header_value.find(';'))));
+}
+
+std::optional<std::string> header_param(std::string_view v, std::string_view name) {
+  // Skip the leading token, then walk `; name=value` pairs. Each step consumes at least one
+  // character, so the loop ends.
+  auto semi = v.find(';');
+  if (semi == std::string_view::npos) return std::nullopt;
+  std::size_t i = semi + 1;
+  while (i < v.size()) {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ';')) ++i;
+    std::size_t name_start = i;
+    while (i < v.size() && v[i] != '=' && v[i] != ';') ++i;
+    std::string_view pname = trim(v.substr(name_start, i - name_start));
+    std::string value;
+    if (i < v.size() && v[i] == '=') {
+      ++i;
+      while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+      if (i < v.size() && v[i] == '"') {
+        ++i;
+        while (i < v.size() && v[i] != '"') {
+          if (v[i] == '\\' && i + 1 < v.size()) ++i;
+          value += v[i];
+          ++i;
+        }
+        if (i < v.size()) ++i;  // closing quote
+        while (i < v.size() && v[i] != ';') ++i;
+      } else {
+        std::size_t vs = i;
+        while (i < v.size() && v[i] != ';') ++i;
+        value = std::string(trim(v.substr(vs, i - vs)));
+      }
+    }
+    if (!pname.empty() && iequals(pname, name)) return value;
+  }
+  return std::nullopt;
+}
+
+std::string request_head::media_type() const {
+  auto ct = headers.get("Content-Type");
+  return ct ? header_token(*ct) : std::string();
+}
+
+std::optional<std::string> request_head::content_type_param(std::string_view name) const {
+  auto ct = headers.get("Content-Type");
+  if (!ct) return std::nullopt;
+  return header_param(*ct, name);
+}
+
+std::optional<std::string> request_head::query_param(std::string_view name) const {
+  auto params = boost::urls::parse_query(query);
+  if (!params) return std::nullopt;
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = true;
+  for (auto p : *params) {
+    if (p.key.decode(opt) == name) {
+      if (!p.has_value) return std::string();
+      return p.value.decode(opt);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string http_response::media_type() const {
+  auto ct = headers.get("Content-Type");
+  return ct ? header_token(*ct) : std::string();
+}
+
+}  // namespace imcap::modules
