@@ -2,6 +2,10 @@
 
 #include <set>
 
+#include "modules/engineio/engineio.hpp"
+#include "modules/signalr/signalr.hpp"
+#include "modules/sockjs/sockjs.hpp"
+
 namespace imcap::modules {
 
 namespace {
@@ -10,6 +14,11 @@ namespace {
 // each transport folder declares its descriptor in its header (see modules/README.md).
 const std::vector<decoder>& table() {
   static const std::vector<decoder> t = {
+      sockjs::methodcall_decoder,
+      signalr::classic_decoder,
+      signalr::core_decoder,
+      engineio::socketio_decoder,
+      sockjs::sockjs_decoder,
   };
   return t;
 }

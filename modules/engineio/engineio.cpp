@@ -426,7 +426,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
   if (can_store)
     if (auto saved = c.x.sessions->get(store_key(c.session_key, c.dir)))
       pending = load_pending(*saved, c.x.limits);
-  std::optional<std::size_t> carry_event;  // upload event for binaries of an earlier request
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t carry_event = none;  // upload event for binaries of an earlier request
 
   for (std::size_t i = 0; i < packets.size(); ++i) {
     const packet& p = packets[i];
@@ -467,7 +468,7 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
       } else {
         // Header in an earlier request of this session: the bytes arrive as an upload event
         // carrying the same reference, so the archive joins them to that message.
-        if (!carry_event) {
+        if (carry_event == none) {
           chat_event e = new_event(c);
           e.kind = event_kind::upload;
           e.conversation_id = pending->conversation;
@@ -478,13 +479,13 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
           out.push_back(std::move(e));
           carry_event = out.size() - 1;
         }
-        out[*carry_event].attachments.push_back(std::move(a));
+        out[carry_event].attachments.push_back(std::move(a));
       }
       if (pending->got >= pending->need) pending.reset();
       continue;
     }
     if (pending) pending.reset();  // text before all attachments arrived: the server drops it
-    carry_event.reset();
+    carry_event = none;
     const char type = p.data[0];
     if (type < '0' || type > '6')
       return {errc::malformed_frame, "engine.io: packet " + std::to_string(i) +
