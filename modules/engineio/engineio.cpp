@@ -250,8 +250,9 @@ decode_error parse_sio_header(std::string_view text, sio_header& out) {
 
 namespace {
 
-// JSONP request bodies escape newlines inside the payload as the two characters "\n" (and a
-// literal backslash-n as "\\n"); the server turns a lone "\n" back into a newline.
+// JSONP request bodies escape newlines inside the payload as the two characters "\n" and a
+// literal backslash-n as "\\n"; the Engine.IO server turns them back into a newline and a
+// backslash-n.
 std::string jsonp_unescape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -263,7 +264,7 @@ std::string jsonp_unescape(std::string_view s) {
         continue;
       }
       if (s[i + 1] == '\\' && i + 2 < s.size() && s[i + 2] == 'n') {
-        out.append("\\\\n");
+        out.append("\\n");  // an escaped literal backslash-n stays backslash-n
         i += 2;
         continue;
       }
@@ -615,6 +616,11 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
     out.push_back(std::move(e));
   }
 
+  if (pending && pending->local_event) {
+    // Still waiting: say so on the event; the rest comes in a later request.
+    out[*pending->local_event].attributes.emplace_back(
+        "binary_pending", std::to_string(pending->need - pending->got));
+  }
   if (can_store) {
     const std::string key = store_key(c.session_key, c.dir);
     if (pending) {
@@ -623,11 +629,6 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
     } else {
       c.x.sessions->erase(key);
     }
-  }
-  if (pending && pending->local_event) {
-    // Still waiting: say so on the event; the rest comes in a later request.
-    out[*pending->local_event].attributes.emplace_back(
-        "binary_pending", std::to_string(pending->need - pending->got));
   }
   return parse_err;
 }
