@@ -5,6 +5,7 @@
 #include "modules/engineio/engineio.hpp"
 #include "modules/signalr/signalr.hpp"
 #include "modules/sockjs/sockjs.hpp"
+#include "modules/telegram/telegram.hpp"
 
 namespace imcap::modules {
 
@@ -19,6 +20,7 @@ const std::vector<decoder>& table() {
       signalr::core_decoder,
       engineio::socketio_decoder,
       sockjs::sockjs_decoder,
+      telegram::bot_decoder,
   };
   return t;
 }
