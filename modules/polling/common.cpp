@@ -211,8 +211,8 @@ location with_layer(location base, layer_kind kind, std::string key) {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> text_keys{"text", "message", "msg", "body", "content",
-                                                    "chat"};
+constexpr std::array<std::string_view, 7> text_keys{"text", "message", "msg",    "body",
+                                                    "content", "chat", "caption"};
 constexpr std::array<std::string_view, 13> conversation_keys{
     "room",         "roomId",         "room_id",        "rid",  "channel", "channelId",
     "channel_id",   "conversation",   "conversationId", "conversation_id",
