@@ -163,9 +163,17 @@ void decode_ddp(context& c, const json::value& v, const location& doc_at,
       if (!fill_rc_message(pa[0].as_object(), doc_at, "/params/0", e)) return;
       if (method == "updateMessage") e.attributes.emplace_back("edit_of", e.client_msg_id);
     } else {
-      const auto shape = polling::read_chat_shape(*params);
-      if (!shape.has_content() || shape.text_guessed) return;
-      polling::apply_shape(shape, doc_at, e, "/params");
+      // Other methods: only object parameters with a known text field count. Bare string
+      // parameters are room ids, cursors and names far more often than chat text.
+      bool found = false;
+      for (std::size_t i = 0; i < pa.size() && i < 16 && !found; ++i) {
+        if (!pa[i].is_object()) continue;
+        const auto shape = polling::read_chat_shape(pa[i]);
+        if (!shape.has_content() || shape.text_guessed) continue;
+        polling::apply_shape(shape, doc_at, e, "/params/" + std::to_string(i));
+        found = true;
+      }
+      if (!found) return;
     }
     e.attributes.emplace_back("ddp_method", method);
     if (const std::string id = str(o, "id"); !id.empty()) e.attributes.emplace_back("ddp_id", id);
