@@ -2,12 +2,14 @@
 
 #include <array>
 #include <chrono>
+#include <span>
 #include <cstdio>
 
 #include <boost/json.hpp>
 
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
+#include "modules/content/rewrite.hpp"
 
 namespace imcap::modules::polling {
 
@@ -486,49 +488,33 @@ void apply_shape(const chat_shape& s, const location& base, chat_event& e,
 decode_error rewrite_layers(std::string& body, const location& at, std::size_t index,
                             std::string_view replacement, const frame_rewrite& frame) {
   const limits lim{};
-  if (index >= at.path.size()) {
-    body = std::string(replacement);
-    return {};
+  bool frame_below = false;
+  for (std::size_t k = index; k < at.path.size(); ++k)
+    if (at.path[k].kind == layer_kind::frame) frame_below = true;
+  if (!frame_below) {
+    // Plain body formats all the way down: the shared rewriter knows them.
+    return content::rewrite_path(
+        body, std::span<const layer>(at.path).subspan(index), replacement, lim);
   }
+  // Layers above a transport frame (a JSONP form field, a JSON string holding the payload):
+  // descend by hand, let the descriptor handle the frame, re-encode on the way out.
   const layer& l = at.path[index];
-  const bool last = index + 1 == at.path.size();
   switch (l.kind) {
     case layer_kind::json: {
-      if (last) return content::replace_string(body, l.key, replacement, lim);
       json::value doc;
       if (auto err = content::parse_json(body, lim, doc)) return err;
       const json::value* v = content::at_pointer(doc, l.key);
       if (!v || !v->is_string())
         return {errc::malformed_json, "rewrite: no string at " + l.key};
       std::string inner(v->as_string());
-      // A json layer followed by json_string: the string holds JSON; the next layer says so.
       if (auto err = rewrite_layers(inner, at, index + 1, replacement, frame)) return err;
       return content::replace_string(body, l.key, inner, lim);
     }
-    case layer_kind::json_string:
-      // The current value already is the inner document's text (the json layer above
-      // extracted it); descend with the following layers.
-      return rewrite_layers(body, at, index + 1, replacement, frame);
     case layer_kind::form: {
       std::vector<content::form_field> fields;
       if (auto err = content::parse_form(body, lim, fields)) return err;
-      // "#n" selects the n-th field of that name (0-based) for repeated names.
-      std::string name = l.key;
-      std::size_t nth = 0;
-      if (const auto hash = name.rfind('#'); hash != std::string::npos && hash + 1 < name.size()) {
-        const std::string digits = name.substr(hash + 1);
-        bool numeric = true;
-        for (char c : digits)
-          if (c < '0' || c > '9') numeric = false;
-        if (numeric && digits.size() < 6) {
-          nth = static_cast<std::size_t>(std::stoul(digits));
-          name.resize(hash);
-        }
-      }
-      std::size_t seen = 0;
       for (auto& f : fields) {
-        if (f.name != name) continue;
-        if (seen++ != nth) continue;
+        if (f.name != l.key) continue;
         if (auto err = rewrite_layers(f.value, at, index + 1, replacement, frame)) return err;
         body = content::serialize_form(fields);
         return {};
@@ -543,7 +529,7 @@ decode_error rewrite_layers(std::string& body, const location& at, std::size_t i
       return frame(body, l.key, descend);
     }
     default:
-      return {errc::malformed_frame, "rewrite: layer kind not supported by this transport"};
+      return {errc::malformed_frame, "rewrite: layer kind not supported above a frame"};
   }
 }
 

@@ -86,9 +86,11 @@ chat_shape read_chat_shape(const boost::json::value& v, std::size_t first = 0,
 void apply_shape(const chat_shape& s, const location& base, chat_event& e,
                  std::string_view pointer_prefix = {});
 
-// Rewrites the value at `at` inside `body`, starting at layer `index`. json, json_string and
-// form layers are handled here; a frame layer is handed to `frame` (which gets the body, the
-// frame key and a callback to rewrite the frame's content with the remaining layers).
+// Rewrites the value at `at` inside `body`, starting at layer `index`. A frame layer is handed
+// to `frame` (which gets the body, the frame key and a callback to rewrite the frame's content
+// with the remaining layers); json and form layers above a frame are descended here; below the
+// last frame the shared content::rewrite_path does the work. A json layer followed by more
+// layers means "this string holds the next document" (content/rewrite.hpp).
 using inner_rewrite = std::function<decode_error(std::string& content)>;
 using frame_rewrite =
     std::function<decode_error(std::string& body, std::string_view key, const inner_rewrite&)>;

@@ -287,7 +287,8 @@ decode_error decode_message(context& c, const std::string& s, const location& ms
   if (s[0] == '{' || s[0] == '[') {
     json::value v;
     if (auto err = content::parse_json(s, c.x.limits, v)) return err;
-    const location doc_at = with_layer(msg_at, layer_kind::json_string, "");
+    // The string holds a JSON document: the next json layer points into it.
+    const location& doc_at = msg_at;
     if (v.is_object() && v.as_object().contains("msg") && v.as_object().at("msg").is_string() &&
         !v.as_object().contains("text")) {
       const std::string m = str(v.as_object(), "msg");
@@ -541,8 +542,7 @@ decode_error decode_methodcall_body(context& c, std::string_view body,
   if (auto err = content::parse_json(*inner_text, c.x.limits, v))
     return {err.code, "method.call message: " + err.detail};
   if (!v.is_object()) return {errc::malformed_json, "method.call message is not an object"};
-  const location doc_at =
-      with_layer(with_layer({}, layer_kind::json, "/message"), layer_kind::json_string, "");
+  const location doc_at = with_layer({}, layer_kind::json, "/message");
   decode_ddp(c, v, doc_at, out);
   return {};
 }

@@ -13,9 +13,10 @@
 // {"msg":"changed","collection":"stream-room-messages","fields":{"args":[message...]}} inbound,
 // a login "result" ({"id","token"}) teaches the session's user id (session store, learned).
 //
-// Locations, outermost first: outbound [json "/<i>", json_string "", json "/params/0/msg"]
-// (jsonp_send adds an outer [form "d"]); inbound [frame "<line>", json "/<i>", json_string "",
-// json "/fields/args/0/msg"]; method.call [json "/message", json_string "", json ...].
+// Locations, outermost first (a json layer followed by another means the string holds JSON):
+// outbound [json "/<i>", json "/params/0/msg"] (jsonp_send adds an outer [form "d"]); inbound
+// [frame "<line>", json "/<i>", json "/fields/args/0/msg"]; method.call [json "/message",
+// json "/params/0/msg"].
 // session_key: digest of the SockJS session id, or of X-Auth-Token for method.call.
 
 #include <cstddef>
