@@ -2,9 +2,12 @@
 
 #include <set>
 
+#include "modules/bayeux/bayeux.hpp"
+#include "modules/bosh/bosh.hpp"
 #include "modules/engineio/engineio.hpp"
 #include "modules/signalr/signalr.hpp"
 #include "modules/sockjs/sockjs.hpp"
+#include "modules/zulip/zulip.hpp"
 #include "modules/telegram/telegram.hpp"
 
 namespace imcap::modules {
@@ -20,6 +23,10 @@ const std::vector<decoder>& table() {
       signalr::core_decoder,
       engineio::socketio_decoder,
       sockjs::sockjs_decoder,
+      zulip::zulip_decoder,
+      bosh::bosh_decoder,
+      bayeux::bayeux_decoder,
+      bosh::upload_decoder,
       telegram::bot_decoder,
   };
   return t;
