@@ -28,7 +28,7 @@ const decoder* find_decoder(std::string_view name) noexcept;
 
 // Decodes one exchange with the decoder `classify` picks: request body (outbound), then the
 // response body when present (inbound). Returns the events and the first error, if any; events
-// decoded before an error are kept.
+// decoded before an error are kept. When the request body fails, the response is not decoded.
 struct decode_outcome {
   const decoder* used = nullptr;  // nullptr when no decoder matched
   std::vector<chat_event> events;

@@ -243,7 +243,7 @@ TEST_CASE("decompression bombs stop at the limit quickly", "[bomb]") {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0).count();
     CHECK(e.code == errc::too_large);
     CHECK(out.size() <= lim.max_decoded_bytes);
-    CHECK(ms < 5000);
+    CHECK(ms < 20000);  // a hang guard, not a performance claim (bench/ has those)
   }
   SECTION("1 GiB of zeros in zstd (a few kB): ratio_exceeded long before 64 MiB") {
     auto zs = zstd_compress(zeros, 1024, 19);
