@@ -25,15 +25,20 @@ enum class endpoint : std::uint8_t {
   history,   // GET messages
 };
 
-// "/json/<rest>" or "/api/v1/<rest>" -> rest.
-std::optional<std::string_view> api_rest(std::string_view path) noexcept {
-  for (std::string_view prefix : {"/json/", "/api/v1/"})
-    if (path.substr(0, prefix.size()) == prefix) return path.substr(prefix.size());
-  return std::nullopt;
+// "/json/<rest>" (the web app) or "/api/v1/<rest>" -> rest. /api/v1/messages is a common
+// shape elsewhere too, so the API form also needs Zulip's Basic auth or a Zulip host name.
+std::optional<std::string_view> api_rest(const request_head& head) noexcept {
+  const std::string_view path = head.path;
+  if (path.substr(0, 6) == "/json/") return path.substr(6);
+  if (path.substr(0, 8) != "/api/v1/") return std::nullopt;
+  const auto auth = head.headers.get("Authorization");
+  const bool basic = auth && auth->size() > 6 && polling::iequals(auth->substr(0, 6), "basic ");
+  if (!basic && head.host.find("zulip") == std::string::npos) return std::nullopt;
+  return path.substr(8);
 }
 
 endpoint endpoint_of(const request_head& head) noexcept {
-  const auto rest = api_rest(head.path);
+  const auto rest = api_rest(head);
   if (!rest) return endpoint::none;
   const std::string_view m = head.method;
   if (*rest == "messages") {

@@ -390,3 +390,29 @@ TEST_CASE("socketio malformed bodies give errors and keep what was decoded") {
     CHECK(run(sio, c).request_error.code == errc::too_many_parts);
   }
 }
+
+TEST_CASE("socketio rewrite in XHR2 binary framing recomputes the digit-byte length") {
+  const std::string header = "42[\"chat message\",\"abc\"]";
+  std::string body("\x00\x02\x04\xff", 4);  // 24 bytes
+  body += header;
+  body += std::string("\x01\x04\xff\x04\x01\x02\x03", 7);
+  poll_case c;
+  c.target = "/socket.io/?EIO=3&transport=polling&sid=b2";
+  c.headers = {{"Content-Type", "application/octet-stream"}};
+  c.body = body;
+  auto r = run(sio, c);
+  REQUIRE_FALSE(r.request_error);
+  REQUIRE(r.events.size() == 2);  // the message, and an unannounced binary message
+  std::string rewritten = body;
+  REQUIRE_FALSE(engineio::rewrite(rewritten, r.events[0].text_at, "\xc3\xa9t\xc3\xa9 long text"));
+  // 42["chat message","été long text"] is 36 bytes: digits 3, 6.
+  std::string want("\x00\x03\x06\xff", 4);
+  want += "42[\"chat message\",\"\xc3\xa9t\xc3\xa9 long text\"]";
+  want += std::string("\x01\x04\xff\x04\x01\x02\x03", 7);
+  CHECK(rewritten == want);
+  c.body = rewritten;
+  auto r2 = run(sio, c);
+  REQUIRE(r2.events.size() == 2);
+  CHECK(r2.events[0].text == "\xc3\xa9t\xc3\xa9 long text");
+  CHECK(r2.events[1].attachments[0].bytes == std::string("\x01\x02\x03"));
+}

@@ -16,12 +16,14 @@ const decoder& bx = bayeux::bayeux_decoder;
 }  // namespace
 
 TEST_CASE("zulip classification") {
-  CHECK(classifies(zd, "POST", "/api/v1/messages"));
+  CHECK(classifies(zd, "POST", "/api/v1/messages", {{"Authorization", "Basic YTpi"}}));
+  CHECK(classifies(zd, "POST", "https://acme.zulipchat.com/api/v1/messages"));
+  CHECK_FALSE(classifies(zd, "POST", "https://api.example.com/api/v1/messages"));
   CHECK(classifies(zd, "POST", "/json/messages"));
   CHECK(classifies(zd, "PATCH", "/json/messages/1001"));
   CHECK(classifies(zd, "POST", "/json/user_uploads"));
   CHECK(classifies(zd, "GET", "/json/events?queue_id=1&last_event_id=-1"));
-  CHECK(classifies(zd, "GET", "/api/v1/messages?anchor=newest"));
+  CHECK(classifies(zd, "GET", "/api/v1/messages?anchor=newest", {{"Authorization", "Basic YTpi"}}));
   CHECK_FALSE(classifies(zd, "PATCH", "/json/messages/abc"));
   CHECK_FALSE(classifies(zd, "DELETE", "/json/messages"));
   CHECK_FALSE(classifies(zd, "POST", "/api/v2/messages"));
