@@ -131,8 +131,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     if (open == std::string_view::npos || close == std::string_view::npos || close < open)
       return {errc::malformed_json, "bayeux: response is neither JSON nor a callback"};
     std::vector<chat_event> found;
-    auto err = decode_document(x, direction::inbound, body.substr(open + 1, close - open - 1), {},
-                               found);
+    auto err =
+        decode_document(x, direction::inbound, body.substr(open + 1, close - open - 1), {}, found);
     for (auto& e : found) {
       e.text_at = {};
       out.push_back(std::move(e));

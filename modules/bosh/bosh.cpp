@@ -35,8 +35,7 @@ bool stanza_ns(const pugi::xml_node& n) {
   return ns.empty() || ns == client_ns || ns == httpbind_ns;
 }
 
-pugi::xml_node child_ns(const pugi::xml_node& parent, std::string_view name,
-                        std::string_view ns) {
+pugi::xml_node child_ns(const pugi::xml_node& parent, std::string_view name, std::string_view ns) {
   for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element || local_name(c) != name) continue;
     if (ns.empty() ? stanza_ns(c) : namespace_of(c) == ns) return c;
@@ -142,8 +141,10 @@ void decode_message(const context& c, const pugi::xml_node& m, const std::string
     if (type == "groupchat") e.sender.display_name = resource(from);
     e.conversation_id = bare(from);
     e.server_msg_id = m.attribute("id").value();
+    // XEP-0203 stamps are XEP-0082 date-times; only UTC ("...Z") ones are RFC 3339 UTC as is.
     if (const pugi::xml_node d = child_ns(m, "delay", delay_ns))
-      e.timestamp = d.attribute("stamp").value();
+      e.timestamp =
+          polling::timestamp_from(json::value(json::string(d.attribute("stamp").value())));
   }
   if (type == "groupchat") {
     e.attributes.emplace_back("groupchat", "true");
@@ -201,8 +202,7 @@ void decode_iq(const context& c, const pugi::xml_node& iq, std::vector<chat_even
   if (const pugi::xml_node bind = child_ns(iq, "bind", bind_ns)) {
     const std::string jid = bind.child("jid").child_value();
     if (jid.empty()) return;
-    if (c.x.sessions && !c.session_key.empty())
-      c.x.sessions->put("bosh:jid:" + c.session_key, jid);
+    if (c.x.sessions && !c.session_key.empty()) c.x.sessions->put("bosh:jid:" + c.session_key, jid);
     chat_event e = new_event(c);
     e.kind = event_kind::identity;
     e.sender = party{jid, {}, identity_source::body};
@@ -230,9 +230,9 @@ void decode_iq(const context& c, const pugi::xml_node& iq, std::vector<chat_even
       if (!content::parse_json(*saved, c.x.limits, v)) {
         if (auto n = content::string_at(v, "/name"); n && !n->empty()) a.name = *n;
         if (auto t = content::string_at(v, "/type"); t && !t->empty()) a.media_type = *t;
-        if (auto s = content::string_at(v, "/size"); s && !s->empty() && s->size() < 19 &&
-                                                     s->find_first_not_of("0123456789") ==
-                                                         std::string::npos)
+        if (auto s = content::string_at(v, "/size");
+            s && !s->empty() && s->size() < 19 &&
+            s->find_first_not_of("0123456789") == std::string::npos)
           a.size = std::stoull(*s);
       }
       c.x.sessions->erase(req_key);

@@ -42,8 +42,8 @@ decode_error parse_payload(std::string_view body, payload_format f, const limits
                            std::vector<packet>& out) {
   auto push = [&](packet p) -> decode_error {
     if (out.size() >= lim.max_parts)
-      return {errc::too_many_parts, "engine.io: more than " + std::to_string(lim.max_parts) +
-                                        " packets in one payload"};
+      return {errc::too_many_parts,
+              "engine.io: more than " + std::to_string(lim.max_parts) + " packets in one payload"};
     out.push_back(std::move(p));
     return {};
   };
@@ -53,9 +53,8 @@ decode_error parse_payload(std::string_view body, payload_format f, const limits
       std::size_t pos = 0;
       for (std::size_t n = 0;; ++n) {
         const std::size_t sep = body.find(record_separator, pos);
-        const std::string_view item = body.substr(pos, sep == std::string_view::npos
-                                                           ? std::string_view::npos
-                                                           : sep - pos);
+        const std::string_view item =
+            body.substr(pos, sep == std::string_view::npos ? std::string_view::npos : sep - pos);
         if (item.empty())
           return {errc::malformed_frame, "engine.io v4: empty packet " + std::to_string(n)};
         packet p;
@@ -87,14 +86,14 @@ decode_error parse_payload(std::string_view body, payload_format f, const limits
           ++digits;
         }
         if (pos + digits >= body.size())
-          return {errc::truncated, "engine.io v3: record " + std::to_string(n) +
-                                       " ends inside its length prefix"};
+          return {errc::truncated,
+                  "engine.io v3: record " + std::to_string(n) + " ends inside its length prefix"};
         if (digits == 0 || body[pos + digits] != ':')
           return {errc::malformed_frame,
                   "engine.io v3: record " + std::to_string(n) + " has no <length>: prefix"};
         if (units == 0)
-          return {errc::malformed_frame, "engine.io v3: record " + std::to_string(n) +
-                                             " has length 0"};
+          return {errc::malformed_frame,
+                  "engine.io v3: record " + std::to_string(n) + " has length 0"};
         pos += digits + 1;
         const auto bytes = polling::utf8_prefix_for_utf16(body.substr(pos), units);
         if (!bytes)
@@ -133,8 +132,8 @@ decode_error parse_payload(std::string_view body, payload_format f, const limits
         std::size_t digits = 0;
         while (true) {
           if (pos >= body.size())
-            return {errc::truncated, "engine.io v3 binary: record " + std::to_string(n) +
-                                         " ends inside its length"};
+            return {errc::truncated,
+                    "engine.io v3 binary: record " + std::to_string(n) + " ends inside its length"};
           const auto d = static_cast<unsigned char>(body[pos++]);
           if (d == 0xFF) break;
           if (d > 9 || digits == max_length_digits)
@@ -147,8 +146,8 @@ decode_error parse_payload(std::string_view body, payload_format f, const limits
           return {errc::malformed_frame,
                   "engine.io v3 binary: record " + std::to_string(n) + " has no length"};
         if (len > body.size() - pos)
-          return {errc::truncated, "engine.io v3 binary: record " + std::to_string(n) +
-                                       " claims " + std::to_string(len) + " bytes, " +
+          return {errc::truncated, "engine.io v3 binary: record " + std::to_string(n) + " claims " +
+                                       std::to_string(len) + " bytes, " +
                                        std::to_string(body.size() - pos) + " left"};
         const std::string_view item = body.substr(pos, len);
         pos += len;
@@ -571,8 +570,7 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
     e.attributes.emplace_back("eio", c.eio);
     if (h.nsp != "/") e.attributes.emplace_back("namespace", h.nsp);
     if (!h.ack_id.empty()) e.attributes.emplace_back("ack_id", h.ack_id);
-    for (std::size_t k = 0; k < leading.size(); ++k)
-      e.attributes.emplace_back("arg", leading[k]);
+    for (std::size_t k = 0; k < leading.size(); ++k) e.attributes.emplace_back("arg", leading[k]);
 
     std::vector<std::pair<std::size_t, const json::object*>> placeholders;
     if (h.type == 5) find_placeholders(v, nullptr, 0, placeholders);
@@ -584,8 +582,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
       pb.conversation = e.conversation_id;
       pb.client_msg_id = e.client_msg_id;
       // A reference the later upload event repeats: session, packet position and ack id.
-      pb.ref_base = "socketio:" + (c.session_key.empty() ? std::string("-") : c.session_key) +
-                    ":" + pb.event + (h.ack_id.empty() ? "" : ":" + h.ack_id);
+      pb.ref_base = "socketio:" + (c.session_key.empty() ? std::string("-") : c.session_key) + ":" +
+                    pb.event + (h.ack_id.empty() ? "" : ":" + h.ack_id);
       const json::object* first_obj = nullptr;
       for (std::size_t k = 1; k < args->size() && !first_obj; ++k)
         first_obj = (*args)[k].if_object();
@@ -594,7 +592,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
       for (const auto& [num, parent] : placeholders) {
         if (num >= h.attachments) continue;
         std::string name = meta_field(parent, {"name", "filename", "fileName", "file_name"});
-        if (name.empty()) name = meta_field(first_obj, {"name", "filename", "fileName", "file_name"});
+        if (name.empty())
+          name = meta_field(first_obj, {"name", "filename", "fileName", "file_name"});
         std::string mtype = meta_field(parent, {"type", "mimeType", "mime", "contentType"});
         if (mtype.empty())
           mtype = meta_field(first_obj, {"type", "mimeType", "mime", "contentType"});
@@ -739,8 +738,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
       std::string index, payload;
       if (auto err = parse_jsonp_response(content, limits{}, index, payload)) return err;
       if (auto err = rewrite_payload(payload, key, inner)) return err;
-      content = std::string(jsonp_head) + index + "](" + json::serialize(json::string(payload)) +
-                ");";
+      content =
+          std::string(jsonp_head) + index + "](" + json::serialize(json::string(payload)) + ");";
       return decode_error{};
     }
     return rewrite_payload(content, key, inner);

@@ -52,11 +52,11 @@ payload_format sniff_format(std::string_view body) noexcept;
 
 // A Socket.IO packet inside an Engine.IO message: <type>[<n>-][<nsp>,][<ack id>][JSON].
 struct sio_header {
-  int type = 0;                  // 0 CONNECT .. 6 BINARY_ACK
-  std::size_t attachments = 0;   // binary packets that follow (types 5 and 6)
+  int type = 0;                 // 0 CONNECT .. 6 BINARY_ACK
+  std::size_t attachments = 0;  // binary packets that follow (types 5 and 6)
   std::string nsp = "/";
-  std::string ack_id;            // empty when none
-  std::size_t json_offset = 0;   // where the JSON starts in the Socket.IO packet text
+  std::string ack_id;           // empty when none
+  std::size_t json_offset = 0;  // where the JSON starts in the Socket.IO packet text
 };
 // `text` excludes the Engine.IO type digit. Errors: malformed_frame.
 decode_error parse_sio_header(std::string_view text, sio_header& out);

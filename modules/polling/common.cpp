@@ -2,8 +2,8 @@
 
 #include <array>
 #include <chrono>
-#include <span>
 #include <cstdio>
+#include <span>
 
 #include <boost/json.hpp>
 
@@ -102,9 +102,12 @@ std::size_t utf16_length(std::string_view utf8) noexcept {
   for (std::size_t i = 0; i < utf8.size();) {
     const auto c = static_cast<unsigned char>(utf8[i]);
     std::size_t len = 1;
-    if (c >= 0xF0 && c <= 0xF4) len = 4;
-    else if (c >= 0xE0) len = 3;
-    else if (c >= 0xC2 && c < 0xE0) len = 2;
+    if (c >= 0xF0 && c <= 0xF4)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC2 && c < 0xE0)
+      len = 2;
     if (len > 1) {
       if (i + len > utf8.size()) len = 1;
       for (std::size_t k = 1; k < len; ++k) {
@@ -129,9 +132,12 @@ std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8,
     if (i >= utf8.size()) return std::nullopt;
     const auto c = static_cast<unsigned char>(utf8[i]);
     std::size_t len = 1;
-    if (c >= 0xF0 && c <= 0xF4) len = 4;
-    else if (c >= 0xE0) len = 3;
-    else if (c >= 0xC2 && c < 0xE0) len = 2;
+    if (c >= 0xF0 && c <= 0xF4)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC2 && c < 0xE0)
+      len = 2;
     if (len > 1) {
       if (i + len > utf8.size()) len = 1;
       for (std::size_t k = 1; k < len; ++k) {
@@ -213,25 +219,26 @@ location with_layer(location base, layer_kind kind, std::string key) {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> text_keys{"text", "message", "msg",    "body",
-                                                    "content", "chat", "caption"};
+constexpr std::array<std::string_view, 7> text_keys{"text",    "message", "msg",    "body",
+                                                    "content", "chat",    "caption"};
 constexpr std::array<std::string_view, 13> conversation_keys{
-    "room",         "roomId",         "room_id",        "rid",  "channel", "channelId",
-    "channel_id",   "conversation",   "conversationId", "conversation_id",
-    "chatId",       "chat_id",        "group"};
+    "room",           "roomId",          "room_id",    "rid",
+    "channel",        "channelId",       "channel_id", "conversation",
+    "conversationId", "conversation_id", "chatId",     "chat_id",
+    "group"};
 constexpr std::array<std::string_view, 7> sender_keys{"from",   "sender",   "user", "username",
                                                       "author", "userName", "nick"};
-constexpr std::array<std::string_view, 4> recipient_keys{"to", "recipient", "recipients",
-                                                         "target"};
-constexpr std::array<std::string_view, 7> id_keys{"id",     "_id",     "messageId", "message_id",
-                                                  "msgId",  "nonce",   "localId"};
-constexpr std::array<std::string_view, 7> time_keys{"ts",   "timestamp", "time",  "createdAt",
-                                                    "created_at", "date", "sentAt"};
+constexpr std::array<std::string_view, 4> recipient_keys{"to", "recipient", "recipients", "target"};
+constexpr std::array<std::string_view, 7> id_keys{"id",    "_id",   "messageId", "message_id",
+                                                  "msgId", "nonce", "localId"};
+constexpr std::array<std::string_view, 7> time_keys{"ts",         "timestamp", "time",  "createdAt",
+                                                    "created_at", "date",      "sentAt"};
 constexpr std::array<std::string_view, 4> file_keys{"file", "files", "attachment", "attachments"};
 // Never taken as the text by the longest-string fallback: file metadata and event plumbing.
 constexpr std::array<std::string_view, 16> metadata_keys{
-    "name",  "filename", "fileName", "file_name", "type",   "mimeType", "mime_type", "mime",
-    "contentType", "content_type", "event", "action", "status", "lang", "locale", "token"};
+    "name",      "filename", "fileName",    "file_name",    "type",  "mimeType",
+    "mime_type", "mime",     "contentType", "content_type", "event", "action",
+    "status",    "lang",     "locale",      "token"};
 constexpr std::size_t max_shape_depth = 6;
 
 template <std::size_t N>
@@ -285,8 +292,8 @@ void add_file(const json::value& v, const std::string& ptr, chat_shape& out) {
   attachment a;
   if (auto n = first_string(*o, {"name", "filename", "fileName", "file_name", "title"}))
     a.name = *n;
-  if (auto t = first_string(*o, {"type", "mimeType", "mime_type", "mime", "contentType",
-                                 "content_type", "mimetype"}))
+  if (auto t = first_string(
+          *o, {"type", "mimeType", "mime_type", "mime", "contentType", "content_type", "mimetype"}))
     a.media_type = *t;
   if (const auto* sz = o->if_contains("size")) {
     if (sz->is_int64() && sz->get_int64() >= 0)
@@ -493,8 +500,8 @@ decode_error rewrite_layers(std::string& body, const location& at, std::size_t i
     if (at.path[k].kind == layer_kind::frame) frame_below = true;
   if (!frame_below) {
     // Plain body formats all the way down: the shared rewriter knows them.
-    return content::rewrite_path(
-        body, std::span<const layer>(at.path).subspan(index), replacement, lim);
+    return content::rewrite_path(body, std::span<const layer>(at.path).subspan(index), replacement,
+                                 lim);
   }
   // Layers above a transport frame (a JSONP form field, a JSON string holding the payload):
   // descend by hand, let the descriptor handle the frame, re-encode on the way out.
@@ -504,8 +511,7 @@ decode_error rewrite_layers(std::string& body, const location& at, std::size_t i
       json::value doc;
       if (auto err = content::parse_json(body, lim, doc)) return err;
       const json::value* v = content::at_pointer(doc, l.key);
-      if (!v || !v->is_string())
-        return {errc::malformed_json, "rewrite: no string at " + l.key};
+      if (!v || !v->is_string()) return {errc::malformed_json, "rewrite: no string at " + l.key};
       std::string inner(v->as_string());
       if (auto err = rewrite_layers(inner, at, index + 1, replacement, frame)) return err;
       return content::replace_string(body, l.key, inner, lim);

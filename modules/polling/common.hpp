@@ -41,8 +41,7 @@ std::size_t utf16_length(std::string_view utf8) noexcept;
 
 // The longest prefix of `utf8` that is exactly `units` UTF-16 code units long, in bytes;
 // nullopt when the text is shorter or the boundary splits a surrogate pair.
-std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8,
-                                                 std::size_t units) noexcept;
+std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8, std::size_t units) noexcept;
 
 // ASCII case-insensitive comparisons for classifiers.
 bool iequals(std::string_view a, std::string_view b) noexcept;
@@ -59,7 +58,7 @@ party proxy_sender(const exchange& x);
 // value the reader was given.
 struct chat_shape {
   std::string text;
-  std::string text_pointer;  // where `text` sits
+  std::string text_pointer;   // where `text` sits
   bool text_guessed = false;  // no known text field: the longest other string was taken
   std::string conversation;
   std::vector<std::string> recipients;

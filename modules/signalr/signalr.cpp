@@ -126,8 +126,8 @@ decode_error decode_classic_response(const exchange& x, std::vector<chat_event>&
   const auto* list = messages->if_array();
   if (!list) return {errc::malformed_json, "signalr poll: M is not an array"};
   if (list->size() > x.limits.max_parts)
-    return {errc::too_many_parts, "signalr poll: more than " + std::to_string(x.limits.max_parts) +
-                                      " messages"};
+    return {errc::too_many_parts,
+            "signalr poll: more than " + std::to_string(x.limits.max_parts) + " messages"};
   const std::string session_key = session_from_query(x, "connectionToken");
   const std::string cursor = content::string_at(v, "/C").value_or("");
   for (std::size_t i = 0; i < list->size(); ++i) {
@@ -178,8 +178,8 @@ decode_error split_records(std::string_view body, const limits& lim,
   while (pos < body.size()) {
     const std::size_t sep = body.find(record_separator, pos);
     if (sep == std::string_view::npos)
-      return {errc::truncated, "signalr: record " + std::to_string(out.size()) +
-                                   " is not terminated by 0x1E"};
+      return {errc::truncated,
+              "signalr: record " + std::to_string(out.size()) + " is not terminated by 0x1E"};
     if (out.size() >= lim.max_parts)
       return {errc::too_many_parts,
               "signalr: more than " + std::to_string(lim.max_parts) + " records"};
@@ -201,7 +201,8 @@ decode_error decode_core_body(const exchange& x, std::string_view body, directio
     if (auto err = content::parse_json(records[i], x.limits, v))
       return {err.code, "signalr record " + std::to_string(i) + ": " + err.detail};
     const auto* o = v.if_object();
-    if (!o) return {errc::malformed_json, "signalr record " + std::to_string(i) + " is not an object"};
+    if (!o)
+      return {errc::malformed_json, "signalr record " + std::to_string(i) + " is not an object"};
     const json::value* type = o->if_contains("type");
     if (!type) continue;  // handshake request {"protocol":..} or response {} / {"error":..}
     if (!type->is_int64())
@@ -228,7 +229,8 @@ decode_error decode_core_body(const exchange& x, std::string_view body, directio
       const auto shape = polling::read_chat_shape(*item);
       if (!shape.has_content()) continue;
       polling::apply_shape(shape, base, e, "/item");
-      if (auto id = content::id_at(v, "/invocationId")) e.attributes.emplace_back("invocation_id", *id);
+      if (auto id = content::id_at(v, "/invocationId"))
+        e.attributes.emplace_back("invocation_id", *id);
       e.attributes.emplace_back("stream_item", "true");
       out.push_back(std::move(e));
     }

@@ -227,8 +227,7 @@ void decode_ddp(context& c, const json::value& v, const location& doc_at,
       for (std::size_t i = 0; i < ma.size() && i < 1024; ++i) {
         if (!ma[i].is_object()) continue;
         chat_event e = new_event(c, "rocketchat");
-        if (!fill_rc_message(ma[i].as_object(), doc_at, "/result/messages/" + std::to_string(i),
-                             e))
+        if (!fill_rc_message(ma[i].as_object(), doc_at, "/result/messages/" + std::to_string(i), e))
           continue;
         e.attributes.emplace_back("history", "true");
         out.push_back(std::move(e));
@@ -243,9 +242,8 @@ bool decode_stomp(context& c, std::string_view s, std::vector<chat_event>& out) 
   if (nl == std::string_view::npos) return false;
   std::string_view command = s.substr(0, nl);
   if (!command.empty() && command.back() == '\r') command.remove_suffix(1);
-  if (command != "SEND" && command != "MESSAGE") return command == "CONNECT" ||
-                                                        command == "SUBSCRIBE" ||
-                                                        command == "CONNECTED";
+  if (command != "SEND" && command != "MESSAGE")
+    return command == "CONNECT" || command == "SUBSCRIBE" || command == "CONNECTED";
   std::size_t pos = nl + 1;
   std::string destination;
   for (int n = 0; n < 64 && pos < s.size(); ++n) {
@@ -293,8 +291,8 @@ decode_error decode_message(context& c, const std::string& s, const location& ms
         !v.as_object().contains("text")) {
       const std::string m = str(v.as_object(), "msg");
       static constexpr std::array<std::string_view, 14> ddp{
-          "connect", "connected", "failed",  "ping",  "pong",    "sub",     "unsub",
-          "nosub",   "added",     "changed", "removed", "ready", "method",  "result"};
+          "connect", "connected", "failed",  "ping",    "pong",  "sub",    "unsub",
+          "nosub",   "added",     "changed", "removed", "ready", "method", "result"};
       bool is_ddp = m == "updated" || m == "addedBefore" || m == "movedBefore";
       for (auto k : ddp)
         if (m == k) is_ddp = true;
@@ -388,12 +386,11 @@ decode_error split_frames(std::string_view body, const limits& lim, std::vector<
     if (len == 0) return {};
     const char letter = body[off];
     if (letter != 'o' && letter != 'h' && letter != 'a' && letter != 'c')
-      return {errc::malformed_frame,
-              "sockjs: frame " + std::to_string(out.size()) + " starts with '" +
-                  std::string(1, letter) + "'"};
+      return {errc::malformed_frame, "sockjs: frame " + std::to_string(out.size()) +
+                                         " starts with '" + std::string(1, letter) + "'"};
     if (out.size() >= lim.max_parts)
-      return {errc::too_many_parts, "sockjs: more than " + std::to_string(lim.max_parts) +
-                                        " frames"};
+      return {errc::too_many_parts,
+              "sockjs: more than " + std::to_string(lim.max_parts) + " frames"};
     out.push_back({off, len});
     return {};
   };
@@ -519,8 +516,7 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
 bool classify_methodcall(const request_head& head) noexcept {
   if (head.method != "POST") return false;
   const std::string_view p = head.path;
-  return p.substr(0, 20) == "/api/v1/method.call/" ||
-         p.substr(0, 24) == "/api/v1/method.callAnon/";
+  return p.substr(0, 20) == "/api/v1/method.call/" || p.substr(0, 24) == "/api/v1/method.callAnon/";
 }
 
 namespace {

@@ -17,12 +17,12 @@ using polling::with_layer;
 namespace {
 
 enum class endpoint : std::uint8_t {
-  none,      // not a Zulip chat endpoint
-  send,      // POST messages
-  edit,      // PATCH messages/<id>
-  upload,    // POST user_uploads
-  events,    // GET events (long poll)
-  history,   // GET messages
+  none,     // not a Zulip chat endpoint
+  send,     // POST messages
+  edit,     // PATCH messages/<id>
+  upload,   // POST user_uploads
+  events,   // GET events (long poll)
+  history,  // GET messages
 };
 
 // "/json/<rest>" (the web app) or "/api/v1/<rest>" -> rest. /api/v1/messages is a common
@@ -111,13 +111,14 @@ std::string str(const json::value& v, std::string_view ptr) {
 void fill_message(const json::value& m, const std::string& ptr, chat_event& e) {
   e.sender.id = str(m, "/sender_email");
   e.sender.display_name = str(m, "/sender_full_name");
-  if (!e.sender.id.empty() || !e.sender.display_name.empty()) e.sender.source = identity_source::body;
+  if (!e.sender.id.empty() || !e.sender.display_name.empty())
+    e.sender.source = identity_source::body;
   if (const std::string sid = str(m, "/sender_id"); !sid.empty())
     e.attributes.emplace_back("sender_user_id", sid);
   const std::string content_text = str(m, "/content");
   const std::string ctype = str(m, "/content_type");
-  const bool html = ctype.empty() ? (!content_text.empty() && content_text.front() == '<')
-                                  : ctype == "text/html";
+  const bool html =
+      ctype.empty() ? (!content_text.empty() && content_text.front() == '<') : ctype == "text/html";
   const location at = with_layer({}, layer_kind::json, ptr + "/content");
   if (html) {
     e.html = content_text;
@@ -140,8 +141,9 @@ void fill_message(const json::value& m, const std::string& ptr, chat_event& e) {
       for (std::size_t i = 0; i < list->size() && i < 256; ++i) {
         const std::string email = str((*list)[i], "/email");
         if (email.empty()) continue;
-        if (email != e.sender.id) e.recipients.push_back(party{email, str((*list)[i], "/full_name"),
-                                                               identity_source::body});
+        if (email != e.sender.id)
+          e.recipients.push_back(
+              party{email, str((*list)[i], "/full_name"), identity_source::body});
         if (!ids.empty()) ids += ',';
         ids += email;
       }
@@ -177,8 +179,10 @@ decode_error decode_send(const exchange& x, bool edit, std::vector<chat_event>& 
       std::string ids;
       for (const auto& item : v.as_array()) {
         std::string id;
-        if (item.is_string()) id = std::string(item.as_string());
-        else if (item.is_int64()) id = std::to_string(item.get_int64());
+        if (item.is_string())
+          id = std::string(item.as_string());
+        else if (item.is_int64())
+          id = std::to_string(item.get_int64());
         if (id.empty()) continue;
         e.recipients.push_back(party{id, {}, identity_source::body});
         if (!ids.empty()) ids += ',';
@@ -192,8 +196,8 @@ decode_error decode_send(const exchange& x, bool edit, std::vector<chat_event>& 
         std::size_t pos = 0;
         for (int n = 0; n < 256 && pos <= to->size(); ++n) {
           const std::size_t comma = to->find(',', pos);
-          std::string one = to->substr(pos, comma == std::string::npos ? std::string::npos
-                                                                      : comma - pos);
+          std::string one =
+              to->substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
           if (!one.empty()) e.recipients.push_back(party{one, {}, identity_source::body});
           if (comma == std::string::npos) break;
           pos = comma + 1;
@@ -264,12 +268,18 @@ std::string html_to_text(std::string_view html) {
       if (semi != std::string_view::npos && semi - i <= 10) {
         const std::string_view ent = html.substr(i + 1, semi - i - 1);
         std::string rep;
-        if (ent == "amp") rep = "&";
-        else if (ent == "lt") rep = "<";
-        else if (ent == "gt") rep = ">";
-        else if (ent == "quot") rep = "\"";
-        else if (ent == "apos" || ent == "#39" || ent == "#x27") rep = "'";
-        else if (ent == "nbsp") rep = "\xc2\xa0";
+        if (ent == "amp")
+          rep = "&";
+        else if (ent == "lt")
+          rep = "<";
+        else if (ent == "gt")
+          rep = ">";
+        else if (ent == "quot")
+          rep = "\"";
+        else if (ent == "apos" || ent == "#39" || ent == "#x27")
+          rep = "'";
+        else if (ent == "nbsp")
+          rep = "\xc2\xa0";
         if (!rep.empty()) {
           out += rep;
           i = semi + 1;
@@ -284,14 +294,20 @@ std::string html_to_text(std::string_view html) {
   return out;
 }
 
-bool classify(const request_head& head) noexcept { return endpoint_of(head) != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return endpoint_of(head) != endpoint::none;
+}
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   switch (endpoint_of(x.request.head)) {
-    case endpoint::send: return decode_send(x, false, out);
-    case endpoint::edit: return decode_send(x, true, out);
-    case endpoint::upload: return decode_upload_request(x, out);
-    default: return {};
+    case endpoint::send:
+      return decode_send(x, false, out);
+    case endpoint::edit:
+      return decode_send(x, true, out);
+    case endpoint::upload:
+      return decode_upload_request(x, out);
+    default:
+      return {};
   }
 }
 
@@ -334,8 +350,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (!list->is_array()) return {errc::malformed_json, "zulip: " + list_key + " is not an array"};
   const auto& a = list->as_array();
   if (a.size() > x.limits.max_parts)
-    return {errc::too_many_parts, "zulip: more than " + std::to_string(x.limits.max_parts) +
-                                      " " + list_key};
+    return {errc::too_many_parts,
+            "zulip: more than " + std::to_string(x.limits.max_parts) + " " + list_key};
   for (std::size_t i = 0; i < a.size(); ++i) {
     std::string ptr = "/" + list_key + "/" + std::to_string(i);
     const json::value* m = &a[i];

@@ -10,8 +10,8 @@
 // Classified by path and method; the /api/v1 form also needs Basic auth or a "zulip" host
 // (the shape is common elsewhere). The sender of a send is the API's Basic-auth email (/api/v1)
 // or the proxy user (/json, cookie session); inbound, sender_email / sender_full_name. Rendered
-// HTML content is kept in html and reduced to text. session_key: digest of queue_id. Locations: [form "content"],
-// [json "/events/0/message/content"], [multipart "<part index>"].
+// HTML content is kept in html and reduced to text. session_key: digest of queue_id. Locations:
+// [form "content"], [json "/events/0/message/content"], [multipart "<part index>"].
 
 #include <string>
 #include <string_view>

@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "modules/engineio/engineio.hpp"
+#include "modules/poll_test_util.hpp"
+#include "modules/polling/common.hpp"
 #include "modules/registry.hpp"
 #include "modules/session.hpp"
-#include "modules/polling/common.hpp"
-#include "modules/poll_test_util.hpp"
 
 using namespace imcap::modules;
 using imcap::modules::test::location_text;
@@ -107,7 +107,9 @@ TEST_CASE("socketio: a binary placeholder completed by the next POST of the same
   CHECK_FALSE(ref.empty());
 
   poll_case second = first;
-  second.body = "bJVBERi0xLjQ=\x1e" "42[\"chat message\",\"after\"]";
+  second.body =
+      "bJVBERi0xLjQ=\x1e"
+      "42[\"chat message\",\"after\"]";
   auto r2 = run(sio, second);
   REQUIRE_FALSE(r2.request_error);
   REQUIRE(r2.events.size() == 2);
@@ -206,8 +208,8 @@ TEST_CASE("socketio v3 binary (XHR2) framing") {
 }
 
 TEST_CASE("socketio every framing parser survives every truncation") {
-  const std::string v3 = v3_record("42[\"m\",\"\xf0\x9f\x98\x80 ok\"]", 15) + v3_record("2", 1) +
-                         "6:b4AQID";
+  const std::string v3 =
+      v3_record("42[\"m\",\"\xf0\x9f\x98\x80 ok\"]", 15) + v3_record("2", 1) + "6:b4AQID";
   const std::string v3b("\x00\x06\xff\x34hello\x01\x04\xff\x04\x01\x02\x03", 16);
   struct input {
     std::string body;
@@ -227,8 +229,9 @@ TEST_CASE("socketio every framing parser survives every truncation") {
       // cut packet from a short one; length-prefixed v3 framings must report it).
       if (in.f != engineio::payload_format::v4) {
         bool at_boundary = err.code == errc::ok;
-        if (!at_boundary) CHECK((err.code == errc::truncated || err.code == errc::malformed_frame ||
-                                 err.code == errc::malformed_base64));
+        if (!at_boundary)
+          CHECK((err.code == errc::truncated || err.code == errc::malformed_frame ||
+                 err.code == errc::malformed_base64));
       }
       for (std::size_t k = 0; k + 1 < p.size(); ++k) CHECK(p[k].data == whole[k].data);
     }
@@ -316,8 +319,8 @@ TEST_CASE("socketio rewrite: new text, v3 lengths recomputed, other packets unto
   const std::string packet = "42[\"chat message\",\"secret \xf0\x9f\x98\x80\"]";
   poll_case c;
   c.target = "/socket.io/?EIO=3&transport=polling&sid=rw";
-  c.body = v3_record("2", 1) + v3_record(packet, polling::utf16_length(packet)) +
-           v3_record("40", 2);
+  c.body =
+      v3_record("2", 1) + v3_record(packet, polling::utf16_length(packet)) + v3_record("40", 2);
   auto r = run(sio, c);
   REQUIRE(r.events.size() == 1);
   std::string body = c.body;
@@ -331,7 +334,9 @@ TEST_CASE("socketio rewrite: new text, v3 lengths recomputed, other packets unto
   CHECK(r2.events[0].text == "\xf0\x9f\x98\x80\xf0\x9f\x98\x80");
 
   SECTION("v4 with a namespace and ack id keeps the packet header") {
-    std::string v4 = "3\x1e" "42/chat,17[\"say\",{\"text\":\"old words\"}]";
+    std::string v4 =
+        "3\x1e"
+        "42/chat,17[\"say\",{\"text\":\"old words\"}]";
     poll_case p;
     p.target = sid_target;
     p.body = v4;
@@ -339,7 +344,9 @@ TEST_CASE("socketio rewrite: new text, v3 lengths recomputed, other packets unto
     REQUIRE(rv.events.size() == 1);
     CHECK(rv.events[0].attribute("ack_id") == "17");
     REQUIRE_FALSE(engineio::rewrite(v4, rv.events[0].text_at, "new"));
-    CHECK(v4 == "3\x1e" "42/chat,17[\"say\",{\"text\":\"new\"}]");
+    CHECK(v4 ==
+          "3\x1e"
+          "42/chat,17[\"say\",{\"text\":\"new\"}]");
   }
   SECTION("a location that is not there leaves the body untouched") {
     std::string b = c.body;
@@ -354,12 +361,16 @@ TEST_CASE("socketio malformed bodies give errors and keep what was decoded") {
   poll_case c;
   c.target = sid_target;
   SECTION("bad base64 after a good message") {
-    c.body = "42[\"m\",\"first\"]\x1e" "b!!!";
+    c.body =
+        "42[\"m\",\"first\"]\x1e"
+        "b!!!";
     auto r = run(sio, c);
     CHECK(r.request_error.code == errc::malformed_base64);
   }
   SECTION("broken JSON in an event") {
-    c.body = "42[\"m\",\"first\"]\x1e" "42[\"m\",\"unterminated]";
+    c.body =
+        "42[\"m\",\"first\"]\x1e"
+        "42[\"m\",\"unterminated]";
     auto r = run(sio, c);
     CHECK(r.request_error.code == errc::truncated);  // the JSON ends inside a string
     REQUIRE(r.events.size() == 1);
@@ -374,14 +385,21 @@ TEST_CASE("socketio malformed bodies give errors and keep what was decoded") {
     CHECK(run(sio, c).request_error.code == errc::malformed_frame);
   }
   SECTION("an empty packet between separators") {
-    c.body = "42[\"m\",\"a\"]\x1e\x1e" "3";
+    c.body =
+        "42[\"m\",\"a\"]\x1e\x1e"
+        "3";
     auto r = run(sio, c);
     CHECK(r.request_error.code == errc::malformed_frame);
     CHECK(r.events.size() == 1);
   }
   SECTION("more packets than the limit") {
     c.lim.max_parts = 4;
-    c.body = "3\x1e" "3\x1e" "3\x1e" "3\x1e" "3";
+    c.body =
+        "3\x1e"
+        "3\x1e"
+        "3\x1e"
+        "3\x1e"
+        "3";
     CHECK(run(sio, c).request_error.code == errc::too_many_parts);
   }
   SECTION("a binary event announcing more attachments than the limit") {

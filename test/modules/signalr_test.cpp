@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "modules/polling/common.hpp"
 #include "modules/poll_test_util.hpp"
+#include "modules/polling/common.hpp"
 #include "modules/signalr/signalr.hpp"
 
 using namespace imcap::modules;
@@ -33,8 +33,9 @@ TEST_CASE("signalr classification: classic by its query keys, Core by its client
   CHECK_FALSE(classifies(classic, "POST", "/signalr/negotiate?connectionToken=abc&transport=x"));
   CHECK_FALSE(classifies(classic, "POST", "/api/send?connectionToken=abc"));
 
-  CHECK(classifies(core, "POST", "/chathub?id=05265228-3b8c",
-                   {{"X-SignalR-User-Agent", "Microsoft SignalR/8.0 (8.0.0; Unknown OS; Browser)"}}));
+  CHECK(
+      classifies(core, "POST", "/chathub?id=05265228-3b8c",
+                 {{"X-SignalR-User-Agent", "Microsoft SignalR/8.0 (8.0.0; Unknown OS; Browser)"}}));
   CHECK(classifies(core, "POST", "/chathub/negotiate?negotiateVersion=1"));
   CHECK_FALSE(classifies(core, "POST", "/chathub?id=05265228-3b8c"));  // no client header
   CHECK_FALSE(classifies(core, "GET", "/items?id=7", {{"Accept", "application/json"}}));
@@ -91,7 +92,9 @@ TEST_CASE("signalr classic poll response: messages from others") {
   REQUIRE(r.events.size() == 1);
   const auto& e = r.events[0];
   CHECK(e.direction == direction::inbound);
-  CHECK(e.text == "Gr\xc3\xbc\xc3\x9f" "e aus M\xc3\xbcnchen");
+  CHECK(e.text ==
+        "Gr\xc3\xbc\xc3\x9f"
+        "e aus M\xc3\xbcnchen");
   CHECK(e.sender.id == "bob");
   CHECK(e.sender.source == identity_source::body);
   CHECK(location_text(e.text_at) == "json:/M/0/A/1");
@@ -178,8 +181,9 @@ TEST_CASE("signalr core: inbound GET and what is not read") {
   c.method = "GET";
   c.target = "/chathub?id=tok&_=1700000000000";
   c.headers = {{"X-SignalR-User-Agent", "Microsoft SignalR/8.0"}};
-  c.response_body = "{}\x1e{\"type\":1,\"target\":\"ReceiveMessage\",\"arguments\":[\"bob\",\"hi\"]}"
-                    "\x1e{\"type\":6}\x1e";
+  c.response_body =
+      "{}\x1e{\"type\":1,\"target\":\"ReceiveMessage\",\"arguments\":[\"bob\",\"hi\"]}"
+      "\x1e{\"type\":6}\x1e";
   auto r = run(core, c);
   REQUIRE_FALSE(r.response_error);
   REQUIRE(r.events.size() == 1);

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "modules/polling/common.hpp"
 #include "modules/poll_test_util.hpp"
+#include "modules/polling/common.hpp"
 #include "modules/session.hpp"
 #include "modules/sockjs/sockjs.hpp"
 
@@ -18,7 +18,8 @@ const decoder& mc = sockjs::methodcall_decoder;
 
 // The reference xhr_send body: one DDP sendMessage.
 const std::string ddp_send =
-    "[\"{\\\"msg\\\":\\\"method\\\",\\\"method\\\":\\\"sendMessage\\\",\\\"params\\\":[{\\\"_id\\\":"
+    "[\"{\\\"msg\\\":\\\"method\\\",\\\"method\\\":\\\"sendMessage\\\",\\\"params\\\":[{\\\"_"
+    "id\\\":"
     "\\\"Xq7mTz9bRk2pA4cLd\\\",\\\"rid\\\":\\\"GENERAL\\\",\\\"msg\\\":\\\"Quarterly numbers "
     "attached?\\\"}],\\\"id\\\":\\\"7\\\"}\"]";
 
@@ -26,7 +27,8 @@ const std::string ddp_send =
 const std::string ddp_changed =
     "a[\"{\\\"msg\\\":\\\"changed\\\",\\\"collection\\\":\\\"stream-room-messages\\\",\\\"id\\\":"
     "\\\"id\\\",\\\"fields\\\":{\\\"eventName\\\":\\\"GENERAL\\\",\\\"args\\\":[{\\\"_id\\\":"
-    "\\\"m1\\\",\\\"rid\\\":\\\"GENERAL\\\",\\\"msg\\\":\\\"\\u00a1hola!\\\",\\\"u\\\":{\\\"_id\\\":"
+    "\\\"m1\\\",\\\"rid\\\":\\\"GENERAL\\\",\\\"msg\\\":\\\"\\u00a1hola!\\\",\\\"u\\\":{\\\"_"
+    "id\\\":"
     "\\\"u2\\\",\\\"username\\\":\\\"bob\\\"},\\\"ts\\\":{\\\"$date\\\":1688421337724}}]}}\"]\n";
 
 }  // namespace

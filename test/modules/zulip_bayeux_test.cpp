@@ -106,7 +106,8 @@ TEST_CASE("bayeux: meta messages carry nothing; a publish rewrites cleanly") {
     g.target =
         "/cometd?jsonp=cb1&message=%5B%7B%22channel%22%3A%22%2Fchat%2Fdemo%22%2C%22data%22%3A%7B"
         "%22chat%22%3A%22hi%22%7D%7D%5D";
-    g.response_body = "cb1([{\"channel\":\"/chat/demo\",\"data\":{\"user\":\"bob\",\"chat\":\"yo\"}}])";
+    g.response_body =
+        "cb1([{\"channel\":\"/chat/demo\",\"data\":{\"user\":\"bob\",\"chat\":\"yo\"}}])";
     auto rg = run(bx, g);
     REQUIRE_FALSE(rg.request_error);
     REQUIRE_FALSE(rg.response_error);
