@@ -411,7 +411,17 @@ chat_event new_event(const body_context& c) {
   e.transport = std::string(socketio_decoder.name);
   e.direction = c.dir;
   e.session_key = c.session_key;
-  if (c.dir == direction::outbound) e.sender = polling::proxy_sender(c.x);
+  if (c.dir == direction::outbound) {
+    // A user named in this session's CONNECT auth, else the proxy's user; a sender named in
+    // the event itself (body) overrides both later.
+    std::optional<std::string> learned;
+    if (c.x.sessions && !c.session_key.empty())
+      learned = c.x.sessions->get("socketio:user:" + c.session_key);
+    if (learned && !learned->empty())
+      e.sender = party{*learned, {}, identity_source::learned};
+    else
+      e.sender = polling::proxy_sender(c.x);
+  }
   return e;
 }
 
@@ -540,9 +550,10 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
         const std::string user = meta_field(o, {"username", "user", "userId", "user_id", "name"});
         if (user.empty()) continue;
         e.kind = event_kind::identity;
-        e.sender.id = user;
-        e.sender.source = identity_source::body;
+        e.sender = party{user, {}, identity_source::body};
         if (h.nsp != "/") e.attributes.emplace_back("namespace", h.nsp);
+        if (c.x.sessions && !c.session_key.empty())
+          c.x.sessions->put("socketio:user:" + c.session_key, user);
         out.push_back(std::move(e));
       }
       continue;

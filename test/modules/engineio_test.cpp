@@ -434,3 +434,28 @@ TEST_CASE("socketio rewrite in XHR2 binary framing recomputes the digit-byte len
   CHECK(r2.events[0].text == "\xc3\xa9t\xc3\xa9 long text");
   CHECK(r2.events[1].attachments[0].bytes == std::string("\x01\x02\x03"));
 }
+
+TEST_CASE("socketio: a user named in CONNECT auth is the learned sender of later events") {
+  memory_session_store store;
+  poll_case c;
+  c.target = sid_target;
+  c.sessions = &store;
+  c.proxy_user = "proxy-user";
+  c.body = "40{\"username\":\"dana\",\"token\":\"t0k\"}";
+  auto r = run(sio, c);
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.events[0].kind == event_kind::identity);
+  CHECK(r.events[0].sender.id == "dana");
+  c.body =
+      "42[\"chat message\",\"hello\"]\x1e"
+      "42[\"chat message\",{\"from\":\"x\",\"text\":\"y\"}]";
+  auto r2 = run(sio, c);
+  REQUIRE(r2.events.size() == 2);
+  CHECK(r2.events[0].sender.id == "dana");
+  CHECK(r2.events[0].sender.source == identity_source::learned);
+  CHECK(r2.events[1].sender.id == "x");  // the event's own sender field wins
+  CHECK(r2.events[1].sender.source == identity_source::body);
+  // The token never appears in any event.
+  for (const auto& e : r.events)
+    CHECK(boost::json::serialize(to_json(e)).find("t0k") == std::string::npos);
+}
