@@ -309,7 +309,7 @@ enum class feed_result : std::uint8_t {
   error,          // see error_kind / message
 };
 
-inline bool iequals(std::string_view a, std::string_view b) {
+inline bool ascii_iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     auto ca = static_cast<unsigned char>(a[i]);
@@ -490,9 +490,9 @@ private:
       }
       std::string_view name = trim(line.substr(0, colon));
       std::string_view value = trim(line.substr(colon + 1));
-      if (iequals(name, "Connection")) {
-        if (iequals(value, "close")) close_ = true;
-      } else if (iequals(name, "Encapsulated")) {
+      if (ascii_iequals(name, "Connection")) {
+        if (ascii_iequals(value, "close")) close_ = true;
+      } else if (ascii_iequals(name, "Encapsulated")) {
         saw_encapsulated = true;
         std::size_t last_offset = 0;
         while (!value.empty()) {

@@ -11,7 +11,8 @@ namespace imcap::modules {
 namespace {
 
 constexpr std::string_view usage =
-    "usage: imcapctl decode --request FILE [--response FILE] [--request FILE [--response FILE]]...\n"
+    "usage: imcapctl decode --request FILE [--response FILE] [--request FILE [--response "
+    "FILE]]...\n"
     "                       [--user NAME] [--client-ip IP]\n"
     "Decodes raw HTTP/1.1 messages in order (one session store for all of them) and prints\n"
     "each chat event as one JSON line.\n";

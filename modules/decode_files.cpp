@@ -54,8 +54,12 @@ decode_files_result decode_files(std::span<const decode_step> steps,
       }
       have_response = true;
     }
-    exchange x{req,           have_response ? &resp : nullptr, options.proxy_user,
-               options.client_ip, &sessions,                   options.limits};
+    exchange x{req,
+               have_response ? &resp : nullptr,
+               options.proxy_user,
+               options.client_ip,
+               &sessions,
+               options.limits};
     auto out = decode_exchange(x);
     r.decoders_used.emplace_back(out.used != nullptr ? out.used->name : std::string_view());
     for (auto& e : out.events) r.events.push_back(std::move(e));

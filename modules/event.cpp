@@ -1,48 +1,66 @@
 #include "modules/event.hpp"
 
-#include <boost/json.hpp>
 #include <sodium.h>
+#include <boost/json.hpp>
 
 namespace imcap::modules {
 
 std::string_view to_string(direction d) noexcept {
   switch (d) {
-    case direction::outbound: return "outbound";
-    case direction::inbound: return "inbound";
+    case direction::outbound:
+      return "outbound";
+    case direction::inbound:
+      return "inbound";
   }
   return "unknown";
 }
 
 std::string_view to_string(event_kind k) noexcept {
   switch (k) {
-    case event_kind::message: return "message";
-    case event_kind::upload: return "upload";
-    case event_kind::identity: return "identity";
-    case event_kind::app: return "app";
+    case event_kind::message:
+      return "message";
+    case event_kind::upload:
+      return "upload";
+    case event_kind::identity:
+      return "identity";
+    case event_kind::app:
+      return "app";
   }
   return "unknown";
 }
 
 std::string_view to_string(identity_source s) noexcept {
   switch (s) {
-    case identity_source::unknown: return "unknown";
-    case identity_source::body: return "body";
-    case identity_source::proxy: return "proxy";
-    case identity_source::learned: return "learned";
+    case identity_source::unknown:
+      return "unknown";
+    case identity_source::body:
+      return "body";
+    case identity_source::proxy:
+      return "proxy";
+    case identity_source::learned:
+      return "learned";
   }
   return "unknown";
 }
 
 std::string_view to_string(layer_kind k) noexcept {
   switch (k) {
-    case layer_kind::json: return "json";
-    case layer_kind::json_string: return "json_string";
-    case layer_kind::form: return "form";
-    case layer_kind::multipart: return "multipart";
-    case layer_kind::frame: return "frame";
-    case layer_kind::xml: return "xml";
-    case layer_kind::base64: return "base64";
-    case layer_kind::bytes: return "bytes";
+    case layer_kind::json:
+      return "json";
+    case layer_kind::json_string:
+      return "json_string";
+    case layer_kind::form:
+      return "form";
+    case layer_kind::multipart:
+      return "multipart";
+    case layer_kind::frame:
+      return "frame";
+    case layer_kind::xml:
+      return "xml";
+    case layer_kind::base64:
+      return "base64";
+    case layer_kind::bytes:
+      return "bytes";
   }
   return "unknown";
 }

@@ -43,7 +43,7 @@ std::string host_from_authority(std::string_view authority) {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
@@ -57,7 +57,7 @@ void header_fields::add(std::string name, std::string value) {
 
 std::optional<std::string_view> header_fields::get(std::string_view name) const noexcept {
   for (const auto& f : fields_) {
-    if (iequals(f.name, name)) return std::string_view(f.value);
+    if (ascii_iequals(f.name, name)) return std::string_view(f.value);
   }
   return std::nullopt;
 }
@@ -133,7 +133,7 @@ std::optional<std::string> header_param(std::string_view v, std::string_view nam
         value = std::string(trim(v.substr(vs, i - vs)));
       }
     }
-    if (!pname.empty() && iequals(pname, name)) return value;
+    if (!pname.empty() && ascii_iequals(pname, name)) return value;
   }
   return std::nullopt;
 }

@@ -61,7 +61,7 @@ std::optional<std::string> header_param(std::string_view header_value, std::stri
 std::string header_token(std::string_view header_value);
 
 // ASCII case-insensitive equality.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept;
 
 struct http_request {
   request_head head;

@@ -42,7 +42,9 @@ bool lowercase_name(std::string_view s) noexcept {
 
 }  // namespace
 
-std::span<const decoder> decoders() noexcept { return table(); }
+std::span<const decoder> decoders() noexcept {
+  return table();
+}
 
 std::vector<std::string> validate_table(std::span<const decoder> t) {
   std::vector<std::string> problems;
@@ -50,10 +52,12 @@ std::vector<std::string> validate_table(std::span<const decoder> t) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     const auto& d = t[i];
     std::string who = "decoder " + std::to_string(i) + " (\"" + std::string(d.name) + "\")";
-    if (d.name.empty()) problems.push_back(who + ": empty name");
+    if (d.name.empty())
+      problems.push_back(who + ": empty name");
     else if (!lowercase_name(d.name))
       problems.push_back(who + ": name must be lowercase letters, digits, '-' or '_'");
-    else if (!names.insert(d.name).second) problems.push_back(who + ": duplicate name");
+    else if (!names.insert(d.name).second)
+      problems.push_back(who + ": duplicate name");
     if (d.app.empty()) problems.push_back(who + ": no app");
     if (d.family.empty()) problems.push_back(who + ": no family");
     if (d.classify == nullptr) problems.push_back(who + ": no classify function");

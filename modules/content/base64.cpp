@@ -9,7 +9,9 @@ namespace {
 // RFC 2045 lets line breaks (and imcap tolerates spaces) sit anywhere in base64 text.
 constexpr const char* ignored_chars = " \t\r\n";
 
-bool ignored(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool ignored(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 }  // namespace
 
@@ -34,8 +36,8 @@ decode_error base64_decode(std::string_view text, base64_alphabet alphabet, cons
   out.resize(max_out);
   std::size_t bin_len = 0;
   const char* end = nullptr;
-  int rc = sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                             text.data(), text.size(), ignored_chars, &bin_len, &end, variant);
+  int rc = sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                             text.size(), ignored_chars, &bin_len, &end, variant);
   if (rc != 0 || end != text.data() + text.size()) {
     std::size_t at = end == nullptr ? 0 : static_cast<std::size_t>(end - text.data());
     out.clear();
@@ -47,8 +49,8 @@ decode_error base64_decode(std::string_view text, base64_alphabet alphabet, cons
   out.resize(bin_len);
   if (out.size() > lim.max_decoded_bytes) {
     out.clear();
-    return {errc::too_large, "base64: decoded size over " +
-                                 std::to_string(lim.max_decoded_bytes) + " bytes"};
+    return {errc::too_large,
+            "base64: decoded size over " + std::to_string(lim.max_decoded_bytes) + " bytes"};
   }
   return {};
 }

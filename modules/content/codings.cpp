@@ -29,9 +29,10 @@ struct budget {
   bool ratio_bound = false;  // the ratio cap is the tighter one
 
   budget(const limits& lim, std::size_t input_size) {
-    std::size_t by_ratio = lim.max_ratio != 0 && input_size > std::numeric_limits<std::size_t>::max() / lim.max_ratio
-                               ? std::numeric_limits<std::size_t>::max()
-                               : input_size * lim.max_ratio;
+    std::size_t by_ratio =
+        lim.max_ratio != 0 && input_size > std::numeric_limits<std::size_t>::max() / lim.max_ratio
+            ? std::numeric_limits<std::size_t>::max()
+            : input_size * lim.max_ratio;
     cap = std::min(lim.max_decoded_bytes, by_ratio);
     ratio_bound = by_ratio < lim.max_decoded_bytes;
   }
@@ -83,10 +84,9 @@ decode_error inflate_stream(std::string_view in, int window_bits, bool multi_mem
       refill();
       if (!multi_member || zs.avail_in == 0) {
         if (zs.avail_in != 0 || pos < in.size())
-          return {errc::malformed_encoding,
-                  std::string(coding) + ": " +
-                      std::to_string(zs.avail_in + (in.size() - pos)) +
-                      " bytes after the end of the stream"};
+          return {errc::malformed_encoding, std::string(coding) + ": " +
+                                                std::to_string(zs.avail_in + (in.size() - pos)) +
+                                                " bytes after the end of the stream"};
         return {};
       }
       // Another gzip member follows (RFC 1952 §2.2).
@@ -97,8 +97,7 @@ decode_error inflate_stream(std::string_view in, int window_bits, bool multi_mem
     if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
       if (out.empty() && zs.total_out == 0) header_rejected = true;
       return {errc::malformed_encoding,
-              std::string(coding) + ": corrupt stream (" + (zs.msg ? zs.msg : "zlib error") +
-                  ")"};
+              std::string(coding) + ": corrupt stream (" + (zs.msg ? zs.msg : "zlib error") + ")"};
     }
     if (rc == Z_MEM_ERROR)
       return {errc::malformed_encoding, std::string(coding) + ": zlib out of memory"};
@@ -117,12 +116,18 @@ decode_error undo_gzip(std::string_view in, const limits& lim, std::string& out)
 
 decode_error undo_deflate(std::string_view in, const limits& lim, std::string& out) {
   // RFC 9110 says "deflate" is the zlib format; some servers send raw deflate. Try the zlib
-  // wrapper, and fall back to raw only when zlib rejects the header before any output.
+  // wrapper; when zlib finds the stream corrupt or cut short (a raw stream can start with two
+  // bytes that pass for a zlib header), try raw deflate and keep zlib's error if that fails too.
+  // Limit errors are final.
   bool rejected = false;
   auto e = inflate_stream(in, MAX_WBITS, false, "deflate", lim, out, rejected);
-  if (!e || !rejected) return e;
-  out.clear();
-  return inflate_stream(in, -MAX_WBITS, false, "deflate", lim, out, rejected);
+  if (!e || (e.code != errc::malformed_encoding && e.code != errc::truncated)) return e;
+  std::string raw;
+  auto raw_error = inflate_stream(in, -MAX_WBITS, false, "deflate", lim, raw, rejected);
+  if (raw_error && raw_error.code != errc::too_large && raw_error.code != errc::ratio_exceeded)
+    return e;
+  out = std::move(raw);
+  return raw_error;
 }
 
 decode_error undo_br(std::string_view in, const limits& lim, std::string& out) {
@@ -140,8 +145,8 @@ decode_error undo_br(std::string_view in, const limits& lim, std::string& out) {
   for (;;) {
     std::uint8_t* next_out = buf.data();
     std::size_t avail_out = buf.size();
-    auto rc = BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out,
-                                            nullptr);
+    auto rc =
+        BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out, nullptr);
     auto produced = buf.size() - avail_out;
     if (out.size() + produced > b.cap) return b.exceeded("br", lim);
     out.append(reinterpret_cast<const char*>(buf.data()), produced);
@@ -250,8 +255,8 @@ namespace {
 decode_error apply_zlib(std::string_view in, int window_bits, std::string_view coding,
                         std::string& out) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
     return {errc::malformed_encoding, std::string(coding) + ": zlib could not start"};
   out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));

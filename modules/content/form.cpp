@@ -46,8 +46,7 @@ decode_error parse_form(std::string_view body, const limits& lim, std::vector<fo
     ++index;
     if (piece.empty()) continue;
     if (out.size() >= lim.max_parts)
-      return {errc::too_many_parts,
-              "form: more than " + std::to_string(lim.max_parts) + " fields"};
+      return {errc::too_many_parts, "form: more than " + std::to_string(lim.max_parts) + " fields"};
     auto eq = piece.find('=');
     auto raw_name = piece.substr(0, eq);
     auto raw_value = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);

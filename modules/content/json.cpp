@@ -7,21 +7,28 @@
 namespace imcap::modules::content {
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out) {
+  return parse_json(text, lim, out, {});
+}
+
+decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,
+                        boost::json::storage_ptr storage) {
   if (text.size() > lim.max_decoded_bytes)
-    return {errc::too_large, "json: document of " + std::to_string(text.size()) +
-                                 " bytes over " + std::to_string(lim.max_decoded_bytes)};
+    return {errc::too_large, "json: document of " + std::to_string(text.size()) + " bytes over " +
+                                 std::to_string(lim.max_decoded_bytes)};
   boost::json::parse_options opt;
   opt.max_depth = lim.max_depth;
   // Boost.JSON's parser keeps its own explicit stack: a deep document fails with
   // too_deep at max_depth instead of recursing.
-  boost::json::stream_parser p({}, opt);
+  // The parser's own working stack starts in this buffer: no allocation for usual documents.
+  unsigned char scratch[4096];
+  boost::json::stream_parser p({}, opt, scratch);
+  p.reset(std::move(storage));
   boost::system::error_code ec;
   p.write(text.data(), text.size(), ec);
   if (!ec) p.finish(ec);
   if (ec) {
     if (ec == boost::json::error::too_deep)
-      return {errc::too_deep,
-              "json: nesting deeper than " + std::to_string(lim.max_depth)};
+      return {errc::too_deep, "json: nesting deeper than " + std::to_string(lim.max_depth)};
     if (ec == boost::json::error::incomplete)
       return {errc::truncated, "json: document ends early (" + ec.message() + ")"};
     return {errc::malformed_json, "json: " + ec.message()};

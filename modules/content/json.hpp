@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include "modules/errors.hpp"
@@ -14,6 +15,12 @@
 namespace imcap::modules::content {
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out);
+
+// The same, allocating the document from `storage` (e.g. a boost::json::monotonic_resource for
+// a document that lives only during one decode call). Give `out` the same storage, or the
+// parsed document is copied into out's.
+decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,
+                        boost::json::storage_ptr storage);
 
 // The value at an RFC 6901 pointer, or nullptr.
 const boost::json::value* at_pointer(const boost::json::value& v, std::string_view pointer);

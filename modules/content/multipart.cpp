@@ -10,7 +10,9 @@ namespace {
 
 constexpr std::string_view crlf = "\r\n";
 
-bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -65,8 +67,8 @@ decode_error parse_multipart(std::string_view content_type, std::string_view bod
   if (boundary->size() > 70)
     return {errc::malformed_multipart, "multipart: boundary longer than 70 characters"};
   if (body.size() > lim.max_decoded_bytes)
-    return {errc::too_large, "multipart: body of " + std::to_string(body.size()) +
-                                 " bytes over " + std::to_string(lim.max_decoded_bytes)};
+    return {errc::too_large, "multipart: body of " + std::to_string(body.size()) + " bytes over " +
+                                 std::to_string(lim.max_decoded_bytes)};
   bool form_data = header_token(content_type) == "multipart/form-data";
 
   const std::string dash = "--" + *boundary;
@@ -78,8 +80,8 @@ decode_error parse_multipart(std::string_view content_type, std::string_view bod
   } else {
     auto f = body.find(delim);
     if (f == std::string_view::npos)
-      return {errc::malformed_multipart, "multipart: boundary \"" + *boundary +
-                                             "\" never appears in the body"};
+      return {errc::malformed_multipart,
+              "multipart: boundary \"" + *boundary + "\" never appears in the body"};
     pos = f + delim.size();
   }
 
@@ -167,15 +169,15 @@ decode_error replace_part_body(std::string& body, const std::vector<multipart_pa
     return {errc::malformed_multipart, "multipart: no part " + std::to_string(index + 1)};
   const auto& p = parts[index];
   if (p.body_offset > body.size() || p.body_length > body.size() - p.body_offset)
-    return {errc::malformed_multipart, "multipart: part " + std::to_string(index + 1) +
-                                           " lies outside this body"};
+    return {errc::malformed_multipart,
+            "multipart: part " + std::to_string(index + 1) + " lies outside this body"};
   // The delimiter that closes the part: the replacement must not contain it, or the parts
   // after it would shift.
   std::string_view after(body);
   after.remove_prefix(p.body_offset + p.body_length);
   if (after.substr(0, 4) != "\r\n--")
-    return {errc::malformed_multipart, "multipart: part " + std::to_string(index + 1) +
-                                           " is not followed by its boundary"};
+    return {errc::malformed_multipart,
+            "multipart: part " + std::to_string(index + 1) + " is not followed by its boundary"};
   auto line_end = after.find_first_of("\r\n \t", 4);
   std::string delim(after.substr(0, line_end));
   // After the last part comes the close delimiter "--boundary--": drop its closing dashes.

@@ -28,8 +28,7 @@ decode_error rewrite_json(std::string& value, const layer& l, std::span<const la
   if (auto e = parse_json(value, lim, doc)) return e;
   boost::system::error_code ec;
   auto* target = doc.find_pointer(l.key, ec);
-  if (ec || target == nullptr)
-    return {errc::malformed_json, "rewrite: no value at " + l.key};
+  if (ec || target == nullptr) return {errc::malformed_json, "rewrite: no value at " + l.key};
   if (!target->is_string())
     return {errc::malformed_json, "rewrite: value at " + l.key + " is not a string"};
   std::string inner(target->as_string());
@@ -80,11 +79,10 @@ decode_error rewrite_multipart(std::string& value, const layer& l, std::span<con
   if (boundary.empty())
     return {errc::malformed_multipart, "rewrite: body does not start with a boundary line"};
   std::vector<multipart_part> parts;
-  if (auto e = parse_multipart("multipart/form-data; boundary=\"" + boundary + "\"", value, lim,
-                               parts))
+  if (auto e =
+          parse_multipart("multipart/form-data; boundary=\"" + boundary + "\"", value, lim, parts))
     return e;
-  if (index >= parts.size())
-    return {errc::malformed_multipart, "rewrite: no part " + l.key};
+  if (index >= parts.size()) return {errc::malformed_multipart, "rewrite: no part " + l.key};
   std::string inner = parts[index].body;
   if (auto e = rewrite_at(inner, rest, replacement, lim)) return e;
   return replace_part_body(value, parts, index, inner);
@@ -109,11 +107,16 @@ decode_error rewrite_at(std::string& value, std::span<const layer> path,
   const auto& l = path.front();
   auto rest = path.subspan(1);
   switch (l.kind) {
-    case layer_kind::json: return rewrite_json(value, l, rest, replacement, lim);
-    case layer_kind::json_string: return rewrite_json_string(value, rest, replacement, lim);
-    case layer_kind::form: return rewrite_form(value, l, rest, replacement, lim);
-    case layer_kind::multipart: return rewrite_multipart(value, l, rest, replacement, lim);
-    case layer_kind::base64: return rewrite_base64(value, l, rest, replacement, lim);
+    case layer_kind::json:
+      return rewrite_json(value, l, rest, replacement, lim);
+    case layer_kind::json_string:
+      return rewrite_json_string(value, rest, replacement, lim);
+    case layer_kind::form:
+      return rewrite_form(value, l, rest, replacement, lim);
+    case layer_kind::multipart:
+      return rewrite_multipart(value, l, rest, replacement, lim);
+    case layer_kind::base64:
+      return rewrite_base64(value, l, rest, replacement, lim);
     case layer_kind::frame:
     case layer_kind::xml:
     case layer_kind::bytes:
@@ -129,8 +132,8 @@ decode_error rewrite_path(std::string& body, std::span<const layer> path,
                           std::string_view replacement, const limits& lim) {
   if (path.empty()) return {errc::malformed_frame, "rewrite: empty location"};
   if (path.size() > lim.max_depth)
-    return {errc::too_deep, "rewrite: location has more than " + std::to_string(lim.max_depth) +
-                                " layers"};
+    return {errc::too_deep,
+            "rewrite: location has more than " + std::to_string(lim.max_depth) + " layers"};
   std::string copy = body;
   if (auto e = rewrite_at(copy, path, replacement, lim)) return e;
   body = std::move(copy);

@@ -14,10 +14,12 @@ decode_error parse_xml(std::string_view text, const limits& lim, pugi::xml_docum
   auto r = doc.load_buffer(text.data(), text.size(), flags, pugi::encoding_utf8);
   if (!r) {
     doc.reset();
-    if (r.status == pugi::status_end_element_mismatch && static_cast<std::size_t>(r.offset) >= text.size())
+    // pugixml reports a document cut short as an error at (or just before) its last byte.
+    if (r.status != pugi::status_no_document_element && !text.empty() &&
+        static_cast<std::size_t>(r.offset) + 1 >= text.size())
       return {errc::truncated, std::string("xml: ") + r.description() + " at end of document"};
-    return {errc::malformed_xml, std::string("xml: ") + r.description() + " at offset " +
-                                     std::to_string(r.offset)};
+    return {errc::malformed_xml,
+            std::string("xml: ") + r.description() + " at offset " + std::to_string(r.offset)};
   }
   // Depth check without recursion: walk the tree by first_child / next_sibling / parent.
   std::size_t depth = 1;
@@ -29,8 +31,7 @@ decode_error parse_xml(std::string_view text, const limits& lim, pugi::xml_docum
     }
     if (n.type() == pugi::node_element && depth > lim.max_depth) {
       doc.reset();
-      return {errc::too_deep,
-              "xml: elements nested deeper than " + std::to_string(lim.max_depth)};
+      return {errc::too_deep, "xml: elements nested deeper than " + std::to_string(lim.max_depth)};
     }
     if (auto c = n.first_child()) {
       n = c;

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include <boost/json.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <pugixml.hpp>
 
 #include "modules/content/form.hpp"
@@ -47,10 +48,16 @@ struct bot_identity {
 };
 
 bot_identity identify(std::string_view token) {
+  // A bot polls and posts with the same token again and again: remember the last digest.
+  thread_local std::string last_token;
+  thread_local bot_identity last;
+  if (!last_token.empty() && token == last_token) return last;
   bot_identity b;
   b.session_key = "tg:" + sha256_hex(token).substr(0, 16);
   auto colon = token.find(':');
   if (colon != std::string_view::npos) b.bot_id = std::string(token.substr(0, colon));
+  last_token = std::string(token);
+  last = b;
   return b;
 }
 
@@ -86,7 +93,10 @@ std::string html_to_text(std::string_view html, const limits& lim) {
 // The method's parameters, wherever the client put them.
 struct params {
   enum class form_kind { json, form, multipart, query } kind = form_kind::query;
-  boost::json::value json;
+  // The request's JSON lives only during one decode call: allocate it from a buffer that is
+  // released at once.
+  boost::json::monotonic_resource json_memory;
+  boost::json::value json = boost::json::value(nullptr, &json_memory);
   std::vector<content::form_field> fields;  // form body or query string
   std::vector<content::multipart_part> parts;
 
@@ -150,7 +160,7 @@ decode_error read_params(const http_request& req, const limits& lim, params& p) 
   auto type = req.head.media_type();
   if (type == "application/json") {
     p.kind = params::form_kind::json;
-    if (auto e = content::parse_json(req.body, lim, p.json)) return e;
+    if (auto e = content::parse_json(req.body, lim, p.json, &p.json_memory)) return e;
     if (!p.json.is_object())
       return {errc::malformed_json, "telegram: request body is not a JSON object"};
     return {};
@@ -161,8 +171,7 @@ decode_error read_params(const http_request& req, const limits& lim, params& p) 
   }
   if (type == "multipart/form-data") {
     p.kind = params::form_kind::multipart;
-    return content::parse_multipart(*req.head.headers.get("Content-Type"), req.body, lim,
-                                    p.parts);
+    return content::parse_multipart(*req.head.headers.get("Content-Type"), req.body, lim, p.parts);
   }
   // Parameters in the query string (GET or a body-less POST).
   p.kind = params::form_kind::query;
@@ -236,22 +245,26 @@ std::string_view file_field(std::string_view method) {
 
 decode_error decode_media_group(const params& p, chat_event base, std::vector<bool>& used,
                                 const limits& lim, std::vector<chat_event>& out) {
-  auto media_text = p.get("media");
-  if (!media_text) return {errc::malformed_json, "telegram: sendMediaGroup without media"};
-  boost::json::value media;
+  // The media array: in the JSON body itself, or the JSON text of a form field or part.
+  boost::json::monotonic_resource memory;
+  boost::json::value parsed(nullptr, &memory);
+  const boost::json::value* media = nullptr;
   location media_at;
   if (p.kind == params::form_kind::json && p.json.as_object().contains("media") &&
       p.json.as_object().at("media").is_array()) {
-    media = p.json.as_object().at("media");
+    media = &p.json.as_object().at("media");
   } else {
-    if (auto e = content::parse_json(*media_text, lim, media)) return e;
+    auto media_text = p.get("media");
+    if (!media_text) return {errc::malformed_json, "telegram: sendMediaGroup without media"};
+    if (auto e = content::parse_json(*media_text, lim, parsed, &memory)) return e;
+    media = &parsed;
     media_at = p.where("media");
   }
-  if (!media.is_array()) return {errc::malformed_json, "telegram: media is not a JSON array"};
-  const auto& items = media.as_array();
+  if (!media->is_array()) return {errc::malformed_json, "telegram: media is not a JSON array"};
+  const auto& items = media->as_array();
   if (items.size() > lim.max_parts)
-    return {errc::too_many_parts, "telegram: media group of " + std::to_string(items.size()) +
-                                      " items"};
+    return {errc::too_many_parts,
+            "telegram: media group of " + std::to_string(items.size()) + " items"};
   for (std::size_t i = 0; i < items.size(); ++i) {
     // Where item i's `key` sits: inside the JSON body's media array, or inside the JSON
     // text of a media form field or part (not rewritable when it came in the query string).
@@ -266,8 +279,9 @@ decode_error decode_media_group(const params& p, chat_event base, std::vector<bo
     };
     const auto& item = items[i];
     auto file = content::string_at(item, "/media");
-    if (!file) return {errc::malformed_json, "telegram: media item " + std::to_string(i) +
-                                                 " has no media string"};
+    if (!file)
+      return {errc::malformed_json,
+              "telegram: media item " + std::to_string(i) + " has no media string"};
     chat_event e = base;
     attachment a;
     if (auto err = resolve_file(p, *file, item_ptr("media"), used, a)) return err;
@@ -336,7 +350,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   chat_event* last = group ? (out.empty() ? nullptr : &out.back()) : &e;
   if (last != nullptr) {
     for (std::size_t i = 0; i < p.parts.size(); ++i)
-      if (!used[i] && p.parts[i].has_filename) last->attachments.push_back(from_part(p.parts[i], i));
+      if (!used[i] && p.parts[i].has_filename)
+        last->attachments.push_back(from_part(p.parts[i], i));
   }
   if (!group && (!e.text.empty() || !e.attachments.empty() || send_message))
     out.push_back(std::move(e));
@@ -380,14 +395,40 @@ attachment file_ref(const boost::json::value& f, const std::string& ptr) {
   return a;
 }
 
+// getMe answers with the bot's own user: an identity event naming who the token belongs to.
+decode_error decode_get_me(const boost::json::value& doc, const bot_identity& bot,
+                           std::vector<chat_event>& out) {
+  auto* ok = content::at_pointer(doc, "/ok");
+  if (ok == nullptr || !ok->is_bool())
+    return {errc::malformed_json, "telegram: getMe answer has no boolean \"ok\""};
+  if (!ok->as_bool()) return {};
+  auto* me = content::at_pointer(doc, "/result");
+  if (me == nullptr || !me->is_object())
+    return {errc::malformed_json, "telegram: getMe result is not an object"};
+  chat_event e = base_event(bot, direction::inbound);
+  e.kind = event_kind::identity;
+  e.sender =
+      party{content::id_at(*me, "/id").value_or(""), display_name(*me), identity_source::body};
+  if (auto user = content::string_at(*me, "/username"))
+    e.attributes.emplace_back("username", *user);
+  e.attributes.emplace_back("method", "getMe");
+  out.push_back(std::move(e));
+  return {};
+}
+
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   std::string_view token, method;
   if (!split_path(x.request.head.path, token, method)) return {};
-  if (lower(method) != "getupdates" || x.response == nullptr) return {};
+  auto method_lc = lower(method);
+  bool get_me = method_lc == "getme";
+  if ((method_lc != "getupdates" && !get_me) || x.response == nullptr) return {};
   if (x.response->status != 200) return {};
-  boost::json::value doc;
-  if (auto e = content::parse_json(x.response->body, x.limits, doc)) return e;
-  if (!doc.is_object()) return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
+  boost::json::monotonic_resource memory;
+  boost::json::value doc(nullptr, &memory);
+  if (auto e = content::parse_json(x.response->body, x.limits, doc, &memory)) return e;
+  if (get_me) return decode_get_me(doc, identify(token), out);
+  if (!doc.is_object())
+    return {errc::malformed_json, "telegram: getUpdates answer is not an object"};
   auto* ok = content::at_pointer(doc, "/ok");
   if (ok == nullptr || !ok->is_bool())
     return {errc::malformed_json, "telegram: getUpdates answer has no boolean \"ok\""};

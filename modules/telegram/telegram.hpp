@@ -7,7 +7,7 @@
 // sendVideo / sendAudio / sendVoice / sendAnimation / sendVideoNote / sendSticker (the file as a
 // multipart part, an `attach://<part>` reference, or a file_id / URL), sendMediaGroup (one event
 // per item). Inbound: getUpdates responses (message, edited_message, channel_post,
-// edited_channel_post).
+// edited_channel_post); getMe responses give an identity event for the bot.
 //
 // The token is a credential: it never appears in an event or an error. The session key is
 // "tg:" + the first 16 hex digits of its SHA-256; the bot's numeric id (the token's prefix) is

@@ -6,9 +6,9 @@
 #include <string>
 
 #include <brotli/encode.h>
-#include <catch2/catch.hpp>
 #include <zlib.h>
 #include <zstd.h>
+#include <catch2/catch.hpp>
 
 #include "modules/content/codings.hpp"
 
@@ -54,8 +54,8 @@ std::string brotli_compress(std::string_view chunk, std::size_t repeat = 1, int 
     for (;;) {
       std::size_t avail_out = buf.size();
       auto next_out = reinterpret_cast<std::uint8_t*>(buf.data());
-      REQUIRE(BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out,
-                                          nullptr));
+      REQUIRE(
+          BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out, nullptr));
       out.append(buf.data(), buf.size() - avail_out);
       if (avail_in == 0 && !BrotliEncoderHasMoreOutput(st) &&
           (op != BROTLI_OPERATION_FINISH || BrotliEncoderIsFinished(st)))
@@ -123,6 +123,16 @@ TEST_CASE("each coding round-trips text encoded by the real library") {
     out.clear();
     CHECK(!undo("deflate", zlib_compress(sample, -15), out));
     CHECK(out == sample);
+  }
+  SECTION("raw deflate whose first two bytes pass for a zlib header") {
+    // A non-final stored block of 29 bytes: 0x08 0x1d is also a valid zlib header.
+    std::string data(29, 'd');
+    std::string crafted("\x08\x1d\x00\xe2\xff", 5);
+    crafted += data;
+    crafted += zlib_compress("tail", -15);
+    REQUIRE((static_cast<unsigned>(0x08) * 256 + 0x1d) % 31 == 0);
+    CHECK(!undo("deflate", crafted, out));
+    CHECK(out == data + "tail");
   }
   SECTION("br") {
     CHECK(!undo("br", brotli_compress(sample), out));

@@ -53,8 +53,7 @@ TEST_CASE("decode_error counts by code") {
   CHECK(e);
   CHECK(e.message() == "truncated: cut");
   CHECK(error_count(errc::truncated) == before + 1);
-  for (std::size_t i = 0; i < errc_count; ++i)
-    CHECK(to_string(static_cast<errc>(i)) != "unknown");
+  for (std::size_t i = 0; i < errc_count; ++i) CHECK(to_string(static_cast<errc>(i)) != "unknown");
 }
 
 TEST_CASE("memory_session_store evicts the oldest write") {

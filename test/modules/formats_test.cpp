@@ -126,8 +126,9 @@ TEST_CASE("multipart: every framing error") {
   // Cut inside a part's headers.
   CHECK(code(ct, mp.substr(0, mp.find("name=\"chat_id\""))) == errc::truncated);
   // A boundary but no closing "--".
-  CHECK(code("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; "
-                                                "name=a\r\n\r\nx\r\n--b") == errc::truncated);
+  CHECK(code("multipart/form-data; boundary=b",
+             "--b\r\nContent-Disposition: form-data; "
+             "name=a\r\n\r\nx\r\n--b") == errc::truncated);
   // Text right after the boundary on its line.
   CHECK(code("multipart/form-data; boundary=b", "--bX\r\n\r\n--b--") == errc::malformed_multipart);
   // A header line without a colon.
@@ -139,12 +140,14 @@ TEST_CASE("multipart: every framing error") {
   CHECK(e.code == errc::malformed_multipart);
   CHECK(e.detail == "multipart: part 1 has no Content-Disposition");
   // ... which multipart/related allows.
-  CHECK(code("multipart/related; boundary=b", "--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b--") ==
-        errc::ok);
+  CHECK(code("multipart/related; boundary=b",
+             "--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b--") == errc::ok);
   // filename* that is not an RFC 8187 ext-value.
-  CHECK(code("multipart/form-data; boundary=b",
-             "--b\r\nContent-Disposition: form-data; name=a; filename*=plain.txt\r\n\r\nx\r\n--b--") ==
-        errc::malformed_multipart);
+  CHECK(
+      code(
+          "multipart/form-data; boundary=b",
+          "--b\r\nContent-Disposition: form-data; name=a; filename*=plain.txt\r\n\r\nx\r\n--b--") ==
+      errc::malformed_multipart);
   // Corrupt base64 transfer encoding.
   CHECK(code("multipart/form-data; boundary=b",
              "--b\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: "
@@ -180,8 +183,9 @@ TEST_CASE("multipart: replace_part_body splices one part and keeps the rest") {
 
   body = mp;
   CHECK(replace_part_body(body, parts, 3, "x").code == errc::malformed_multipart);
-  CHECK(replace_part_body(body, parts, 0, "a\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n").code ==
-        errc::malformed_multipart);
+  CHECK(
+      replace_part_body(body, parts, 0, "a\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n").code ==
+      errc::malformed_multipart);
   CHECK(replace_part_body(body, parts, 0, "------WebKitFormBoundary7MA4YWxkTrZu0gW").code ==
         errc::malformed_multipart);
   CHECK(body == mp);  // untouched on error
@@ -245,10 +249,11 @@ TEST_CASE("json: replace_string rewrites one string and nothing else") {
 
 TEST_CASE("xml: namespaces, entities, errors, DOCTYPE refused, depth bounded") {
   pugi::xml_document doc;
-  REQUIRE(!parse_xml("<body xmlns='http://jabber.org/protocol/httpbind'>"
-                     "<message xmlns='jabber:client' to='b@x' xmlns:e='urn:e'>"
-                     "<body>Tom &amp; J&#xE9;r&#233;my &lt;3</body><e:x/></message></body>",
-                     limits{}, doc));
+  REQUIRE(
+      !parse_xml("<body xmlns='http://jabber.org/protocol/httpbind'>"
+                 "<message xmlns='jabber:client' to='b@x' xmlns:e='urn:e'>"
+                 "<body>Tom &amp; J&#xE9;r&#233;my &lt;3</body><e:x/></message></body>",
+                 limits{}, doc));
   auto msg = doc.child("body").child("message");
   CHECK(namespace_of(msg) == "jabber:client");
   CHECK(namespace_of(doc.child("body")) == "http://jabber.org/protocol/httpbind");
@@ -259,9 +264,15 @@ TEST_CASE("xml: namespaces, entities, errors, DOCTYPE refused, depth bounded") {
   CHECK(local_name(msg) == "message");
 
   CHECK(parse_xml("<a><b></a>", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("<a><b></c></a>", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("just text", limits{}, doc).code == errc::malformed_xml);
+  CHECK(parse_xml("<a><b>cut", limits{}, doc).code == errc::truncated);
+  CHECK(parse_xml("<a><b>cut</b>", limits{}, doc).code == errc::truncated);
+  CHECK(parse_xml("<a", limits{}, doc).code == errc::truncated);
   CHECK(parse_xml("<a>&unknown;</a>", limits{}, doc).code == errc::ok);  // left as text
-  auto e = parse_xml("<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'boom'>]><a>&x;</a>",
-                     limits{}, doc);
+  auto e =
+      parse_xml("<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'boom'>]><a>&x;</a>", limits{}, doc);
   CHECK(e.code == errc::malformed_xml);
   CHECK(e.detail.find("DOCTYPE") != std::string::npos);
   CHECK(!doc.first_child());

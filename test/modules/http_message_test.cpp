@@ -1,6 +1,7 @@
-#include <sstream>
-#include <catch2/catch.hpp>
+#include <algorithm>
 #include <zlib.h>
+#include <catch2/catch.hpp>
+#include <sstream>
 
 #include "modules/cli.hpp"
 #include "modules/http_message.hpp"
@@ -19,9 +20,10 @@ TEST_CASE("http_message: request with Content-Length, absolute target, gzip body
   REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
   gz.resize(zs.total_out);
   deflateEnd(&zs);
-  std::string raw = "POST http://Chat.Example:8080/api/send?x=1 HTTP/1.1\r\nHost: chat.example\r\n"
-                    "Content-Encoding: gzip\r\nContent-Length: " +
-                    std::to_string(gz.size()) + "\r\n\r\n" + gz;
+  std::string raw =
+      "POST http://Chat.Example:8080/api/send?x=1 HTTP/1.1\r\nHost: chat.example\r\n"
+      "Content-Encoding: gzip\r\nContent-Length: " +
+      std::to_string(gz.size()) + "\r\n\r\n" + gz;
   http_request r;
   REQUIRE(!parse_http_request(raw, limits{}, r));
   CHECK(r.head.method == "POST");
@@ -34,9 +36,10 @@ TEST_CASE("http_message: request with Content-Length, absolute target, gzip body
 
 TEST_CASE("http_message: chunked request and to-EOF response") {
   http_request r;
-  REQUIRE(!parse_http_request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-                              limits{}, r));
+  REQUIRE(
+      !parse_http_request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                          limits{}, r));
   CHECK(r.body == "hello world");
   http_response resp;
   REQUIRE(!parse_http_response("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
@@ -75,11 +78,13 @@ TEST_CASE("http_message: every framing error is malformed_http with its reason")
   CHECK(e.detail.find("body larger than 4") != std::string::npos);
   CHECK(req_err("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc").code ==
         errc::malformed_encoding);
-  CHECK(req_err("POST / HTTP/1.1\r\nContent-Encoding: snappy\r\nContent-Length: 3\r\n\r\nabc").code ==
-        errc::unsupported_encoding);
+  CHECK(
+      req_err("POST / HTTP/1.1\r\nContent-Encoding: snappy\r\nContent-Length: 3\r\n\r\nabc").code ==
+      errc::unsupported_encoding);
   http_response resp;
-  CHECK(parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", limits{}, resp).code ==
-        errc::malformed_http);
+  CHECK(
+      parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", limits{}, resp).code ==
+      errc::malformed_http);
   CHECK(parse_http_response("HTTP/9 OK\r\n\r\n", limits{}, resp).code == errc::malformed_http);
 }
 
@@ -100,4 +105,19 @@ TEST_CASE("imcapctl decode: usage errors and missing files") {
   CHECK(run({"--request", "/nonexistent/imcap/request.http"}) == 1);
   CHECK(err.str() == "/nonexistent/imcap/request.http: malformed_http: cannot read the file\n");
   CHECK(out.str().empty());
+}
+
+TEST_CASE("imcapctl decode: events before an error are printed, then the error") {
+  std::string dir = std::string(IMCAP_SOURCE_DIR) + "/test/modules/fixtures/telegram/";
+  std::ostringstream out, err;
+  std::vector<std::string> args{"--request", dir + "send-message-json/request.http",
+                                "--response", dir + "send-message-json/response.http",
+                                "--request", dir + "malformed-http/request.http",
+                                "--user", "alice"};
+  CHECK(decode_command(args, out, err) == 1);
+  auto text = out.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK(text.find("\"text\":\"Привет, мир!") != std::string::npos);
+  CHECK(err.str() == dir + "malformed-http/request.http: malformed_http: request: body ends 37 "
+                           "bytes before its Content-Length\n");
 }

@@ -13,8 +13,9 @@ header_fields hf(std::initializer_list<std::pair<const char*, const char*>> l) {
 }  // namespace
 
 TEST_CASE("request_head from an absolute-form target") {
-  auto h = request_head::make("POST", "http://API.Telegram.org:8080/bot1%3Ax/send%20Message?a=b%20c",
-                              hf({{"Host", "other.example"}}));
+  auto h =
+      request_head::make("POST", "http://API.Telegram.org:8080/bot1%3Ax/send%20Message?a=b%20c",
+                         hf({{"Host", "other.example"}}));
   CHECK(h.host == "api.telegram.org");
   CHECK(h.path == "/bot1:x/send Message");
   CHECK(h.query == "a=b%20c");
@@ -30,6 +31,8 @@ TEST_CASE("request_head from an origin-form target uses Host without port") {
   CHECK(h.query_param("e") == "");
   auto v6 = request_head::make("GET", "/", hf({{"Host", "[::1]:8080"}}));
   CHECK(v6.host == "::1");
+  auto bad = request_head::make("GET", "/p?a=%zz", hf({{"Host", "h"}}));
+  CHECK(!bad.query_param("a"));  // an unparsable query answers nothing rather than guessing
   auto none = request_head::make("GET", "/", {});
   CHECK(none.host.empty());
 }
@@ -43,7 +46,8 @@ TEST_CASE("request_head keeps a target Boost.URL rejects") {
 
 TEST_CASE("Content-Type media type and parameters") {
   auto h = request_head::make(
-      "POST", "/", hf({{"Content-Type", "Multipart/Form-Data ; charset=UTF-8; boundary=\"a b\\\"c\""}}));
+      "POST", "/",
+      hf({{"Content-Type", "Multipart/Form-Data ; charset=UTF-8; boundary=\"a b\\\"c\""}}));
   CHECK(h.media_type() == "multipart/form-data");
   CHECK(h.content_type_param("boundary") == "a b\"c");
   CHECK(h.content_type_param("CHARSET") == "UTF-8");

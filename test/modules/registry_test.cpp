@@ -5,8 +5,12 @@
 using namespace imcap::modules;
 
 namespace {
-bool never(const request_head&) noexcept { return false; }
-decode_error nothing(const exchange&, std::vector<chat_event>&) { return {}; }
+bool never(const request_head&) noexcept {
+  return false;
+}
+decode_error nothing(const exchange&, std::vector<chat_event>&) {
+  return {};
+}
 }  // namespace
 
 TEST_CASE("the built-in decoder table is sound") {

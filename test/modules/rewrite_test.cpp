@@ -19,8 +19,8 @@ TEST_CASE("rewrite_path: form field holding double-encoded JSON") {
   // SignalR-classic style: data=<JSON whose "A" array holds a JSON string>.
   std::string inner = R"({"H":"chat","A":["{\"text\":\"secret\"}"]})";
   std::string body = serialize_form({{"transport", "longPolling"}, {"data", inner}});
-  REQUIRE(!rw(body, {{layer_kind::form, "data"}, {layer_kind::json, "/A/0"},
-                     {layer_kind::json, "/text"}},
+  REQUIRE(!rw(body,
+              {{layer_kind::form, "data"}, {layer_kind::json, "/A/0"}, {layer_kind::json, "/text"}},
               "gone"));
   std::vector<form_field> f;
   REQUIRE(!parse_form(body, limits{}, f));

@@ -88,8 +88,9 @@ TEST_CASE("telegram: every reported text location rewrites and decodes back") {
   REQUIRE(d->rewrite != nullptr);
   limits lim;
   std::size_t rewritten = 0;
-  for (std::string_view c : {"send-message-json", "send-message-form-html", "send-document-multipart",
-                             "send-document-file-id", "send-media-group"}) {
+  for (std::string_view c :
+       {"send-message-json", "send-message-form-html", "send-document-multipart",
+        "send-document-file-id", "send-media-group"}) {
     INFO(c);
     auto req = request_of(fixtures / c / "request.http");
     exchange x{req, nullptr, "", "", nullptr, lim};
@@ -137,11 +138,56 @@ TEST_CASE("telegram: a bounded number of updates and media items") {
   const auto* d = find_decoder("telegram-bot");
   auto req = request_of(fixtures / "get-updates-gzip" / "request.http");
   http_response resp;
-  REQUIRE(!parse_http_response(slurp(fixtures / "get-updates-gzip" / "response.http"), limits{}, resp));
+  REQUIRE(
+      !parse_http_response(slurp(fixtures / "get-updates-gzip" / "response.http"), limits{}, resp));
   limits lim;
   lim.max_parts = 2;
   exchange x{req, &resp, "", "", nullptr, lim};
   std::vector<chat_event> events;
   CHECK(d->decode_response(x, events).code == errc::too_many_parts);
   CHECK(events.size() == 2);  // what came before the limit is kept
+}
+
+namespace {
+http_request json_request(std::string method, std::string body) {
+  std::string raw = "POST /bot42:secretpart/" + method +
+                    " HTTP/1.1\r\nHost: api.telegram.org\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  http_request r;
+  REQUIRE(!parse_http_request(raw, limits{}, r));
+  return r;
+}
+}  // namespace
+
+TEST_CASE("telegram: sendMediaGroup as a JSON body, and its errors") {
+  const auto* d = find_decoder("telegram-bot");
+  limits lim;
+  auto req =
+      json_request("sendMediaGroup",
+                   R"({"chat_id":7,"media":[{"type":"photo","media":"AgACfileid",)"
+                   R"("caption":"first"},{"type":"photo","media":"https://e.example/b.jpg"}]})");
+  exchange x{req, nullptr, "", "", nullptr, lim};
+  std::vector<chat_event> events;
+  REQUIRE(!d->decode_request(x, events));
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].text == "first");
+  CHECK(events[0].text_at == location{{layer{layer_kind::json, "/media/0/caption"}}});
+  CHECK(events[0].attachments.at(0).ref == "AgACfileid");
+  CHECK(events[1].attachments.at(0).ref == "https://e.example/b.jpg");
+  CHECK(events[1].attachments.at(0).at == location{{layer{layer_kind::json, "/media/1/media"}}});
+  CHECK(events[0].sender.id == "42");
+  CHECK(events[0].session_key.find("secretpart") == std::string::npos);
+
+  auto code = [&](std::string body) {
+    auto r = json_request("sendMediaGroup", std::move(body));
+    exchange y{r, nullptr, "", "", nullptr, lim};
+    std::vector<chat_event> ev;
+    return d->decode_request(y, ev).code;
+  };
+  CHECK(code(R"({"chat_id":7})") == errc::malformed_json);
+  CHECK(code(R"({"chat_id":7,"media":{"a":1}})") == errc::malformed_json);
+  CHECK(code(R"({"chat_id":7,"media":"[1,2"})") == errc::truncated);
+  CHECK(code(R"({"chat_id":7,"media":[{"type":"photo"}]})") == errc::malformed_json);
+  CHECK(code(R"([1,2])") == errc::malformed_json);
 }
