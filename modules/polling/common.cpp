@@ -313,8 +313,14 @@ struct shape_walker {
   std::string longest;
   std::string longest_ptr;
 
+  // Worth a pointer string: a string longer than the best so far, or a container.
+  bool candidate(const json::value& v) const noexcept {
+    if (const auto* s = v.if_string()) return s->size() > longest.size();
+    return v.is_array() || v.is_object();
+  }
+
   void note_leftover(const json::value& v, const std::string& ptr, std::size_t depth) {
-    if (depth > max_shape_depth) return;
+    if (depth > max_shape_depth || !out.text.empty()) return;
     if (const auto* s = v.if_string()) {
       if (s->size() > longest.size()) {
         longest = std::string(*s);
@@ -322,11 +328,11 @@ struct shape_walker {
       }
     } else if (const auto* a = v.if_array()) {
       for (std::size_t i = 0; i < a->size(); ++i)
-        note_leftover((*a)[i], pointer_join(ptr, i), depth + 1);
+        if (candidate((*a)[i])) note_leftover((*a)[i], pointer_join(ptr, i), depth + 1);
     } else if (const auto* o = v.if_object()) {
       for (const auto& kv : *o) {
         if (kv.value().is_object() && kv.value().as_object().contains("_placeholder")) continue;
-        if (in(metadata_keys, kv.key())) continue;
+        if (in(metadata_keys, kv.key()) || !candidate(kv.value())) continue;
         note_leftover(kv.value(), pointer_join(ptr, kv.key()), depth + 1);
       }
     }
@@ -337,17 +343,18 @@ struct shape_walker {
     for (const auto& kv : o) {
       const std::string_view k = kv.key();
       const json::value& v = kv.value();
-      const std::string p = pointer_join(ptr, k);
+      // Built only when a value is kept or descended into: most keys are neither.
+      const auto p = [&] { return pointer_join(ptr, k); };
       if (in(text_keys, k)) {
         if (const auto* s = v.if_string()) {
           if (out.text.empty() && !s->empty()) {
             out.text = std::string(*s);
-            out.text_pointer = p;
+            out.text_pointer = p();
           }
           continue;
         }
         if (const auto* inner = v.if_object()) {
-          object(*inner, p, depth + 1);
+          object(*inner, p(), depth + 1);
           continue;
         }
       }
@@ -396,19 +403,19 @@ struct shape_walker {
       if (in(file_keys, k)) {
         if (const auto* a = v.if_array()) {
           for (std::size_t i = 0; i < a->size() && i < 64; ++i)
-            add_file((*a)[i], pointer_join(p, i), out);
+            add_file((*a)[i], pointer_join(p(), i), out);
         } else {
-          add_file(v, p, out);
+          add_file(v, p(), out);
         }
         continue;
       }
       if (const auto* inner = v.if_object()) {
         if (inner->contains("_placeholder")) continue;  // Socket.IO binary, handled by caller
-        object(*inner, p, depth + 1);
+        object(*inner, p(), depth + 1);
         continue;
       }
-      if (in(metadata_keys, k)) continue;
-      note_leftover(v, p, depth + 1);
+      if (in(metadata_keys, k) || !candidate(v) || !out.text.empty()) continue;
+      note_leftover(v, p(), depth + 1);
     }
   }
 };
