@@ -355,6 +355,31 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     std::string ptr = "/" + list_key + "/" + std::to_string(i);
     const json::value* m = &a[i];
+    if (ep == endpoint::events && str(a[i], "/type") == "update_message") {
+      // An edit seen by this client: the new content (rendered when the server sent both).
+      const bool rendered = content::string_at(a[i], "/rendered_content").has_value();
+      const std::string field = rendered ? "/rendered_content" : "/content";
+      const std::string body = str(a[i], field);
+      if (body.empty()) continue;
+      chat_event e = new_event(direction::inbound);
+      e.session_key = session_key;
+      if (rendered) {
+        e.html = body;
+        e.text = html_to_text(body);
+      } else {
+        e.text = body;
+      }
+      e.text_at = with_layer({}, layer_kind::json, ptr + field);
+      upload_links(body, e.text_at, e);
+      if (const std::string uid = str(a[i], "/user_id"); !uid.empty())
+        e.sender = party{uid, {}, identity_source::body};
+      e.server_msg_id = str(a[i], "/message_id");
+      if (const json::value* ts = content::at_pointer(a[i], "/edit_timestamp"))
+        e.timestamp = polling::timestamp_from(*ts);
+      if (!e.server_msg_id.empty()) e.attributes.emplace_back("edit_of", e.server_msg_id);
+      out.push_back(std::move(e));
+      continue;
+    }
     if (ep == endpoint::events) {
       if (str(a[i], "/type") != "message") continue;  // heartbeat, presence, typing, ...
       m = content::at_pointer(a[i], "/message");

@@ -5,7 +5,8 @@
 //   PATCH messages/<id>      form: content (edit) -> outbound message, attribute edit_of
 //   POST  user_uploads       multipart file -> upload (bytes); its answer {"uri":..} -> an
 //                            upload event tying the URI to the bytes' sha256
-//   GET   events             long poll: {"events":[{"type":"message","message":{..}}]} inbound
+//   GET   events             long poll: {"events":[{"type":"message","message":{..}}]} inbound;
+//                            update_message events are inbound edits (attribute edit_of)
 //   GET   messages           history: {"messages":[..]} inbound
 // Classified by path and method; the /api/v1 form also needs Basic auth or a "zulip" host
 // (the shape is common elsewhere). The sender of a send is the API's Basic-auth email (/api/v1)

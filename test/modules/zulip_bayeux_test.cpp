@@ -50,6 +50,25 @@ TEST_CASE("zulip edit and rewrite round trip") {
   CHECK(body.find("send_notification_to_old_thread=false") != std::string::npos);
 }
 
+TEST_CASE("zulip events: an inbound edit") {
+  poll_case c;
+  c.method = "GET";
+  c.target = "/json/events?queue_id=q1&last_event_id=3";
+  c.response_body =
+      "{\"result\":\"success\",\"events\":[{\"type\":\"update_message\",\"id\":4,"
+      "\"user_id\":12,\"message_id\":1001,\"edit_timestamp\":1714555900,"
+      "\"content\":\"neu\",\"rendered_content\":\"<p>neu &amp; besser</p>\"}]}";
+  auto r = run(zd, c);
+  REQUIRE_FALSE(r.response_error);
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.events[0].text == "neu & besser");
+  CHECK(r.events[0].html == "<p>neu &amp; besser</p>");
+  CHECK(r.events[0].attribute("edit_of") == "1001");
+  CHECK(r.events[0].sender.id == "12");
+  CHECK(r.events[0].timestamp == "2024-05-01T09:31:40Z");
+  CHECK(location_text(r.events[0].text_at) == "json:/events/0/rendered_content");
+}
+
 TEST_CASE("zulip html_to_text") {
   CHECK(zulip::html_to_text("<p>a &amp; <b>b</b></p><p>c&#39;d</p>") == "a & b\nc'd");
   CHECK(zulip::html_to_text("x<br>y") == "x\ny");
