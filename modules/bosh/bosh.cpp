@@ -357,6 +357,12 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   }
   while (node.first_child()) node.remove_child(node.first_child());
   node.append_child(pugi::node_pcdata).set_value(std::string(replacement).c_str());
+  // A message's XHTML-IM alternative would still show the old words: drop it, so clients fall
+  // back to the rewritten plain body.
+  if (local_name(node) == "body" && local_name(node.parent()) == "message") {
+    if (pugi::xml_node html = child_ns(node.parent(), "html", xhtml_im_ns))
+      node.parent().remove_child(html);
+  }
   std::ostringstream os;
   doc.save(os, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
   body = os.str();

@@ -10,7 +10,8 @@
 // sends), and an upload slot request / result (urn:xmpp:http:upload:0) becomes an upload event
 // whose put URL is remembered ("bosh:slot:<host><path>") for the PUT that follows.
 // Locations: [xml "/body/message[2]/body"] (element names, 1-based index among siblings of the
-// same name); rewrite replaces that element's text and serialises the document again.
+// same name); rewrite replaces that element's text (dropping the message's XHTML-IM copy) and
+// serialises the document again.
 //
 // xmpp-upload: classification sees only the request head and has no session access, so it
 // cannot ask whether a PUT goes to a remembered slot. It accepts PUTs whose path has the shape
