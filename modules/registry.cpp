@@ -2,7 +2,10 @@
 
 #include <set>
 
+#include "modules/bayeux/bayeux.hpp"
+#include "modules/bosh/bosh.hpp"
 #include "modules/discord/discord.hpp"
+#include "modules/engineio/engineio.hpp"
 #include "modules/googlechat/googlechat.hpp"
 #include "modules/legacy/aim_wim.hpp"
 #include "modules/legacy/msn_gateway.hpp"
@@ -10,10 +13,13 @@
 #include "modules/matrix/matrix.hpp"
 #include "modules/mattermost/mattermost.hpp"
 #include "modules/rocketchat/rocketchat_rest.hpp"
+#include "modules/signalr/signalr.hpp"
 #include "modules/slack/slack.hpp"
+#include "modules/sockjs/sockjs.hpp"
 #include "modules/teams/teams.hpp"
 #include "modules/telegram/telegram.hpp"
 #include "modules/webex/webex.hpp"
+#include "modules/zulip/zulip.hpp"
 
 namespace imcap::modules {
 
@@ -34,7 +40,17 @@ const std::vector<decoder>& table() {
       msn::descriptor,
       ymsg::descriptor,
       aim::descriptor,
+      sockjs::methodcall_decoder,
+      signalr::classic_decoder,
+      signalr::core_decoder,
+      engineio::socketio_decoder,
+      sockjs::sockjs_decoder,
+      zulip::zulip_decoder,
+      bosh::bosh_decoder,
+      bayeux::bayeux_decoder,
       telegram::bot_decoder,
+      // Last: it accepts generic PUT upload paths (see modules/bosh/bosh.hpp).
+      bosh::upload_decoder,
   };
   return t;
 }
