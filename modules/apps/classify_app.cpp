@@ -12,7 +12,7 @@
 
 #include <array>
 
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 
@@ -147,7 +147,7 @@ bool has_token(std::string_view ua, std::string_view token) noexcept {
 bool has_header_prefix(const header_fields& h, std::string_view prefix) noexcept {
   for (const auto& f : h.fields())
     if (f.name.size() >= prefix.size() &&
-        wire::iequals(std::string_view(f.name).substr(0, prefix.size()), prefix))
+        ascii_iequals(std::string_view(f.name).substr(0, prefix.size()), prefix))
       return true;
   return false;
 }
@@ -168,11 +168,16 @@ bool matches(const app_rule& r, const request_head& h, std::string_view ua) noex
 
 std::string_view to_string(app_category c) noexcept {
   switch (c) {
-    case app_category::im_encrypted: return "im_encrypted";
-    case app_category::voice_video: return "voice_video";
-    case app_category::p2p: return "p2p";
-    case app_category::spyware: return "spyware";
-    case app_category::im: return "im";
+    case app_category::im_encrypted:
+      return "im_encrypted";
+    case app_category::voice_video:
+      return "voice_video";
+    case app_category::p2p:
+      return "p2p";
+    case app_category::spyware:
+      return "spyware";
+    case app_category::im:
+      return "im";
   }
   return "im";
 }
@@ -190,7 +195,8 @@ chat_event make_app_event(const app_match& m, const exchange& x) {
   e.app = m.app;
   e.transport = "app-classifier";
   e.direction = direction::outbound;
-  if (!x.proxy_user.empty()) e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+  if (!x.proxy_user.empty())
+    e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
   e.attributes.emplace_back("category", to_string(m.category));
   e.attributes.emplace_back("reason", m.reason);
   if (!x.request.head.host.empty()) e.attributes.emplace_back("host", x.request.head.host);

@@ -6,6 +6,7 @@
 #include "modules/content/json.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::bayeux {
 
@@ -19,7 +20,7 @@ chat_event new_event(const exchange& x, direction d) {
   e.app = "cometd";
   e.transport = std::string(bayeux_decoder.name);
   e.direction = d;
-  if (d == direction::outbound) e.sender = polling::proxy_sender(x);
+  if (d == direction::outbound) e.sender = wire::proxy_party(x);
   return e;
 }
 
@@ -44,8 +45,7 @@ void decode_message(const exchange& x, direction d, const json::value& m, const 
     else
       e.server_msg_id = *id;
   }
-  if (auto client = content::string_at(m, "/clientId"))
-    e.session_key = polling::session_digest(*client);
+  if (auto client = content::string_at(m, "/clientId")) e.session_key = wire::short_digest(*client);
   if (channel.rfind("/service/", 0) == 0) e.attributes.emplace_back("service", "true");
   out.push_back(std::move(e));
 }
@@ -78,7 +78,7 @@ bool classify(const request_head& head) noexcept {
   if (head.method != "POST" && head.method != "GET") return false;
   const std::string_view p = head.path;
   const bool endpoint = p.find("/cometd") != std::string_view::npos ||
-                        polling::ends_with(p, "/faye") || polling::ends_with(p, "/bayeux");
+                        wire::iends_with(p, "/faye") || wire::iends_with(p, "/bayeux");
   if (!endpoint) return false;
   // callback-polling GETs carry the messages in the query.
   return head.method == "POST" || polling::query_has(head.query, "message");

@@ -9,6 +9,7 @@
 #include "modules/content/xml.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::bosh {
 
@@ -131,7 +132,7 @@ void decode_message(const context& c, const pugi::xml_node& m, const std::string
     } else if (auto jid = learned_jid(c)) {
       e.sender = party{*jid, {}, identity_source::learned};
     } else {
-      e.sender = polling::proxy_sender(c.x);
+      e.sender = wire::proxy_party(c.x);
     }
     e.conversation_id = bare(to);
     e.client_msg_id = m.attribute("id").value();
@@ -184,7 +185,7 @@ void decode_iq(const context& c, const pugi::xml_node& iq, std::vector<chat_even
     if (auto jid = learned_jid(c))
       e.sender = party{*jid, {}, identity_source::learned};
     else
-      e.sender = polling::proxy_sender(c.x);
+      e.sender = wire::proxy_party(c.x);
     e.attributes.emplace_back("upload_service", iq.attribute("to").value());
     e.attributes.emplace_back("slot_request_id", id);
     if (c.x.sessions && !c.session_key.empty()) {
@@ -263,7 +264,7 @@ decode_error decode_body(context& c, std::string_view text, std::vector<chat_eve
   if (!root || local_name(root) != "body" || namespace_of(root) != httpbind_ns)
     return {errc::malformed_frame, "bosh: the document is not a httpbind <body/>"};
   if (const std::string sid = root.attribute("sid").value(); !sid.empty())
-    c.session_key = polling::session_digest(sid);
+    c.session_key = wire::short_digest(sid);
   std::size_t stanzas = 0;
   std::vector<std::pair<std::string, std::size_t>> seen;  // element name -> count so far
   for (pugi::xml_node n = root.first_child(); n; n = n.next_sibling()) {
@@ -295,9 +296,9 @@ decode_error decode_body(context& c, std::string_view text, std::vector<chat_eve
 bool classify_bosh(const request_head& head) noexcept {
   if (head.method != "POST") return false;
   const std::string_view p = head.path;
-  return polling::ends_with(p, "/http-bind") || polling::ends_with(p, "/http-bind/") ||
-         polling::ends_with(p, "/http-bind.php") || polling::ends_with(p, "/bosh") ||
-         polling::ends_with(p, "/bosh/") || polling::ends_with(p, "/xmpp-httpbind");
+  return wire::iends_with(p, "/http-bind") || wire::iends_with(p, "/http-bind/") ||
+         wire::iends_with(p, "/http-bind.php") || wire::iends_with(p, "/bosh") ||
+         wire::iends_with(p, "/bosh/") || wire::iends_with(p, "/xmpp-httpbind");
 }
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
@@ -313,7 +314,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   pugi::xml_document req;
   if (!x.request.body.empty() && !content::parse_xml(x.request.body, x.limits, req))
     if (const std::string sid = req.document_element().attribute("sid").value(); !sid.empty())
-      c.session_key = polling::session_digest(sid);
+      c.session_key = wire::short_digest(sid);
   return decode_body(c, x.response->body, out);
 }
 
@@ -422,7 +423,7 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
       }
     }
   }
-  if (e.sender.id.empty()) e.sender = polling::proxy_sender(x);
+  if (e.sender.id.empty()) e.sender = wire::proxy_party(x);
   e.attributes.emplace_back("slot_known", known ? "true" : "false");
   e.attachments.push_back(std::move(a));
   out.push_back(std::move(e));

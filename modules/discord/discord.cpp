@@ -10,13 +10,14 @@
 #include "modules/content/multipart.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 namespace {
 
 namespace json = boost::json;
-using rest::json_child;
-using rest::json_str;
+using wire::json_str;
+using wire::pointer_join;
 
 constexpr std::string_view k_app = "discord";
 constexpr std::string_view k_name = "discord";
@@ -41,7 +42,7 @@ bool all_digits(std::string_view s) noexcept {
 
 route route_of(const request_head& head) noexcept {
   route r;
-  if (!rest::host_is(head.host, "discord.com") && !rest::host_is(head.host, "discordapp.com"))
+  if (!wire::host_under(head.host, "discord.com") && !wire::host_under(head.host, "discordapp.com"))
     return r;
   if (head.host.starts_with("cdn.") || head.host.starts_with("media.")) return r;
   std::array<std::string_view, 8> seg{};
@@ -67,7 +68,7 @@ bool classify(const request_head& head) noexcept {
 }
 
 std::string session_key(const request_head& head) {
-  if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
+  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
   return {};
 }
 
@@ -88,7 +89,7 @@ party learned_or_proxy(const exchange& x, const std::string& key) {
         return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
     }
   }
-  return rest::proxy_party(x);
+  return wire::proxy_party(x);
 }
 
 std::string author_name(const json::value& m) {
@@ -101,16 +102,16 @@ std::string author_name(const json::value& m) {
 // `prefix` locates `doc` inside the body.
 void message_fields(const json::value& doc, const std::string& ptr, const location& prefix,
                     chat_event& e) {
-  const std::string content_ptr = json_child(ptr, "content");
+  const std::string content_ptr = pointer_join(ptr, "content");
   if (const json::value* c = content::at_pointer(doc, content_ptr); c && c->is_string()) {
     e.text = std::string(c->get_string());
     e.text_at = prefix;
     e.text_at.path.push_back({layer_kind::json, content_ptr});
   }
-  if (auto nonce = content::id_at(doc, json_child(ptr, "nonce"))) e.client_msg_id = *nonce;
+  if (auto nonce = content::id_at(doc, pointer_join(ptr, "nonce"))) e.client_msg_id = *nonce;
   if (auto ref = content::id_at(doc, ptr + "/message_reference/message_id"))
     e.attributes.emplace_back("reply_to", *ref);
-  if (const json::value* tts = content::at_pointer(doc, json_child(ptr, "tts"));
+  if (const json::value* tts = content::at_pointer(doc, pointer_join(ptr, "tts"));
       tts && tts->is_bool() && tts->get_bool())
     e.attributes.emplace_back("tts", "true");
 }
@@ -225,9 +226,9 @@ chat_event inbound_message(const json::value& doc, const std::string& ptr, const
   if (e.sender.id.empty()) e.sender.source = identity_source::unknown;
   message_fields(doc, ptr, location{}, e);
   e.server_msg_id = content::id_at(m, "/id").value_or("");
-  e.timestamp = rest::normalize_rfc3339(json_str(m, "/timestamp"));
+  e.timestamp = wire::normalize_rfc3339(json_str(m, "/timestamp"));
   if (std::string edited = json_str(m, "/edited_timestamp"); !edited.empty())
-    e.attributes.emplace_back("edited_at", rest::normalize_rfc3339(edited));
+    e.attributes.emplace_back("edited_at", wire::normalize_rfc3339(edited));
   if (const json::value* atts = content::at_pointer(m, "/attachments"); atts && atts->is_array()) {
     for (std::size_t j = 0; j < atts->get_array().size(); ++j) {
       const json::value& a_json = atts->get_array()[j];

@@ -7,12 +7,13 @@
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::engineio {
 
 namespace json = boost::json;
-using polling::pointer_join;
 using polling::with_layer;
+using wire::pointer_join;
 
 namespace {
 
@@ -420,7 +421,7 @@ chat_event new_event(const body_context& c) {
     if (learned && !learned->empty())
       e.sender = party{*learned, {}, identity_source::learned};
     else
-      e.sender = polling::proxy_sender(c.x);
+      e.sender = wire::proxy_party(c.x);
   }
   return e;
 }
@@ -505,7 +506,7 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
       json::value v;
       if (!content::parse_json(std::string_view(p.data).substr(1), c.x.limits, v))
         if (auto sid = content::string_at(v, "/sid"); sid && c.session_key.empty())
-          c.session_key = polling::session_digest(*sid);
+          c.session_key = wire::short_digest(*sid);
       continue;
     }
     if (type != '4') continue;  // close, ping, pong, upgrade, noop
@@ -648,7 +649,7 @@ body_context make_context(const exchange& x, direction d) {
   const auto& head = x.request.head;
   c.eio = head.query_param("EIO").value_or("4");
   c.socketio = head.path.find("/engine.io") == std::string::npos;
-  if (auto sid = head.query_param("sid")) c.session_key = polling::session_digest(*sid);
+  if (auto sid = head.query_param("sid")) c.session_key = wire::short_digest(*sid);
   return c;
 }
 

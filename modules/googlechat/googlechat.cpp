@@ -9,13 +9,14 @@
 #include "modules/content/multipart.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 namespace {
 
 namespace json = boost::json;
-using rest::json_child;
-using rest::json_str;
+using wire::json_str;
+using wire::pointer_join;
 
 constexpr std::string_view k_app = "google-chat";
 constexpr std::string_view k_name = "google-chat";
@@ -63,7 +64,7 @@ bool classify(const request_head& head) noexcept {
 }
 
 std::string session_key(const request_head& head) {
-  if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
+  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
   return {};
 }
 
@@ -85,7 +86,7 @@ party learned_or_proxy(const exchange& x, const std::string& key) {
         return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
     }
   }
-  return rest::proxy_party(x);
+  return wire::proxy_party(x);
 }
 
 void fill_from_upload(const exchange& x, attachment& a) {
@@ -107,7 +108,7 @@ void fill_from_upload(const exchange& x, attachment& a) {
 void message_fields(const exchange& x, const json::value& doc, const std::string& ptr,
                     chat_event& e) {
   const json::value& m = *content::at_pointer(doc, ptr);
-  const std::string text_ptr = json_child(ptr, "text");
+  const std::string text_ptr = pointer_join(ptr, "text");
   if (const json::value* t = content::at_pointer(doc, text_ptr); t && t->is_string()) {
     e.text = std::string(t->get_string());
     e.text_at.path.push_back({layer_kind::json, text_ptr});
@@ -135,7 +136,7 @@ void message_fields(const exchange& x, const json::value& doc, const std::string
         a.ref = json_str(a_json, field);
       }
       if (!a.ref.empty()) {
-        std::string at = json_child(json_child(ptr, "attachment"), i);
+        std::string at = pointer_join(pointer_join(ptr, "attachment"), i);
         at += field;
         a.at.path.push_back({layer_kind::json, std::move(at)});
       }
@@ -248,9 +249,9 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
         e.sender = {json_str(m, "/sender/name"), json_str(m, "/sender/displayName"),
                     identity_source::body};
         if (e.sender.id.empty()) e.sender.source = identity_source::unknown;
-        message_fields(x, doc, json_child("/messages", i), e);
+        message_fields(x, doc, pointer_join("/messages", i), e);
         e.server_msg_id = json_str(m, "/name");
-        e.timestamp = rest::normalize_rfc3339(json_str(m, "/createTime"));
+        e.timestamp = wire::normalize_rfc3339(json_str(m, "/createTime"));
         out.push_back(std::move(e));
       }
       return {};

@@ -12,7 +12,7 @@
 #include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
 #include "modules/session.hpp"
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::aim {
 
@@ -38,7 +38,9 @@ endpoint endpoint_of(const request_head& h) noexcept {
   return endpoint::none;
 }
 
-std::string user_key(const std::string& sk) { return "aim:user:" + sk; }
+std::string user_key(const std::string& sk) {
+  return "aim:user:" + sk;
+}
 
 // A request parameter: the form body first (sendIM may POST it), then the query.
 struct params {
@@ -49,9 +51,7 @@ struct params {
     if (const std::string* v = content::form_value(form, name)) return *v;
     return head->query_param(name);
   }
-  bool in_form(std::string_view name) const {
-    return content::form_value(form, name) != nullptr;
-  }
+  bool in_form(std::string_view name) const { return content::form_value(form, name) != nullptr; }
 };
 
 // Text of an HTML-ish message: markup that parses (wrapped in one root) gives its character
@@ -160,7 +160,8 @@ void im_event(const exchange& x, const json::value& ev, std::size_t i, const std
   if (data == nullptr) return;
   chat_event e = base_event(direction::inbound, sk);
   const auto* src = content::at_pointer(*data, "/source");
-  if (src != nullptr) e.sender = party{str(*src, "aimId"), str(*src, "displayId"), identity_source::body};
+  if (src != nullptr)
+    e.sender = party{str(*src, "aimId"), str(*src, "displayId"), identity_source::body};
   e.conversation_id = e.sender.id;
   const party me = learned_user(x, sk);
   if (!me.id.empty()) e.recipients.push_back(me);
@@ -188,7 +189,9 @@ void identity_event(const exchange& x, const json::value& info, const std::strin
 
 }  // namespace
 
-bool classify(const request_head& head) noexcept { return endpoint_of(head) != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return endpoint_of(head) != endpoint::none;
+}
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   if (endpoint_of(x.request.head) != endpoint::send_im) return {};
@@ -219,11 +222,13 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const auto& arr = events->get_array();
   for (std::size_t i = 0; i < arr.size(); ++i) {
     if (i >= x.limits.max_parts)
-      return {errc::too_many_parts, "aim: more than " + std::to_string(x.limits.max_parts) + " events"};
+      return {errc::too_many_parts,
+              "aim: more than " + std::to_string(x.limits.max_parts) + " events"};
     const std::string type = str(arr[i], "type");
     if (type == "im") im_event(x, arr[i], i, sk, jsonp, out);
     if (type == "myInfo")
-      if (const auto* info = content::at_pointer(arr[i], "/eventData")) identity_event(x, *info, sk, out);
+      if (const auto* info = content::at_pointer(arr[i], "/eventData"))
+        identity_event(x, *info, sk, out);
   }
   return {};
 }

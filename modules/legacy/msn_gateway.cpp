@@ -10,7 +10,7 @@
 
 #include "modules/content/json.hpp"
 #include "modules/session.hpp"
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::msn {
 
@@ -110,7 +110,7 @@ struct mime {
 
   std::string_view get(std::string_view name) const noexcept {
     for (const auto& [k, v] : headers)
-      if (wire::iequals(k, name)) return v;
+      if (ascii_iequals(k, name)) return v;
     return {};
   }
 };
@@ -148,13 +148,15 @@ std::string media_type_of(std::string_view content_type) {
 // --- session state ------------------------------------------------------------------------
 
 struct state {
-  std::string key;   // stable session key (digest of the first SessionID seen)
-  std::string user;  // our handle (USR)
-  std::string name;  // our friendly name
+  std::string key;                  // stable session key (digest of the first SessionID seen)
+  std::string user;                 // our handle (USR)
+  std::string name;                 // our friendly name
   std::vector<std::string> roster;  // other switchboard participants
 };
 
-std::string state_key(std::string_view sid) { return "msn:sid:" + std::string(sid); }
+std::string state_key(std::string_view sid) {
+  return "msn:sid:" + std::string(sid);
+}
 
 state load_state(const exchange& x, std::string_view sid) {
   state s;
@@ -257,14 +259,16 @@ void msg_event(std::string_view body, const command& c, std::size_t index, direc
   if (type == "text/plain") {
     if (!m.complete) return;
     e.text = std::string(payload.substr(m.body_offset));
-    e.text_at.path = {frame, {layer_kind::bytes, std::to_string(m.body_offset) + ":" +
-                                                     std::to_string(payload.size() - m.body_offset)}};
+    e.text_at.path = {frame,
+                      {layer_kind::bytes, std::to_string(m.body_offset) + ":" +
+                                              std::to_string(payload.size() - m.body_offset)}};
     if (auto f = m.get("X-MMS-IM-Format"); !f.empty()) e.attributes.emplace_back("format", f);
     out.push_back(std::move(e));
     return;
   }
   // An invitation lists its fields as header-like lines in the MIME body.
-  const mime inv = type == "text/x-msmsgsinvite" ? parse_mime(payload.substr(m.body_offset)) : mime{};
+  const mime inv =
+      type == "text/x-msmsgsinvite" ? parse_mime(payload.substr(m.body_offset)) : mime{};
   if (type == "text/x-msmsgsinvite" && inv.get("Invitation-Command") == "INVITE" &&
       !inv.get("Application-File").empty()) {
     attachment a;
@@ -272,7 +276,8 @@ void msg_event(std::string_view body, const command& c, std::size_t index, direc
     a.size = wire::to_u64(inv.get("Application-FileSize"));
     a.ref = "msn-invite:" + std::string(inv.get("Invitation-Cookie"));
     e.attachments.push_back(std::move(a));
-    if (auto n = inv.get("Application-Name"); !n.empty()) e.attributes.emplace_back("application", n);
+    if (auto n = inv.get("Application-Name"); !n.empty())
+      e.attributes.emplace_back("application", n);
     out.push_back(std::move(e));
   }
 }
@@ -280,7 +285,7 @@ void msg_event(std::string_view body, const command& c, std::size_t index, direc
 }  // namespace
 
 bool classify(const request_head& head) noexcept {
-  return head.method == "POST" && wire::iequals(head.path, "/gateway/gateway.dll");
+  return head.method == "POST" && ascii_iequals(head.path, "/gateway/gateway.dll");
 }
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
@@ -353,7 +358,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   const command& c = cmds[*index];
   if (off > c.payload_length || len > c.payload_length - off)
     return {errc::malformed_frame, "msn: range " + range + " outside the payload"};
-  const std::string_view payload = std::string_view(body).substr(c.payload_offset, c.payload_length);
+  const std::string_view payload =
+      std::string_view(body).substr(c.payload_offset, c.payload_length);
   std::string new_payload(payload.substr(0, off));
   new_payload += replacement;
   new_payload += payload.substr(off + len);

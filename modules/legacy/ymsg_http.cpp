@@ -10,7 +10,7 @@
 
 #include <iconv.h>
 
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::ymsg {
 
@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view app_id = "yahoo-messenger";
 constexpr std::size_t header_size = 20;
-constexpr std::uint16_t service_message = 6;       // MESSAGE
+constexpr std::uint16_t service_message = 6;        // MESSAGE
 constexpr std::uint16_t service_conference = 0x1d;  // CONFMSG
 constexpr std::uint16_t service_chat_room = 0xa8;   // COMMENT (chat rooms)
 constexpr std::string_view separator = "\xC0\x80";
@@ -53,11 +53,11 @@ decode_error split_packets(std::string_view body, const limits& lim, std::vector
   std::size_t fields = 0;
   while (pos < body.size()) {
     if (body.size() - pos < header_size)
-      return {errc::truncated, "ymsg: " + std::to_string(body.size() - pos) +
-                                   " bytes left, a header needs 20"};
+      return {errc::truncated,
+              "ymsg: " + std::to_string(body.size() - pos) + " bytes left, a header needs 20"};
     if (body.substr(pos, 4) != "YMSG")
-      return {errc::malformed_frame, "ymsg: packet " + std::to_string(out.size()) +
-                                         " does not start with YMSG"};
+      return {errc::malformed_frame,
+              "ymsg: packet " + std::to_string(out.size()) + " does not start with YMSG"};
     packet p;
     p.offset = pos;
     p.length = be16(body, pos + 8);
@@ -81,8 +81,8 @@ decode_error split_packets(std::string_view body, const limits& lim, std::vector
       if (v_end == std::string_view::npos)
         return {errc::malformed_frame, "ymsg: packet " + std::to_string(out.size()) +
                                            " has a field without its 0xC0 0x80 separators"};
-      p.fields.push_back(field{payload.substr(at, k_end - at),
-                               payload.substr(v_start, v_end - v_start), v_start});
+      p.fields.push_back(
+          field{payload.substr(at, k_end - at), payload.substr(v_start, v_end - v_start), v_start});
       at = v_end + 2;
     }
     pos += header_size + p.length;
@@ -183,7 +183,8 @@ void emit(const packet& p, std::size_t index, direction d, const exchange& x,
     e.sender = party{std::string(m.from->value), {}, identity_source::body};
   else if (d == direction::outbound && !x.proxy_user.empty())
     e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
-  for (auto r : m.recipients) e.recipients.push_back(party{std::string(r), {}, identity_source::body});
+  for (auto r : m.recipients)
+    e.recipients.push_back(party{std::string(r), {}, identity_source::body});
   e.conversation_id = m.conversation;
   const bool utf8 = m.utf8 != nullptr ? m.utf8->value == "1" : utf8_packet(p);
   if (utf8) {
@@ -256,7 +257,8 @@ decode_error decode_body(std::string_view body, direction d, const exchange& x,
 }  // namespace
 
 bool classify(const request_head& head) noexcept {
-  return head.method == "POST" && head.path == "/notify" && wire::host_under(head.host, "yahoo.com");
+  return head.method == "POST" && head.path == "/notify" &&
+         wire::host_under(head.host, "yahoo.com");
 }
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {

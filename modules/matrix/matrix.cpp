@@ -8,7 +8,7 @@
 
 #include "modules/content/json.hpp"
 #include "modules/session.hpp"
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::matrix {
 
@@ -62,8 +62,8 @@ endpoint endpoint_of(const request_head& h) noexcept {
     if (h.method == "POST" && m == "upload") return endpoint::upload;
     std::string_view seg[5];
     std::size_t n = 0;
-    if (h.method == "PUT" && split(m, seg, n) && n == 3 && seg[0] == "upload" &&
-        !seg[1].empty() && !seg[2].empty())
+    if (h.method == "PUT" && split(m, seg, n) && n == 3 && seg[0] == "upload" && !seg[1].empty() &&
+        !seg[2].empty())
       return endpoint::upload_put;
     return endpoint::none;
   }
@@ -92,8 +92,12 @@ std::string session_key_of(const request_head& h) {
   return {};
 }
 
-std::string user_key(const std::string& sk) { return "matrix:user:" + sk; }
-std::string media_key(std::string_view mxc) { return "matrix:media:" + std::string(mxc); }
+std::string user_key(const std::string& sk) {
+  return "matrix:user:" + sk;
+}
+std::string media_key(std::string_view mxc) {
+  return "matrix:media:" + std::string(mxc);
+}
 std::string pending_key(const std::string& sk, std::string_view name, std::string_view size) {
   return "matrix:pending:" + sk + ":" + std::string(size) + ":" + std::string(name);
 }
@@ -229,8 +233,7 @@ decode_error decode_upload(const exchange& x, bool with_uri, std::vector<chat_ev
             std::string(wire::path_segment(m, "upload/", 1));
     if (x.sessions != nullptr) x.sessions->put(media_key(a.ref), file_record(a));
   } else if (x.sessions != nullptr) {
-    x.sessions->put(pending_key(sk, a.name, std::to_string(x.request.body.size())),
-                    file_record(a));
+    x.sessions->put(pending_key(sk, a.name, std::to_string(x.request.body.size())), file_record(a));
   }
   e.attachments.push_back(std::move(a));
   out.push_back(std::move(e));
@@ -239,8 +242,7 @@ decode_error decode_upload(const exchange& x, bool with_uri, std::vector<chat_ev
 
 // One timeline event (sync, messages) as an inbound chat event.
 void timeline_event(const exchange& x, const json::value& ev, std::string_view room,
-                    const std::string& base, const std::string& sk,
-                    std::vector<chat_event>& out) {
+                    const std::string& base, const std::string& sk, std::vector<chat_event>& out) {
   if (!ev.is_object()) return;
   const auto* c = content::at_pointer(ev, "/content");
   if (c == nullptr) return;
@@ -248,7 +250,8 @@ void timeline_event(const exchange& x, const json::value& ev, std::string_view r
   e.conversation_id = room.empty() ? str(ev, "room_id") : std::string(room);
   e.sender = party{str(ev, "sender"), {}, identity_source::body};
   e.server_msg_id = str(ev, "event_id");
-  if (auto ts = wire::int_at(ev, "/origin_server_ts")) e.timestamp = wire::rfc3339_from_unix_ms(*ts);
+  if (auto ts = wire::int_at(ev, "/origin_server_ts"))
+    e.timestamp = wire::rfc3339_from_unix_ms(*ts);
   // Our own sends come back with the transaction id we saw outbound.
   if (auto txn = content::string_at(ev, "/unsigned/transaction_id")) e.client_msg_id = *txn;
   if (!fill_content(x, str(ev, "type"), *c, base + "/content", e)) return;
@@ -264,8 +267,7 @@ decode_error decode_sync(const exchange& x, const json::value& v, std::vector<ch
   for (const auto& [room, data] : join->get_object()) {
     const auto* events = content::at_pointer(data, "/timeline/events");
     if (events == nullptr || !events->is_array()) continue;
-    const std::string base =
-        "/rooms/join/" + content::pointer_escape(room) + "/timeline/events/";
+    const std::string base = "/rooms/join/" + content::pointer_escape(room) + "/timeline/events/";
     const auto& arr = events->get_array();
     for (std::size_t i = 0; i < arr.size(); ++i) {
       if (++seen > x.limits.max_parts)
@@ -299,8 +301,8 @@ decode_error decode_identity(const exchange& x, const json::value& v, bool login
   const std::string user = str(v, "user_id");
   if (user.empty()) return {errc::malformed_json, "matrix: identity answer without user_id"};
   // A login answer carries the token later requests use: key the session by it.
-  const std::string sk = login ? wire::short_digest(str(v, "access_token"))
-                               : session_key_of(x.request.head);
+  const std::string sk =
+      login ? wire::short_digest(str(v, "access_token")) : session_key_of(x.request.head);
   chat_event e = base_event(direction::inbound, sk);
   e.kind = event_kind::identity;
   e.sender = party{user, {}, identity_source::body};
@@ -312,14 +314,20 @@ decode_error decode_identity(const exchange& x, const json::value& v, bool login
 
 }  // namespace
 
-bool classify(const request_head& head) noexcept { return endpoint_of(head) != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return endpoint_of(head) != endpoint::none;
+}
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   switch (endpoint_of(x.request.head)) {
-    case endpoint::send: return decode_send(x, out);
-    case endpoint::upload: return decode_upload(x, false, out);
-    case endpoint::upload_put: return decode_upload(x, true, out);
-    default: return {};
+    case endpoint::send:
+      return decode_send(x, out);
+    case endpoint::upload:
+      return decode_upload(x, false, out);
+    case endpoint::upload_put:
+      return decode_upload(x, true, out);
+    default:
+      return {};
   }
 }
 
@@ -349,11 +357,16 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       x.sessions->put(media_key(uri), file_record(a));
       return {};
     }
-    case endpoint::sync: return decode_sync(x, v, out);
-    case endpoint::messages: return decode_messages(x, v, out);
-    case endpoint::whoami: return decode_identity(x, v, false, out);
-    case endpoint::login: return decode_identity(x, v, true, out);
-    default: return {};
+    case endpoint::sync:
+      return decode_sync(x, v, out);
+    case endpoint::messages:
+      return decode_messages(x, v, out);
+    case endpoint::whoami:
+      return decode_identity(x, v, false, out);
+    case endpoint::login:
+      return decode_identity(x, v, true, out);
+    default:
+      return {};
   }
 }
 

@@ -9,7 +9,7 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/session.hpp"
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::mattermost {
 
@@ -63,8 +63,12 @@ std::string session_key_of(const request_head& h) {
   return {};
 }
 
-std::string user_key(const std::string& sk) { return "mattermost:user:" + sk; }
-std::string file_key(std::string_view id) { return "mattermost:file:" + std::string(id); }
+std::string user_key(const std::string& sk) {
+  return "mattermost:user:" + sk;
+}
+std::string file_key(std::string_view id) {
+  return "mattermost:file:" + std::string(id);
+}
 std::string pending_key(const std::string& sk, std::string_view client_id) {
   return "mattermost:upload:" + sk + ":" + std::string(client_id);
 }
@@ -295,8 +299,7 @@ decode_error post_event(const exchange& x, const json::value& post, std::string_
   return {};
 }
 
-decode_error decode_history(const exchange& x, const json::value& v,
-                            std::vector<chat_event>& out) {
+decode_error decode_history(const exchange& x, const json::value& v, std::vector<chat_event>& out) {
   const auto* order = content::at_pointer(v, "/order");
   const auto* posts = content::at_pointer(v, "/posts");
   if (order == nullptr || !order->is_array() || posts == nullptr || !posts->is_object())
@@ -306,8 +309,8 @@ decode_error decode_history(const exchange& x, const json::value& v,
   std::size_t n = 0;
   for (const auto& idv : ids) {
     if (++n > x.limits.max_parts)
-      return {errc::too_many_parts, "mattermost: more than " +
-                                        std::to_string(x.limits.max_parts) + " posts"};
+      return {errc::too_many_parts,
+              "mattermost: more than " + std::to_string(x.limits.max_parts) + " posts"};
     const auto* id = idv.if_string();
     if (id == nullptr) continue;
     const auto* post = posts->get_object().if_contains(*id);
@@ -319,14 +322,20 @@ decode_error decode_history(const exchange& x, const json::value& v,
 
 }  // namespace
 
-bool classify(const request_head& head) noexcept { return endpoint_of(head) != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return endpoint_of(head) != endpoint::none;
+}
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   switch (endpoint_of(x.request.head)) {
-    case endpoint::create_post: return decode_post(x, false, out);
-    case endpoint::patch_post: return decode_post(x, true, out);
-    case endpoint::upload: return decode_upload(x, out);
-    default: return {};
+    case endpoint::create_post:
+      return decode_post(x, false, out);
+    case endpoint::patch_post:
+      return decode_post(x, true, out);
+    case endpoint::upload:
+      return decode_upload(x, out);
+    default:
+      return {};
   }
 }
 
@@ -339,7 +348,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   const std::string sk = session_key_of(x.request.head);
   switch (ep) {
-    case endpoint::upload: return learn_upload(x, v);
+    case endpoint::upload:
+      return learn_upload(x, v);
     case endpoint::create_post:
     case endpoint::patch_post:
       // The created post names its author: learn it for this session if still unknown.
@@ -347,7 +357,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
         learn_user(x, sk, str(v, "user_id"), {});
       return {};
     case endpoint::channel_posts:
-    case endpoint::thread: return decode_history(x, v, out);
+    case endpoint::thread:
+      return decode_history(x, v, out);
     case endpoint::me:
     case endpoint::login: {
       // A login answer hands out the session token (header "Token", also the MMAUTHTOKEN
@@ -364,7 +375,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       out.push_back(std::move(e));
       return {};
     }
-    case endpoint::none: return {};
+    case endpoint::none:
+      return {};
   }
   return {};
 }

@@ -1,7 +1,6 @@
 #include "modules/polling/common.hpp"
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <span>
 
@@ -10,58 +9,22 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/content/rewrite.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::polling {
 
 namespace json = boost::json;
-
-std::string session_digest(std::string_view token) {
-  if (token.empty()) return {};
-  return sha256_hex(token).substr(0, 16);
-}
-
-std::string rfc3339_from_unix_ms(std::int64_t ms) {
-  // 1970-01-01 .. 9999-12-31T23:59:59.999Z
-  if (ms < 0 || ms > 253402300799999LL) return {};
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{ms}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss<milliseconds> hms{tp - day};
-  std::array<char, 40> buf{};
-  const auto frac = hms.subseconds().count();
-  int n = 0;
-  if (frac != 0) {
-    n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ",
-                      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                      static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                      static_cast<long>(hms.minutes().count()),
-                      static_cast<long>(hms.seconds().count()), static_cast<long>(frac));
-  } else {
-    n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02ld:%02ld:%02ldZ",
-                      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                      static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                      static_cast<long>(hms.minutes().count()),
-                      static_cast<long>(hms.seconds().count()));
-  }
-  if (n <= 0) return {};
-  return std::string(buf.data(), static_cast<std::size_t>(n));
-}
-
-std::string rfc3339_from_unix_s(std::int64_t s) {
-  if (s < 0 || s > 253402300799LL) return {};
-  return rfc3339_from_unix_ms(s * 1000);
-}
+using wire::pointer_join;
 
 namespace {
 
 std::string from_epoch_number(double v) {
   if (!(v >= 0) || v > 253402300799999.0) return {};
   // Values above 1e11 cannot be seconds of a plausible chat time (year 5138): milliseconds.
-  if (v > 1e11) return rfc3339_from_unix_ms(static_cast<std::int64_t>(v));
+  if (v > 1e11) return wire::rfc3339_from_unix_ms(static_cast<std::int64_t>(v));
   const auto whole = static_cast<std::int64_t>(v);
   const auto ms = static_cast<std::int64_t>((v - static_cast<double>(whole)) * 1000.0 + 0.5);
-  return rfc3339_from_unix_ms(whole * 1000 + ms);
+  return wire::rfc3339_from_unix_ms(whole * 1000 + ms);
 }
 
 bool all_digits(std::string_view s) noexcept {
@@ -155,21 +118,6 @@ std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8,
   return i;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
 bool query_has(std::string_view query, std::string_view name) noexcept {
   std::size_t pos = 0;
   while (pos <= query.size()) {
@@ -182,29 +130,6 @@ bool query_has(std::string_view query, std::string_view name) noexcept {
     pos = amp + 1;
   }
   return false;
-}
-
-party proxy_sender(const exchange& x) {
-  party p;
-  if (!x.proxy_user.empty()) {
-    p.id = std::string(x.proxy_user);
-    p.source = identity_source::proxy;
-  }
-  return p;
-}
-
-std::string pointer_join(std::string_view base, std::string_view token) {
-  std::string out(base);
-  out += '/';
-  out += content::pointer_escape(token);
-  return out;
-}
-
-std::string pointer_join(std::string_view base, std::size_t index) {
-  std::string out(base);
-  out += '/';
-  out += std::to_string(index);
-  return out;
 }
 
 location with_layer(location base, layer_kind kind, std::string key) {

@@ -1,9 +1,10 @@
 #pragma once
-// What the long-polling decoders (Engine.IO/Socket.IO, SignalR, SockJS/DDP, BOSH, Zulip,
-// Bayeux) share: session keys that never expose a token, RFC 3339 times, UTF-16 lengths,
-// the generic "chat shape" reader for app-defined JSON payloads, and the layered rewrite that
-// descends through form / JSON / JSON-in-string layers and hands transport framing back to the
-// decoder. Pure functions, no state, safe from any thread.
+// What only the long-polling decoders (Engine.IO/Socket.IO, SignalR, SockJS/DDP, BOSH, Zulip,
+// Bayeux) share: timestamps in chat JSON, UTF-16 lengths, the generic "chat shape" reader for
+// app-defined JSON payloads, and the layered rewrite that descends through form / JSON /
+// JSON-in-string layers and hands transport framing back to the decoder. Session keys, RFC 3339
+// times, the proxy party and JSON pointers are in modules/wire.hpp.
+// Pure functions, no state, safe from any thread.
 
 #include <cstddef>
 #include <cstdint>
@@ -21,15 +22,6 @@
 
 namespace imcap::modules::polling {
 
-// The first 16 hex digits of SHA-256(token): a stable key for a session id, connection token
-// or client id that never shows the token itself. Empty input gives an empty key.
-std::string session_digest(std::string_view token);
-
-// RFC 3339 UTC from seconds / milliseconds since the epoch ("2023-07-03T21:55:37.724Z"; the
-// fraction only when non-zero). Empty when outside the years 1970..9999.
-std::string rfc3339_from_unix_s(std::int64_t s);
-std::string rfc3339_from_unix_ms(std::int64_t ms);
-
 // A timestamp in the shapes chat JSON uses: epoch seconds or milliseconds (number or digit
 // string; values above 1e11 are taken as milliseconds), an EJSON {"$date": ms}, or an RFC 3339
 // / ISO 8601 UTC string (kept as sent when it already ends in Z). Empty when not a time.
@@ -43,15 +35,8 @@ std::size_t utf16_length(std::string_view utf8) noexcept;
 // nullopt when the text is shorter or the boundary splits a surrogate pair.
 std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8, std::size_t units) noexcept;
 
-// ASCII case-insensitive comparisons for classifiers.
-bool iequals(std::string_view a, std::string_view b) noexcept;
-bool ends_with(std::string_view s, std::string_view suffix) noexcept;
-
 // True when the raw query string has a parameter `name` (exact, case-sensitive), cheaply.
 bool query_has(std::string_view query, std::string_view name) noexcept;
-
-// The outbound sender when the body names nobody: the proxy's user, or nothing.
-party proxy_sender(const exchange& x);
 
 // The chat-relevant content found in an app-defined JSON value (Socket.IO event arguments,
 // SignalR hub arguments, SockJS strings, Bayeux data). Pointers are RFC 6901, relative to the
@@ -95,10 +80,6 @@ using frame_rewrite =
     std::function<decode_error(std::string& body, std::string_view key, const inner_rewrite&)>;
 decode_error rewrite_layers(std::string& body, const location& at, std::size_t index,
                             std::string_view replacement, const frame_rewrite& frame);
-
-// A JSON pointer with one more reference token appended (escaped).
-std::string pointer_join(std::string_view base, std::string_view token);
-std::string pointer_join(std::string_view base, std::size_t index);
 
 // Location helpers.
 location with_layer(location base, layer_kind kind, std::string key);

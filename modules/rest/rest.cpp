@@ -1,9 +1,7 @@
 #include "modules/rest/rest.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -21,20 +19,6 @@ namespace imcap::modules::rest {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 template <class Int>
 bool parse_int(std::string_view s, Int& out) noexcept {
   if (s.empty()) return false;
@@ -43,127 +27,6 @@ bool parse_int(std::string_view s, Int& out) noexcept {
 }
 
 }  // namespace
-
-// ---- credentials and identity ----
-
-std::string session_key_of(std::string_view secret) {
-  if (secret.empty()) return {};
-  return sha256_hex(secret).substr(0, 16);
-}
-
-std::optional<std::string> authorization_secret(const header_fields& headers) {
-  auto v = headers.get("authorization");
-  if (!v) return std::nullopt;
-  std::string_view s = trim(*v);
-  for (std::string_view scheme : {"bearer ", "bot "}) {
-    if (s.size() > scheme.size() && iequals(s.substr(0, scheme.size()), scheme)) {
-      s = trim(s.substr(scheme.size()));
-      break;
-    }
-  }
-  if (s.empty()) return std::nullopt;
-  return std::string(s);
-}
-
-std::optional<std::string> cookie_value(const header_fields& headers, std::string_view name) {
-  for (const auto& f : headers.fields()) {
-    if (!iequals(f.name, "cookie")) continue;
-    std::string_view rest = f.value;
-    while (!rest.empty()) {
-      std::size_t semi = rest.find(';');
-      std::string_view pair = trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-      std::size_t eq = pair.find('=');
-      if (eq == std::string_view::npos) continue;
-      if (trim(pair.substr(0, eq)) == name) return std::string(trim(pair.substr(eq + 1)));
-    }
-  }
-  return std::nullopt;
-}
-
-party proxy_party(const exchange& x) {
-  party p;
-  if (!x.proxy_user.empty()) {
-    p.id = std::string(x.proxy_user);
-    p.source = identity_source::proxy;
-  }
-  return p;
-}
-
-// ---- time ----
-
-std::string unix_to_rfc3339(std::int64_t seconds, std::string_view fraction) {
-  // 1970-01-01 .. 9999-12-31T23:59:59
-  if (seconds < 0 || seconds > 253402300799) return {};
-  using namespace std::chrono;
-  const sys_seconds tp{std::chrono::seconds{seconds}};
-  const sys_days day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss<std::chrono::seconds> hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  std::string out(buf);
-  if (!fraction.empty() && fraction.size() <= 9 &&
-      std::all_of(fraction.begin(), fraction.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    out += '.';
-    out += fraction;
-  }
-  out += 'Z';
-  return out;
-}
-
-std::string decimal_seconds_to_rfc3339(std::string_view ts) {
-  std::size_t dot = ts.find('.');
-  std::int64_t secs = 0;
-  if (!parse_int(ts.substr(0, dot), secs)) return {};
-  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : ts.substr(dot + 1);
-  return unix_to_rfc3339(secs, frac);
-}
-
-std::string normalize_rfc3339(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
-      t[13] != ':' || t[16] != ':')
-    return {};
-  int y = 0;
-  unsigned mo = 0, d = 0;
-  int h = 0, mi = 0, s = 0;
-  if (!parse_int(t.substr(0, 4), y) || !parse_int(t.substr(5, 2), mo) ||
-      !parse_int(t.substr(8, 2), d) || !parse_int(t.substr(11, 2), h) ||
-      !parse_int(t.substr(14, 2), mi) || !parse_int(t.substr(17, 2), s))
-    return {};
-  std::size_t i = 19;
-  std::string_view frac;
-  if (i < t.size() && t[i] == '.') {
-    std::size_t j = i + 1;
-    while (j < t.size() && t[j] >= '0' && t[j] <= '9') ++j;
-    frac = t.substr(i + 1, j - i - 1);
-    if (frac.empty()) return {};
-    i = j;
-  }
-  if (i >= t.size()) return {};
-  int offset_minutes = 0;
-  std::string_view zone = t.substr(i);
-  if (zone == "Z" || zone == "z") {
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    int oh = 0, om = 0;
-    if (!parse_int(zone.substr(1, 2), oh) || !parse_int(zone.substr(4, 2), om)) return {};
-    offset_minutes = (oh * 60 + om) * (zone[0] == '-' ? -1 : 1);
-  } else {
-    return {};
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{mo}, day{d}};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return {};
-  const std::int64_t secs =
-      static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 +
-      std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s - std::int64_t{offset_minutes} * 60;
-  // Keep at most milli/micro/nano precision as sent (up to 9 digits).
-  return unix_to_rfc3339(secs, frac.size() <= 9 ? frac : frac.substr(0, 9));
-}
 
 // ---- text ----
 
@@ -283,12 +146,6 @@ std::string html_to_text(std::string_view html) {
 
 // ---- classification ----
 
-bool host_is(std::string_view host, std::string_view domain) noexcept {
-  if (host.size() == domain.size()) return host == domain;
-  return host.size() > domain.size() && host.ends_with(domain) &&
-         host[host.size() - domain.size() - 1] == '.';
-}
-
 std::size_t split_path(std::string_view path, std::span<std::string_view> segments) noexcept {
   std::size_t n = 0;
   while (!path.empty()) {
@@ -300,28 +157,6 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> segmen
     segments[n++] = seg;
   }
   return n;
-}
-
-// ---- JSON ----
-
-std::string json_str(const boost::json::value& v, std::string_view pointer) {
-  const boost::json::value* p = content::at_pointer(v, pointer);
-  if (p == nullptr || !p->is_string()) return {};
-  return std::string(p->get_string());
-}
-
-std::string json_child(std::string_view pointer, std::string_view key) {
-  std::string out(pointer);
-  out += '/';
-  out += content::pointer_escape(key);
-  return out;
-}
-
-std::string json_child(std::string_view pointer, std::size_t index) {
-  std::string out(pointer);
-  out += '/';
-  out += std::to_string(index);
-  return out;
 }
 
 // ---- rewrite ----

@@ -11,7 +11,7 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/session.hpp"
-#include "modules/wire_util.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::rocketchat {
 
@@ -72,8 +72,12 @@ std::string session_key_of(const request_head& h) {
   return {};
 }
 
-std::string user_key(const std::string& sk) { return "rocketchat:user:" + sk; }
-std::string file_key(std::string_view id) { return "rocketchat:file:" + std::string(id); }
+std::string user_key(const std::string& sk) {
+  return "rocketchat:user:" + sk;
+}
+std::string file_key(std::string_view id) {
+  return "rocketchat:file:" + std::string(id);
+}
 std::string media_key(const std::string& sk, std::string_view rid) {
   return "rocketchat:media:" + sk + ":" + std::string(rid);
 }
@@ -197,7 +201,8 @@ decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_e
       e.attachments.push_back(std::move(a));
       break;
     }
-    default: return {};
+    default:
+      return {};
   }
   out.push_back(std::move(e));
   return {};
@@ -280,8 +285,7 @@ void message_event(const json::value& m, const std::string& base, const std::str
   out.push_back(std::move(e));
 }
 
-decode_error decode_history(const exchange& x, const json::value& v,
-                            std::vector<chat_event>& out) {
+decode_error decode_history(const exchange& x, const json::value& v, std::vector<chat_event>& out) {
   const auto* msgs = content::at_pointer(v, "/messages");
   if (msgs == nullptr || !msgs->is_array())
     return {errc::malformed_json, "rocketchat: history without messages"};
@@ -298,7 +302,9 @@ decode_error decode_history(const exchange& x, const json::value& v,
 
 }  // namespace
 
-bool classify(const request_head& head) noexcept { return endpoint_of(head) != endpoint::none; }
+bool classify(const request_head& head) noexcept {
+  return endpoint_of(head) != endpoint::none;
+}
 
 decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   const endpoint ep = endpoint_of(x.request.head);
@@ -306,10 +312,13 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
     case endpoint::send_message:
     case endpoint::post_message:
     case endpoint::update:
-    case endpoint::media_confirm: return decode_json_send(x, ep, out);
+    case endpoint::media_confirm:
+      return decode_json_send(x, ep, out);
     case endpoint::upload:
-    case endpoint::media: return decode_multipart(x, ep, out);
-    default: return {};
+    case endpoint::media:
+      return decode_multipart(x, ep, out);
+    default:
+      return {};
   }
 }
 
@@ -328,8 +337,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     case endpoint::upload:
     case endpoint::media_confirm:
       // The stored message names its author: learn the session's user.
-      if (const auto* u = content::at_pointer(v, "/message/u"); u != nullptr)
-        learn_user(x, sk, *u);
+      if (const auto* u = content::at_pointer(v, "/message/u"); u != nullptr) learn_user(x, sk, *u);
       return {};
     case endpoint::media: {
       // {"file":{"_id","url"},"success":true}: bind the server's file id to the bytes seen.
@@ -346,7 +354,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       x.sessions->put(file_key(id), file_record(a));
       return {};
     }
-    case endpoint::history: return decode_history(x, v, out);
+    case endpoint::history:
+      return decode_history(x, v, out);
     case endpoint::me: {
       chat_event e = base_event(direction::inbound, sk);
       e.kind = event_kind::identity;
@@ -357,7 +366,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       out.push_back(std::move(e));
       return {};
     }
-    case endpoint::none: return {};
+    case endpoint::none:
+      return {};
   }
   return {};
 }

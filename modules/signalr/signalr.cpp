@@ -5,6 +5,7 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::signalr {
 
@@ -18,7 +19,7 @@ constexpr char record_separator = '\x1e';
 bool path_ends_with_any(std::string_view path,
                         std::initializer_list<std::string_view> suffixes) noexcept {
   for (auto s : suffixes)
-    if (polling::ends_with(path, s)) return true;
+    if (wire::iends_with(path, s)) return true;
   return false;
 }
 
@@ -29,7 +30,7 @@ chat_event new_event(const decoder& d, const exchange& x, direction dir,
   e.transport = std::string(d.name);
   e.direction = dir;
   e.session_key = session_key;
-  if (dir == direction::outbound) e.sender = polling::proxy_sender(x);
+  if (dir == direction::outbound) e.sender = wire::proxy_party(x);
   return e;
 }
 
@@ -54,7 +55,7 @@ bool fill_from_arguments(const json::value& args, const location& base,
 }
 
 std::string session_from_query(const exchange& x, std::string_view key) {
-  if (auto tok = x.request.head.query_param(key)) return polling::session_digest(*tok);
+  if (auto tok = x.request.head.query_param(key)) return wire::short_digest(*tok);
   return {};
 }
 
@@ -72,7 +73,7 @@ bool classify_classic(const request_head& head) noexcept {
 
 decode_error decode_classic_request(const exchange& x, std::vector<chat_event>& out) {
   const auto& head = x.request.head;
-  if (!polling::ends_with(head.path, "/send") || x.request.body.empty()) return {};
+  if (!wire::iends_with(head.path, "/send") || x.request.body.empty()) return {};
   std::vector<content::form_field> fields;
   if (auto err = content::parse_form(x.request.body, x.limits, fields)) return err;
   const std::string* data = content::form_value(fields, "data");
@@ -116,7 +117,7 @@ decode_error decode_classic_request(const exchange& x, std::vector<chat_event>& 
 
 decode_error decode_classic_response(const exchange& x, std::vector<chat_event>& out) {
   if (!x.response || x.response->body.empty()) return {};
-  if (polling::ends_with(x.request.head.path, "/send")) return {};  // {"I":..,"R":..} only
+  if (wire::iends_with(x.request.head.path, "/send")) return {};  // {"I":..,"R":..} only
   json::value v;
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   const auto* o = v.if_object();
@@ -165,11 +166,11 @@ decode_error rewrite_classic(std::string& body, const location& at, std::string_
 bool classify_core(const request_head& head) noexcept {
   // The id query key alone is far too common; every SignalR client since ASP.NET Core 5 names
   // itself in X-SignalR-User-Agent, and negotiate carries negotiateVersion.
-  if (polling::ends_with(head.path, "/negotiate") &&
+  if (wire::iends_with(head.path, "/negotiate") &&
       polling::query_has(head.query, "negotiateVersion"))
     return true;
   return head.headers.get("X-SignalR-User-Agent").has_value() &&
-         (polling::query_has(head.query, "id") || polling::ends_with(head.path, "/negotiate"));
+         (polling::query_has(head.query, "id") || wire::iends_with(head.path, "/negotiate"));
 }
 
 decode_error split_records(std::string_view body, const limits& lim,
@@ -243,7 +244,7 @@ decode_error decode_core_body(const exchange& x, std::string_view body, directio
 
 decode_error decode_core_request(const exchange& x, std::vector<chat_event>& out) {
   const auto& head = x.request.head;
-  if (head.method != "POST" || polling::ends_with(head.path, "/negotiate")) return {};
+  if (head.method != "POST" || wire::iends_with(head.path, "/negotiate")) return {};
   // The MessagePack hub protocol is binary (application/octet-stream): not read here.
   if (head.media_type() == "application/octet-stream") return {};
   return decode_core_body(x, x.request.body, direction::outbound, out);
@@ -252,7 +253,7 @@ decode_error decode_core_request(const exchange& x, std::vector<chat_event>& out
 decode_error decode_core_response(const exchange& x, std::vector<chat_event>& out) {
   if (!x.response || x.response->body.empty()) return {};
   const auto& head = x.request.head;
-  if (head.method != "GET" || polling::ends_with(head.path, "/negotiate")) return {};
+  if (head.method != "GET" || wire::iends_with(head.path, "/negotiate")) return {};
   if (x.response->media_type() == "application/octet-stream") return {};
   return decode_core_body(x, x.response->body, direction::inbound, out);
 }

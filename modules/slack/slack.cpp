@@ -11,13 +11,14 @@
 #include "modules/content/multipart.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 namespace {
 
 namespace json = boost::json;
-using rest::json_child;
-using rest::json_str;
+using wire::json_str;
+using wire::pointer_join;
 
 constexpr std::string_view k_app = "slack";
 constexpr std::string_view k_name = "slack-web";
@@ -45,7 +46,7 @@ route route_of(const request_head& head) noexcept {
     if (head.method == "POST" && head.path.starts_with("/upload/")) r.kind = endpoint::upload_bytes;
     return r;
   }
-  if (!rest::host_is(head.host, "slack.com")) return r;
+  if (!wire::host_under(head.host, "slack.com")) return r;
   std::string_view p = head.path;
   if (!p.starts_with("/api/")) return r;
   p.remove_prefix(5);
@@ -110,7 +111,7 @@ class arguments {
         if (const std::string* v = content::form_value(form_, name)) return *v;
         break;
       case source::json_body: {
-        const std::string ptr = json_child("", name);
+        const std::string ptr = pointer_join("", name);
         if (auto s = content::string_at(doc_, ptr)) return s;
         if (auto id = content::id_at(doc_, ptr)) return id;
         if (const json::value* v = content::at_pointer(doc_, ptr); v && v->is_bool())
@@ -139,8 +140,8 @@ class arguments {
           at.path.push_back({layer_kind::form, std::string(name)});
         break;
       case source::json_body:
-        if (content::at_pointer(doc_, json_child("", name)))
-          at.path.push_back({layer_kind::json, json_child("", name)});
+        if (content::at_pointer(doc_, pointer_join("", name)))
+          at.path.push_back({layer_kind::json, pointer_join("", name)});
         break;
       case source::multipart:
         for (std::size_t i = 0; i < parts_.size(); ++i)
@@ -163,7 +164,7 @@ class arguments {
     root_pointer.clear();
     if (prefix.empty()) return false;
     if (kind_ == source::json_body) {
-      const std::string ptr = json_child("", name);
+      const std::string ptr = pointer_join("", name);
       const json::value* v = content::at_pointer(doc_, ptr);
       if (v->is_string()) {
         // The json layer yields the string's content; the next json layer points into it.
@@ -201,10 +202,10 @@ location extend(const location& prefix, const std::string& root_pointer,
 // ---- identity ----
 
 std::string session_key(const request_head& head, const arguments* args) {
-  if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
+  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
   if (args != nullptr)
-    if (auto t = args->get("token"); t && !t->empty()) return rest::session_key_of(*t);
-  if (auto d = rest::cookie_value(head.headers, "d")) return rest::session_key_of(*d);
+    if (auto t = args->get("token"); t && !t->empty()) return wire::short_digest(*t);
+  if (auto d = wire::cookie(head.headers, "d")) return wire::short_digest(*d);
   return {};
 }
 
@@ -216,7 +217,7 @@ party learned_or_proxy(const exchange& x, const std::string& key) {
         return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
     }
   }
-  return rest::proxy_party(x);
+  return wire::proxy_party(x);
 }
 
 void learn_user(const exchange& x, const std::string& key, const std::string& id,
@@ -346,7 +347,7 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
     const auto& arr = atts.get_array();
     for (std::size_t i = 0; i < arr.size(); ++i) {
       for (std::string_view key : {"pretext", "title", "text"}) {
-        std::string piece = json_str(arr[i], json_child("", key));
+        std::string piece = json_str(arr[i], pointer_join("", key));
         if (piece.empty()) continue;
         if (!joined.empty()) joined += '\n';
         joined += piece;
@@ -355,7 +356,7 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
           fields && fields->is_array())
         for (const auto& fl : fields->get_array())
           for (std::string_view key : {"title", "value"})
-            if (std::string piece = json_str(fl, json_child("", key)); !piece.empty()) {
+            if (std::string piece = json_str(fl, pointer_join("", key)); !piece.empty()) {
               if (!joined.empty()) joined += '\n';
               joined += piece;
             }
@@ -448,7 +449,7 @@ decode_error decode_post(const exchange& x, const route& r, std::vector<chat_eve
     if (auto u = args.get("user"); u && !u->empty())
       e.recipients.push_back({*u, "", identity_source::body});
   if (r.method == "chat.scheduleMessage")
-    if (auto at = args.get("post_at")) e.timestamp = rest::decimal_seconds_to_rfc3339(*at);
+    if (auto at = args.get("post_at")) e.timestamp = wire::rfc3339_from_decimal_seconds(*at);
   out.push_back(std::move(e));
   return {};
 }
@@ -613,7 +614,7 @@ decode_error history_messages(const exchange& x, const json::value& doc, const s
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const json::value& m = arr[i];
     if (!m.is_object() || json_str(m, "/type") != "message") continue;
-    const std::string ptr = json_child("/messages", i);
+    const std::string ptr = pointer_join("/messages", i);
     chat_event e = base_event(event_kind::message, direction::inbound, key);
     e.conversation_id = channel;
     e.sender.id = json_str(m, "/user");
@@ -649,7 +650,7 @@ decode_error history_messages(const exchange& x, const json::value& doc, const s
     }
     e.client_msg_id = json_str(m, "/client_msg_id");
     e.server_msg_id = json_str(m, "/ts");
-    e.timestamp = rest::decimal_seconds_to_rfc3339(e.server_msg_id);
+    e.timestamp = wire::rfc3339_from_decimal_seconds(e.server_msg_id);
     if (std::string t = json_str(m, "/thread_ts"); !t.empty() && t != e.server_msg_id)
       e.attributes.emplace_back("thread_ts", t);
     if (std::string st = json_str(m, "/subtype"); !st.empty())

@@ -8,12 +8,13 @@
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::sockjs {
 
 namespace json = boost::json;
-using polling::pointer_join;
 using polling::with_layer;
+using wire::pointer_join;
 
 namespace {
 
@@ -73,7 +74,7 @@ chat_event new_event(const context& c, std::string_view app) {
       e.sender.id = std::string(*uid);
       e.sender.source = identity_source::body;
     } else {
-      e.sender = polling::proxy_sender(c.x);
+      e.sender = wire::proxy_party(c.x);
     }
   }
   return e;
@@ -339,7 +340,7 @@ decode_error decode_message_array(context& c, std::string_view text, const locat
 context make_context(const exchange& x, direction dir) {
   context c{x, sockjs_decoder, dir, {}, {}};
   if (auto sp = parse_path(x.request.head.path)) {
-    c.session_key = polling::session_digest(sp->session);
+    c.session_key = wire::short_digest(sp->session);
     if (!c.session_key.empty()) c.user_key = "sockjs:user:" + c.session_key;
   }
   return c;
@@ -524,7 +525,7 @@ namespace {
 context methodcall_context(const exchange& x, direction dir) {
   context c{x, methodcall_decoder, dir, {}, {}};
   if (auto tok = x.request.head.headers.get("X-Auth-Token"))
-    c.session_key = polling::session_digest(*tok);
+    c.session_key = wire::short_digest(*tok);
   return c;
 }
 

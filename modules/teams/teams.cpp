@@ -8,13 +8,14 @@
 #include "modules/content/json.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 namespace {
 
 namespace json = boost::json;
-using rest::json_child;
-using rest::json_str;
+using wire::json_str;
+using wire::pointer_join;
 
 constexpr std::string_view k_app = "teams";
 constexpr std::string_view k_name = "teams-chatsvc";
@@ -42,12 +43,12 @@ bool is_chatsvc_web_host(std::string_view h) noexcept {
 }
 
 bool is_chatsvc_direct_host(std::string_view h) noexcept {
-  return rest::host_is(h, "msg.teams.microsoft.com") ||
-         rest::host_is(h, "gateway.messenger.live.com");
+  return wire::host_under(h, "msg.teams.microsoft.com") ||
+         wire::host_under(h, "gateway.messenger.live.com");
 }
 
 bool is_ams_host(std::string_view h) noexcept {
-  return rest::host_is(h, "asm.skype.com") || rest::host_is(h, "asyncgw.teams.microsoft.com");
+  return wire::host_under(h, "asm.skype.com") || wire::host_under(h, "asyncgw.teams.microsoft.com");
 }
 
 route route_of(const request_head& head) noexcept {
@@ -98,9 +99,9 @@ bool classify(const request_head& head) noexcept {
 }
 
 std::string session_key(const request_head& head) {
-  if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
-  if (auto v = head.headers.get("authentication")) return rest::session_key_of(*v);
-  if (auto v = head.headers.get("x-skypetoken")) return rest::session_key_of(*v);
+  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
+  if (auto v = head.headers.get("authentication")) return wire::short_digest(*v);
+  if (auto v = head.headers.get("x-skypetoken")) return wire::short_digest(*v);
   return {};
 }
 
@@ -209,7 +210,7 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
     e.sender.display_name = json_str(*m, "/imdisplayname");
     e.sender.source = identity_source::body;
   } else if (e.direction == direction::outbound) {
-    e.sender = rest::proxy_party(x);
+    e.sender = wire::proxy_party(x);
   }
 
   // 1:1 chat: the id names both parties; the one who is not the sender receives.
@@ -229,7 +230,7 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
   }
 
   // Text: HTML for RichText, plain for Text.
-  const std::string content_ptr = json_child(ptr, "content");
+  const std::string content_ptr = pointer_join(ptr, "content");
   std::string content = json_str(doc, content_ptr);
   if (type == "Text") {
     e.text = std::move(content);
@@ -241,8 +242,8 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
     e.text_at.path.push_back({layer_kind::json, content_ptr});
 
   // Mentions: a JSON string (or array) of {mri, displayName, mentionType}.
-  const std::string props = json_child(ptr, "properties");
-  embedded mentions = embedded_json(doc, json_child(props, "mentions"), x.limits, err);
+  const std::string props = pointer_join(ptr, "properties");
+  embedded mentions = embedded_json(doc, pointer_join(props, "mentions"), x.limits, err);
   if (mentions.present) {
     for (const auto& item : mentions.doc.get_array()) {
       if (!item.is_object()) continue;
@@ -254,7 +255,7 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
   }
 
   // Files shared from OneDrive/SharePoint: properties.files.
-  const std::string files_ptr = json_child(props, "files");
+  const std::string files_ptr = pointer_join(props, "files");
   embedded files = embedded_json(doc, files_ptr, x.limits, err);
   if (files.present) {
     const auto& arr = files.doc.get_array();
@@ -280,14 +281,14 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
   }
 
   // Inline images and files in AMS.
-  const std::string ams_ptr = json_child(ptr, "amsreferences");
+  const std::string ams_ptr = pointer_join(ptr, "amsreferences");
   if (const json::value* ams = content::at_pointer(doc, ams_ptr); ams && ams->is_array()) {
     const auto& arr = ams->get_array();
     for (std::size_t i = 0; i < arr.size(); ++i) {
       if (!arr[i].is_string()) continue;
       attachment a;
       a.ref = std::string(arr[i].get_string());
-      a.at.path.push_back({layer_kind::json, json_child(ams_ptr, i)});
+      a.at.path.push_back({layer_kind::json, pointer_join(ams_ptr, i)});
       fill_from_ams(x, a);
       e.attachments.push_back(std::move(a));
     }
@@ -297,11 +298,11 @@ bool message_event(const exchange& x, const json::value& doc, const std::string&
   if (auto id = content::id_at(*m, "/id"); id && *id != "-1" && !id->empty()) e.server_msg_id = *id;
   std::string when = json_str(*m, "/composetime");
   if (when.empty()) when = json_str(*m, "/originalarrivaltime");
-  e.timestamp = rest::normalize_rfc3339(when);
+  e.timestamp = wire::normalize_rfc3339(when);
 
   e.attributes.emplace_back("messagetype", type);
   for (std::string_view key : {"subject", "importance"}) {
-    std::string v = json_str(doc, json_child(props, key));
+    std::string v = json_str(doc, pointer_join(props, key));
     if (!v.empty()) e.attributes.emplace_back(std::string(key), std::move(v));
   }
   return true;
@@ -320,7 +321,7 @@ decode_error decode_ams_content(const exchange& x, const route& r, std::vector<c
   e.transport = k_name;
   e.direction = direction::outbound;
   e.session_key = session_key(req.head);
-  e.sender = rest::proxy_party(x);
+  e.sender = wire::proxy_party(x);
   attachment a;
   a.ref = std::string(r.object_id);
   std::string conversation;
@@ -429,7 +430,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     e.session_key = key;
     e.conversation_id = std::string(conv);
     if (!message_event(x, doc, ptr, e, err)) return;
-    if (e.timestamp.empty()) e.timestamp = rest::normalize_rfc3339(when);
+    if (e.timestamp.empty()) e.timestamp = wire::normalize_rfc3339(when);
     out.push_back(std::move(e));
   };
   if (r.kind == endpoint::history) {
@@ -439,7 +440,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     std::string conv(r.conversation);
     if (std::size_t semi = conv.find(";messageid="); semi != std::string::npos) conv.resize(semi);
     for (std::size_t i = 0; i < msgs->get_array().size(); ++i)
-      inbound(json_child("/messages", i), conv, {});
+      inbound(pointer_join("/messages", i), conv, {});
     return err;
   }
   const json::value* events = content::at_pointer(doc, "/eventMessages");
@@ -449,7 +450,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     const json::value& ev = events->get_array()[i];
     const std::string rt = json_str(ev, "/resourceType");
     if (rt != "NewMessage" && rt != "MessageUpdate") continue;
-    const std::string ptr = json_child(json_child("/eventMessages", i), "resource");
+    const std::string ptr = pointer_join(pointer_join("/eventMessages", i), "resource");
     const std::size_t before = out.size();
     inbound(ptr, {}, json_str(ev, "/time"));
     if (rt == "MessageUpdate" && out.size() > before)

@@ -1,7 +1,6 @@
 #include "modules/telegram/telegram.hpp"
 
 #include <array>
-#include <ctime>
 
 #include <boost/json.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -12,6 +11,7 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::telegram {
 
@@ -53,7 +53,7 @@ bot_identity identify(std::string_view token) {
   thread_local bot_identity last;
   if (!last_token.empty() && token == last_token) return last;
   bot_identity b;
-  b.session_key = "tg:" + sha256_hex(token).substr(0, 16);
+  b.session_key = "tg:" + wire::short_digest(token);
   auto colon = token.find(':');
   if (colon != std::string_view::npos) b.bot_id = std::string(token.substr(0, colon));
   last_token = std::string(token);
@@ -358,15 +358,6 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   return {};
 }
 
-std::string rfc3339(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  if (gmtime_r(&t, &tm) == nullptr) return {};
-  char buf[32];
-  auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
-}
-
 std::string display_name(const boost::json::value& who) {
   std::string name = content::string_at(who, "/first_name").value_or("");
   if (auto last = content::string_at(who, "/last_name")) {
@@ -468,7 +459,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       }
       if (auto id = content::id_at(*m, "/message_id")) e.server_msg_id = *id;
       if (auto* date = content::at_pointer(*m, "/date"); date != nullptr && date->is_int64())
-        e.timestamp = rfc3339(date->as_int64());
+        e.timestamp = wire::rfc3339_from_unix_s(date->as_int64());
       for (auto fk : file_kinds) {
         if (const auto* f = m->as_object().if_contains(fk); f != nullptr && f->is_object())
           e.attachments.push_back(file_ref(*f, base + "/" + std::string(fk)));

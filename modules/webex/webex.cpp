@@ -9,13 +9,14 @@
 #include "modules/content/multipart.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules {
 namespace {
 
 namespace json = boost::json;
-using rest::json_child;
-using rest::json_str;
+using wire::json_str;
+using wire::pointer_join;
 
 constexpr std::string_view k_app = "webex";
 constexpr std::string_view k_name = "webex";
@@ -53,7 +54,7 @@ bool classify(const request_head& head) noexcept {
 }
 
 std::string session_key(const request_head& head) {
-  if (auto s = rest::authorization_secret(head.headers)) return rest::session_key_of(*s);
+  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
   return {};
 }
 
@@ -74,7 +75,7 @@ party learned_or_proxy(const exchange& x, const std::string& key) {
         return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
     }
   }
-  return rest::proxy_party(x);
+  return wire::proxy_party(x);
 }
 
 // Fields shared by JSON and multipart sends, looked up through `get` / `where`.
@@ -144,10 +145,10 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
     json::value doc;
     if (auto err = content::parse_json(req.body, x.limits, doc)) return err;
     if (!doc.is_object()) return {errc::malformed_json, "webex: message is not an object"};
-    auto get = [&](std::string_view name) { return json_str(doc, json_child("", name)); };
+    auto get = [&](std::string_view name) { return json_str(doc, pointer_join("", name)); };
     auto where = [&](std::string_view name) {
       location at;
-      at.path.push_back({layer_kind::json, json_child("", name)});
+      at.path.push_back({layer_kind::json, pointer_join("", name)});
       return at;
     };
     message_fields(get, where, e);
@@ -199,12 +200,12 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   for (std::size_t i = 0; i < items->get_array().size(); ++i) {
     const json::value& m = items->get_array()[i];
     if (!m.is_object()) continue;
-    const std::string ptr = json_child("/items", i);
+    const std::string ptr = pointer_join("/items", i);
     chat_event e = base_event(direction::inbound, key);
-    auto get = [&](std::string_view name) { return json_str(m, json_child("", name)); };
+    auto get = [&](std::string_view name) { return json_str(m, pointer_join("", name)); };
     auto where = [&](std::string_view name) {
       location at;
-      at.path.push_back({layer_kind::json, json_child(ptr, name)});
+      at.path.push_back({layer_kind::json, pointer_join(ptr, name)});
       return at;
     };
     message_fields(get, where, e);
@@ -212,7 +213,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     e.sender = {json_str(m, "/personId"), json_str(m, "/personEmail"), identity_source::body};
     if (e.sender.id.empty()) e.sender.source = identity_source::unknown;
     e.server_msg_id = json_str(m, "/id");
-    e.timestamp = rest::normalize_rfc3339(json_str(m, "/created"));
+    e.timestamp = wire::normalize_rfc3339(json_str(m, "/created"));
     if (const json::value* files = content::at_pointer(m, "/files"); files && files->is_array()) {
       for (std::size_t j = 0; j < files->get_array().size(); ++j) {
         if (!files->get_array()[j].is_string()) continue;
@@ -239,7 +240,7 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
     const std::size_t slash = last.key.rfind('/');
     const std::string parent = last.key.substr(0, slash);
     for (std::string_view f : k_text_fields) {
-      std::vector<layer> sibling{{layer_kind::json, json_child(parent, f)}};
+      std::vector<layer> sibling{{layer_kind::json, pointer_join(parent, f)}};
       std::string current;
       if (sibling[0].key == last.key || rest::read_layers(copy, sibling, lim, current)) continue;
       if (auto err = rest::rewrite_layers(copy, sibling, replacement, lim)) return err;

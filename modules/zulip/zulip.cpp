@@ -8,6 +8,7 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::zulip {
 
@@ -32,7 +33,7 @@ std::optional<std::string_view> api_rest(const request_head& head) noexcept {
   if (path.substr(0, 6) == "/json/") return path.substr(6);
   if (path.substr(0, 8) != "/api/v1/") return std::nullopt;
   const auto auth = head.headers.get("Authorization");
-  const bool basic = auth && auth->size() > 6 && polling::iequals(auth->substr(0, 6), "basic ");
+  const bool basic = auth && auth->size() > 6 && ascii_iequals(auth->substr(0, 6), "basic ");
   if (!basic && head.host.find("zulip") == std::string::npos) return std::nullopt;
   return path.substr(8);
 }
@@ -69,7 +70,7 @@ chat_event new_event(direction d) {
 party api_sender(const exchange& x) {
   if (auto auth = x.request.head.headers.get("Authorization")) {
     std::string_view v = *auth;
-    if (v.size() > 6 && polling::iequals(v.substr(0, 6), "basic ")) {
+    if (v.size() > 6 && ascii_iequals(v.substr(0, 6), "basic ")) {
       std::string decoded;
       if (!content::base64_decode(v.substr(6), content::base64_alphabet::standard, x.limits,
                                   decoded)) {
@@ -79,7 +80,7 @@ party api_sender(const exchange& x) {
       }
     }
   }
-  return polling::proxy_sender(x);
+  return wire::proxy_party(x);
 }
 
 // Uploaded files are shared as Markdown links to /user_uploads/<realm>/<..>/<name>.
@@ -209,7 +210,7 @@ decode_error decode_send(const exchange& x, bool edit, std::vector<chat_event>& 
   if (topic) e.attributes.emplace_back("topic", *topic);
   if (const std::string* local = content::form_value(fields, "local_id")) e.client_msg_id = *local;
   if (const std::string* q = content::form_value(fields, "queue_id"))
-    e.session_key = polling::session_digest(*q);
+    e.session_key = wire::short_digest(*q);
   if (edit) {
     const std::string_view path = x.request.head.path;
     e.attributes.emplace_back("edit_of", std::string(path.substr(path.rfind('/') + 1)));
@@ -343,7 +344,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     return {};
   }
   std::string session_key;
-  if (auto q = x.request.head.query_param("queue_id")) session_key = polling::session_digest(*q);
+  if (auto q = x.request.head.query_param("queue_id")) session_key = wire::short_digest(*q);
   const std::string list_key = ep == endpoint::events ? "events" : "messages";
   const json::value* list = v.as_object().if_contains(list_key);
   if (!list) return {};

@@ -5,6 +5,7 @@
 #include "modules/polling/common.hpp"
 #include "modules/registry.hpp"
 #include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 using namespace imcap::modules;
 using imcap::modules::test::location_text;
@@ -73,7 +74,7 @@ TEST_CASE("socketio v4: a chat event and a binary event with its attachment in o
   CHECK(m.sender.source == identity_source::proxy);
   CHECK(m.attribute("event") == "chat message");
   // The sid is a session secret: only its digest is shown.
-  CHECK(m.session_key == polling::session_digest("lv_VI97HAXpY6yYWAAAC"));
+  CHECK(m.session_key == wire::short_digest("lv_VI97HAXpY6yYWAAAC"));
   CHECK(m.session_key.size() == 16);
   CHECK(m.session_key.find("lv_VI") == std::string::npos);
 
@@ -260,7 +261,7 @@ TEST_CASE("socketio inbound poll: open packet, pings, and messages from others")
   CHECK(e.timestamp == "2023-07-03T21:55:37.724Z");
   CHECK(e.attribute("namespace") == "/support");
   // The handshake's open packet names the session the rest of the body belongs to.
-  CHECK(e.session_key == polling::session_digest("lv_VI97HAXpY6yYWAAAC"));
+  CHECK(e.session_key == wire::short_digest("lv_VI97HAXpY6yYWAAAC"));
   CHECK(location_text(e.text_at) == "frame:2 json:/1/msg");
 
   // A POST is answered "ok": nothing inbound.

@@ -3,6 +3,7 @@
 #include "modules/poll_test_util.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/signalr/signalr.hpp"
+#include "modules/wire.hpp"
 
 using namespace imcap::modules;
 using imcap::modules::test::classifies;
@@ -62,7 +63,7 @@ TEST_CASE("signalr classic /send: hub, method, args; '+' decoded as space") {
   CHECK(e.sender.id == "CORP\\alice");
   CHECK(e.sender.source == identity_source::proxy);
   CHECK(e.sender.display_name == "alice");
-  CHECK(e.session_key == polling::session_digest("AQAAANCMnd8BFdERjHoAwE/Cl+sBAAAA"));
+  CHECK(e.session_key == wire::short_digest("AQAAANCMnd8BFdERjHoAwE/Cl+sBAAAA"));
 
   SECTION("rewrite keeps a valid form and JSON") {
     std::string body = c.body;
@@ -155,7 +156,7 @@ TEST_CASE("signalr core: handshake then invocations, several records per body") 
   CHECK(location_text(r.events[0].text_at) == "frame:1 json:/arguments/1");
   CHECK(r.events[0].client_msg_id == "3");
   CHECK(r.events[0].attribute("target") == "SendMessage");
-  CHECK(r.events[0].session_key == polling::session_digest("05265228-1a2b"));
+  CHECK(r.events[0].session_key == wire::short_digest("05265228-1a2b"));
   CHECK(r.events[1].text == "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
   CHECK(r.events[1].conversation_id == "ops");
   CHECK(location_text(r.events[1].text_at) == "frame:3 json:/arguments/0/text");

@@ -4,6 +4,7 @@
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
 #include "modules/sockjs/sockjs.hpp"
+#include "modules/wire.hpp"
 
 using namespace imcap::modules;
 using imcap::modules::test::classifies;
@@ -70,7 +71,7 @@ TEST_CASE("sockjs xhr_send: DDP sendMessage becomes a Rocket.Chat message") {
   CHECK(e.attribute("ddp_method") == "sendMessage");
   CHECK(e.attribute("ddp_id") == "7");
   CHECK(e.sender.id == "alice");
-  CHECK(e.session_key == polling::session_digest("kd8f2j3q"));
+  CHECK(e.session_key == wire::short_digest("kd8f2j3q"));
   CHECK(location_text(e.text_at) == "json:/0 json:/params/0/msg");
 
   SECTION("rewrite re-encodes both JSON layers") {
@@ -266,7 +267,7 @@ TEST_CASE("rocketchat method.call: double-encoded DDP, sender from X-User-Id") {
   CHECK(e.text == "Z\xc3\xbcrich \xf0\x9f\x98\x80");
   CHECK(e.sender.id == "aobEdbYhXfu5hkeqG");
   CHECK(e.attribute("thread_id") == "root1");
-  CHECK(e.session_key == polling::session_digest("9HqLlyZOugoStsXCUfD_0YdwnNnunAJF8V47U3QHXSq"));
+  CHECK(e.session_key == wire::short_digest("9HqLlyZOugoStsXCUfD_0YdwnNnunAJF8V47U3QHXSq"));
   CHECK(location_text(e.text_at) == "json:/message json:/params/0/msg");
 
   std::string body = c.body;

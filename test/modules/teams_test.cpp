@@ -6,6 +6,7 @@
 #include "modules/registry.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/teams/teams.hpp"
+#include "modules/wire.hpp"
 #include "rest_support.hpp"
 
 using namespace imcap::modules;
@@ -174,23 +175,23 @@ TEST_CASE("rest helpers: HTML to text", "[teams][rest]") {
 }
 
 TEST_CASE("rest helpers: times and keys", "[teams][rest]") {
-  CHECK(rest::normalize_rfc3339("2026-01-05T10:00:00.000Z") == "2026-01-05T10:00:00.000Z");
-  CHECK(rest::normalize_rfc3339("2017-07-11T17:27:07.299000+00:00") ==
+  CHECK(wire::normalize_rfc3339("2026-01-05T10:00:00.000Z") == "2026-01-05T10:00:00.000Z");
+  CHECK(wire::normalize_rfc3339("2017-07-11T17:27:07.299000+00:00") ==
         "2017-07-11T17:27:07.299000Z");
-  CHECK(rest::normalize_rfc3339("2026-01-05T00:30:00+02:00") == "2026-01-04T22:30:00Z");
-  CHECK(rest::normalize_rfc3339("2026-02-30T00:00:00Z").empty());
-  CHECK(rest::normalize_rfc3339("yesterday").empty());
-  CHECK(rest::decimal_seconds_to_rfc3339("1503435956.000247") == "2017-08-22T21:05:56.000247Z");
-  CHECK(rest::decimal_seconds_to_rfc3339("0") == "1970-01-01T00:00:00Z");
-  CHECK(rest::decimal_seconds_to_rfc3339("-5").empty());
-  CHECK(rest::decimal_seconds_to_rfc3339("12x").empty());
-  CHECK(rest::session_key_of("secret").size() == 16);
-  CHECK(rest::session_key_of("secret") != rest::session_key_of("secret2"));
-  CHECK(rest::session_key_of("").empty());
+  CHECK(wire::normalize_rfc3339("2026-01-05T00:30:00+02:00") == "2026-01-04T22:30:00Z");
+  CHECK(wire::normalize_rfc3339("2026-02-30T00:00:00Z").empty());
+  CHECK(wire::normalize_rfc3339("yesterday").empty());
+  CHECK(wire::rfc3339_from_decimal_seconds("1503435956.000247") == "2017-08-22T21:05:56.000247Z");
+  CHECK(wire::rfc3339_from_decimal_seconds("0") == "1970-01-01T00:00:00Z");
+  CHECK(wire::rfc3339_from_decimal_seconds("-5").empty());
+  CHECK(wire::rfc3339_from_decimal_seconds("12x").empty());
+  CHECK(wire::short_digest("secret").size() == 16);
+  CHECK(wire::short_digest("secret") != wire::short_digest("secret2"));
+  CHECK(wire::short_digest("").empty());
   header_fields h;
   h.add("Authorization", "Bearer abc.def");
   h.add("Cookie", "a=1; d=xoxd-1; e=2");
-  CHECK(rest::authorization_secret(h) == "abc.def");
-  CHECK(rest::cookie_value(h, "d") == "xoxd-1");
-  CHECK(!rest::cookie_value(h, "zz"));
+  CHECK(wire::authorization_secret(h) == "abc.def");
+  CHECK(wire::cookie(h, "d") == "xoxd-1");
+  CHECK(!wire::cookie(h, "zz"));
 }
