@@ -172,6 +172,17 @@ party proxy_party(const exchange& x) {
   return p;
 }
 
+chat_event new_event(std::string_view app, std::string_view transport, direction d,
+                     std::string session_key, event_kind kind) {
+  chat_event e;
+  e.kind = kind;
+  e.app = std::string(app);
+  e.transport = std::string(transport);
+  e.direction = d;
+  e.session_key = std::move(session_key);
+  return e;
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }

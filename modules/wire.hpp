@@ -39,6 +39,11 @@ std::optional<std::string> authorization_secret(const header_fields& headers);
 // gave no identity.
 party proxy_party(const exchange& x);
 
+// A new event with the fields every decoder sets first: app, transport (decoder name),
+// direction, session key and kind.
+chat_event new_event(std::string_view app, std::string_view transport, direction d,
+                     std::string session_key = {}, event_kind kind = event_kind::message);
+
 // ---- time ----
 
 // RFC 3339 UTC from seconds since the Unix epoch, with optional decimal fraction digits as sent

@@ -167,18 +167,15 @@ bool matches(const app_rule& r, const request_head& h, std::string_view ua) noex
 }  // namespace
 
 std::string_view to_string(app_category c) noexcept {
+  // clang-format off
   switch (c) {
-    case app_category::im_encrypted:
-      return "im_encrypted";
-    case app_category::voice_video:
-      return "voice_video";
-    case app_category::p2p:
-      return "p2p";
-    case app_category::spyware:
-      return "spyware";
-    case app_category::im:
-      return "im";
+    case app_category::im_encrypted: return "im_encrypted";
+    case app_category::voice_video: return "voice_video";
+    case app_category::p2p: return "p2p";
+    case app_category::spyware: return "spyware";
+    case app_category::im: return "im";
   }
+  // clang-format on
   return "im";
 }
 
@@ -195,8 +192,7 @@ chat_event make_app_event(const app_match& m, const exchange& x) {
   e.app = m.app;
   e.transport = "app-classifier";
   e.direction = direction::outbound;
-  if (!x.proxy_user.empty())
-    e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+  e.sender = wire::proxy_party(x);
   e.attributes.emplace_back("category", to_string(m.category));
   e.attributes.emplace_back("reason", m.reason);
   if (!x.request.head.host.empty()) e.attributes.emplace_back("host", x.request.head.host);

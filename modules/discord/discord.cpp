@@ -73,23 +73,7 @@ std::string session_key(const request_head& head) {
 }
 
 chat_event base_event(direction dir, std::string key) {
-  chat_event e;
-  e.app = k_app;
-  e.transport = k_name;
-  e.direction = dir;
-  e.session_key = std::move(key);
-  return e;
-}
-
-party learned_or_proxy(const exchange& x, const std::string& key) {
-  if (x.sessions != nullptr && !key.empty()) {
-    if (auto rec = x.sessions->get("discord:user:" + key)) {
-      json::value v;
-      if (!content::parse_json(*rec, x.limits, v))
-        return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
-    }
-  }
-  return wire::proxy_party(x);
+  return wire::new_event(k_app, k_name, dir, std::move(key));
 }
 
 std::string author_name(const json::value& m) {
@@ -122,7 +106,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   const http_request& req = x.request;
   chat_event e = base_event(direction::outbound, session_key(req.head));
   e.conversation_id = std::string(r.channel);
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "discord", e.session_key);
   if (r.kind == endpoint::edit) {
     e.server_msg_id = std::string(r.message_id);
     e.attributes.emplace_back("edit_of", e.server_msg_id);
@@ -259,15 +243,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const std::string key = session_key(x.request.head);
   if (r.kind == endpoint::send || r.kind == endpoint::edit) {
     // The stored message names its author: the token's owner.
-    if (x.sessions != nullptr && !key.empty()) {
-      auto id = content::id_at(doc, "/author/id");
-      if (id && !id->empty()) {
-        json::object rec;
-        rec["id"] = *id;
-        rec["name"] = author_name(doc);
-        x.sessions->put("discord:user:" + key, json::serialize(rec));
-      }
-    }
+    if (auto id = content::id_at(doc, "/author/id"))
+      rest::learn_user(x, "discord", key, *id, author_name(doc));
     return {};
   }
   if (!doc.is_array()) return {errc::malformed_json, "discord: history response is not an array"};
@@ -276,10 +253,6 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     out.push_back(inbound_message(doc, "/" + std::to_string(i), key));
   }
   return {};
-}
-
-decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
-  return rest::rewrite_layers(body, at.path, replacement, limits{});
 }
 
 }  // namespace
@@ -291,7 +264,7 @@ const decoder discord_decoder{
     .classify = classify,
     .decode_request = decode_request,
     .decode_response = decode_response,
-    .rewrite = rewrite,
+    .rewrite = rest::rewrite_at,
 };
 
 }  // namespace imcap::modules

@@ -69,24 +69,7 @@ std::string session_key(const request_head& head) {
 }
 
 chat_event base_event(event_kind kind, direction dir, std::string key) {
-  chat_event e;
-  e.kind = kind;
-  e.app = k_app;
-  e.transport = k_name;
-  e.direction = dir;
-  e.session_key = std::move(key);
-  return e;
-}
-
-party learned_or_proxy(const exchange& x, const std::string& key) {
-  if (x.sessions != nullptr && !key.empty()) {
-    if (auto rec = x.sessions->get("gchat:user:" + key)) {
-      json::value v;
-      if (!content::parse_json(*rec, x.limits, v))
-        return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
-    }
-  }
-  return wire::proxy_party(x);
+  return wire::new_event(k_app, k_name, dir, std::move(key), kind);
 }
 
 void fill_from_upload(const exchange& x, attachment& a) {
@@ -150,7 +133,7 @@ decode_error decode_upload(const exchange& x, const route& r, std::vector<chat_e
   const http_request& req = x.request;
   chat_event e = base_event(event_kind::upload, direction::outbound, session_key(req.head));
   e.conversation_id = "spaces/" + std::string(r.space);
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "gchat", e.session_key);
   attachment a;
   const std::string mt = req.head.media_type();
   if (mt.starts_with("multipart/")) {
@@ -187,7 +170,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   if (!doc.is_object()) return {errc::malformed_json, "google-chat: message is not an object"};
   chat_event e = base_event(event_kind::message, direction::outbound, session_key(x.request.head));
   e.conversation_id = "spaces/" + std::string(r.space);
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "gchat", e.session_key);
   message_fields(x, doc, "", e);
   e.client_msg_id = x.request.head.query_param("messageId").value_or("");
   if (r.kind == endpoint::update) {
@@ -228,13 +211,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
     }
     case endpoint::create:
     case endpoint::update: {
-      std::string id = json_str(doc, "/sender/name");
-      if (x.sessions != nullptr && !key.empty() && !id.empty()) {
-        json::object rec;
-        rec["id"] = id;
-        rec["name"] = json_str(doc, "/sender/displayName");
-        x.sessions->put("gchat:user:" + key, json::serialize(rec));
-      }
+      rest::learn_user(x, "gchat", key, json_str(doc, "/sender/name"),
+                       json_str(doc, "/sender/displayName"));
       return {};
     }
     case endpoint::list: {
@@ -262,10 +240,6 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   return {};
 }
 
-decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
-  return rest::rewrite_layers(body, at.path, replacement, limits{});
-}
-
 }  // namespace
 
 const decoder google_chat_decoder{
@@ -275,7 +249,7 @@ const decoder google_chat_decoder{
     .classify = classify,
     .decode_request = decode_request,
     .decode_response = decode_response,
-    .rewrite = rewrite,
+    .rewrite = rest::rewrite_at,
 };
 
 }  // namespace imcap::modules

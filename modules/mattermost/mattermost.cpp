@@ -97,12 +97,7 @@ void learn_user(const exchange& x, const std::string& sk, std::string_view id,
 }
 
 chat_event base_event(direction d, const std::string& sk) {
-  chat_event e;
-  e.app = app_id;
-  e.transport = descriptor.name;
-  e.direction = d;
-  e.session_key = sk;
-  return e;
+  return wire::new_event(app_id, descriptor.name, d, sk);
 }
 
 std::string file_record(const attachment& a) {

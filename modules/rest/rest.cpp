@@ -14,6 +14,8 @@
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
+#include "modules/session.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::rest {
 
@@ -157,6 +159,32 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> segmen
     segments[n++] = seg;
   }
   return n;
+}
+
+// ---- session users ----
+
+party learned_or_proxy(const exchange& x, std::string_view app, const std::string& key) {
+  if (x.sessions != nullptr && !key.empty()) {
+    if (auto rec = x.sessions->get(std::string(app) + ":user:" + key)) {
+      boost::json::value v;
+      if (!content::parse_json(*rec, x.limits, v))
+        return {wire::json_str(v, "/id"), wire::json_str(v, "/name"), identity_source::learned};
+    }
+  }
+  return wire::proxy_party(x);
+}
+
+void learn_user(const exchange& x, std::string_view app, const std::string& key,
+                std::string_view id, std::string_view name) {
+  if (x.sessions == nullptr || key.empty() || id.empty()) return;
+  boost::json::object rec;
+  rec["id"] = id;
+  rec["name"] = name;
+  x.sessions->put(std::string(app) + ":user:" + key, boost::json::serialize(rec));
+}
+
+decode_error rewrite_at(std::string& body, const location& at, std::string_view replacement) {
+  return rewrite_layers(body, at.path, replacement, limits{});
 }
 
 // ---- rewrite ----

@@ -32,6 +32,18 @@ std::string html_to_text(std::string_view html);
 // segments are stored; returns the number of segments, or max + 1 when there were more.
 std::size_t split_path(std::string_view path, std::span<std::string_view> segments) noexcept;
 
+// ---- session users ----
+
+// The chat user a REST session's credential belongs to, as learned from an earlier answer and
+// kept in the session store under "<app>:user:<key>" as {"id", "name"}; else the proxy's user
+// (wire::proxy_party). Unparsable records count as absent.
+party learned_or_proxy(const exchange& x, std::string_view app, const std::string& key);
+
+// Remembers `id` / `name` as the user of session `key` (see learned_or_proxy). Nothing happens
+// without a session store, a key or an id.
+void learn_user(const exchange& x, std::string_view app, const std::string& key,
+                std::string_view id, std::string_view name);
+
 // ---- rewrite ----
 
 // Replaces the value at `path` inside `body` with `replacement`: content::rewrite_path for the
@@ -40,6 +52,9 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> segmen
 // `body` is left as it was.
 decode_error rewrite_layers(std::string& body, std::span<const layer> path,
                             std::string_view replacement, const limits& lim);
+
+// decoder::rewrite for the REST descriptors: rewrite_layers along `at` with default limits.
+decode_error rewrite_at(std::string& body, const location& at, std::string_view replacement);
 
 // Reads the value at `path` (the inverse of rewrite_layers), for tests and for descriptors that
 // need the current value before rewriting.

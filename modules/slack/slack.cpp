@@ -209,26 +209,6 @@ std::string session_key(const request_head& head, const arguments* args) {
   return {};
 }
 
-party learned_or_proxy(const exchange& x, const std::string& key) {
-  if (x.sessions != nullptr && !key.empty()) {
-    if (auto rec = x.sessions->get("slack:user:" + key)) {
-      json::value v;
-      if (!content::parse_json(*rec, x.limits, v))
-        return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
-    }
-  }
-  return wire::proxy_party(x);
-}
-
-void learn_user(const exchange& x, const std::string& key, const std::string& id,
-                const std::string& name) {
-  if (x.sessions == nullptr || key.empty() || id.empty()) return;
-  json::object rec;
-  rec["id"] = id;
-  rec["name"] = name;
-  x.sessions->put("slack:user:" + key, json::serialize(rec));
-}
-
 // ---- rich_text blocks ----
 
 struct flat_text {
@@ -419,13 +399,7 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
 }
 
 chat_event base_event(event_kind kind, direction dir, std::string key) {
-  chat_event e;
-  e.kind = kind;
-  e.app = k_app;
-  e.transport = k_name;
-  e.direction = dir;
-  e.session_key = std::move(key);
-  return e;
+  return wire::new_event(k_app, k_name, dir, std::move(key), kind);
 }
 
 // ---- requests ----
@@ -436,7 +410,7 @@ decode_error decode_post(const exchange& x, const route& r, std::vector<chat_eve
   chat_event e =
       base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
   e.conversation_id = args.str("channel");
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "slack", e.session_key);
   if (auto err = message_text(args, x.limits, e)) return err;
   e.client_msg_id = args.str("client_msg_id");
   e.attributes.emplace_back("method", std::string(r.method));
@@ -490,7 +464,7 @@ decode_error decode_upload_bytes(const exchange& x, std::vector<chat_event>& out
   a.sha256 = sha256_hex(a.bytes);
   remember_file(x, a);
   chat_event e = base_event(event_kind::upload, direction::outbound, std::move(key));
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "slack", e.session_key);
   e.attachments.push_back(std::move(a));
   out.push_back(std::move(e));
   return {};
@@ -501,7 +475,7 @@ decode_error decode_complete(const exchange& x, std::vector<chat_event>& out) {
   if (auto err = args.parse(x.request, x.limits)) return err;
   chat_event e =
       base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "slack", e.session_key);
   e.conversation_id = args.str("channel_id");
   if (e.conversation_id.empty()) e.conversation_id = args.str("channels");
   if (e.conversation_id.empty()) e.kind = event_kind::upload;  // uploaded, not shared
@@ -540,7 +514,7 @@ decode_error decode_legacy_upload(const exchange& x, std::vector<chat_event>& ou
   if (auto err = args.parse(x.request, x.limits)) return err;
   chat_event e =
       base_event(event_kind::message, direction::outbound, session_key(x.request.head, &args));
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "slack", e.session_key);
   const std::string channels = args.str("channels");
   e.conversation_id = channels.substr(0, channels.find(','));
   if (e.conversation_id.empty()) e.kind = event_kind::upload;
@@ -685,14 +659,14 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       if (std::string t = json_str(doc, "/team_id"); !t.empty())
         e.attributes.emplace_back("team_id", t);
       if (std::string t = json_str(doc, "/team"); !t.empty()) e.attributes.emplace_back("team", t);
-      learn_user(x, key, e.sender.id, e.sender.display_name);
+      rest::learn_user(x, "slack", key, e.sender.id, e.sender.display_name);
       if (!e.sender.id.empty()) out.push_back(std::move(e));
       return {};
     }
     case endpoint::post: {
       // The posted message comes back with its author: the token's owner.
       if (x.sessions != nullptr && !x.sessions->get("slack:user:" + key))
-        learn_user(x, key, json_str(doc, "/message/user"), {});
+        rest::learn_user(x, "slack", key, json_str(doc, "/message/user"), {});
       return {};
     }
     case endpoint::upload_slot: {
@@ -719,7 +693,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
         remember_file(x, a);
       }
       chat_event e = base_event(event_kind::upload, direction::outbound, key);
-      e.sender = learned_or_proxy(x, key);
+      e.sender = rest::learned_or_proxy(x, "slack", key);
       e.attributes.emplace_back("upload_url", url);
       e.attachments.push_back(std::move(a));
       out.push_back(std::move(e));

@@ -459,10 +459,6 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   return err;
 }
 
-decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
-  return rest::rewrite_layers(body, at.path, replacement, limits{});
-}
-
 }  // namespace
 
 const decoder teams_chatsvc_decoder{
@@ -472,7 +468,7 @@ const decoder teams_chatsvc_decoder{
     .classify = classify,
     .decode_request = decode_request,
     .decode_response = decode_response,
-    .rewrite = rewrite,
+    .rewrite = rest::rewrite_at,
 };
 
 }  // namespace imcap::modules

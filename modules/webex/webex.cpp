@@ -59,23 +59,7 @@ std::string session_key(const request_head& head) {
 }
 
 chat_event base_event(direction dir, std::string key) {
-  chat_event e;
-  e.app = k_app;
-  e.transport = k_name;
-  e.direction = dir;
-  e.session_key = std::move(key);
-  return e;
-}
-
-party learned_or_proxy(const exchange& x, const std::string& key) {
-  if (x.sessions != nullptr && !key.empty()) {
-    if (auto rec = x.sessions->get("webex:user:" + key)) {
-      json::value v;
-      if (!content::parse_json(*rec, x.limits, v))
-        return {json_str(v, "/id"), json_str(v, "/name"), identity_source::learned};
-    }
-  }
-  return wire::proxy_party(x);
+  return wire::new_event(k_app, k_name, dir, std::move(key));
 }
 
 // Fields shared by JSON and multipart sends, looked up through `get` / `where`.
@@ -108,7 +92,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   if (r.kind != endpoint::send && r.kind != endpoint::edit) return {};
   const http_request& req = x.request;
   chat_event e = base_event(direction::outbound, session_key(req.head));
-  e.sender = learned_or_proxy(x, e.session_key);
+  e.sender = rest::learned_or_proxy(x, "webex", e.session_key);
   if (req.head.media_type() == "multipart/form-data") {
     std::vector<content::multipart_part> parts;
     auto ct = req.head.headers.get("content-type");
@@ -185,13 +169,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   const std::string key = session_key(x.request.head);
   if (r.kind != endpoint::list) {
-    std::string id = json_str(doc, "/personId");
-    if (x.sessions != nullptr && !key.empty() && !id.empty()) {
-      json::object rec;
-      rec["id"] = id;
-      rec["name"] = json_str(doc, "/personEmail");
-      x.sessions->put("webex:user:" + key, json::serialize(rec));
-    }
+    rest::learn_user(x, "webex", key, json_str(doc, "/personId"), json_str(doc, "/personEmail"));
     return {};
   }
   const json::value* items = content::at_pointer(doc, "/items");
