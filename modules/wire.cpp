@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "modules/content/json.hpp"
 #include "modules/event.hpp"
 
@@ -181,6 +183,27 @@ chat_event new_event(std::string_view app, std::string_view transport, direction
   e.direction = d;
   e.session_key = std::move(session_key);
   return e;
+}
+
+std::string file_record(const attachment& a, bool with_ref) {
+  boost::json::object o;
+  o["name"] = a.name;
+  o["media_type"] = a.media_type;
+  if (a.size) o["size"] = *a.size;
+  o["sha256"] = a.sha256;
+  if (with_ref && !a.ref.empty()) o["url"] = a.ref;
+  return boost::json::serialize(o);
+}
+
+void apply_file_record(attachment& a, std::string_view record, const limits& lim, bool with_ref) {
+  boost::json::value v;
+  if (content::parse_json(record, lim, v)) return;
+  if (a.name.empty()) a.name = str(v, "name");
+  if (a.media_type.empty()) a.media_type = str(v, "media_type");
+  if (a.sha256.empty()) a.sha256 = str(v, "sha256");
+  if (!a.size)
+    if (auto s = content::id_at(v, "/size")) a.size = to_u64(*s);
+  if (with_ref && a.ref.empty()) a.ref = str(v, "url");
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {

@@ -44,6 +44,13 @@ party proxy_party(const exchange& x);
 chat_event new_event(std::string_view app, std::string_view transport, direction d,
                      std::string session_key = {}, event_kind kind = event_kind::message);
 
+// An upload remembered in the session store so a later message can name its file: name,
+// media_type, size, sha256 (and the reference as "url" when `with_ref`), as a JSON object.
+std::string file_record(const attachment& a, bool with_ref = false);
+// Fills the empty fields of `a` from a record file_record wrote; a damaged record is ignored.
+void apply_file_record(attachment& a, std::string_view record, const limits& lim,
+                       bool with_ref = false);
+
 // ---- time ----
 
 // RFC 3339 UTC from seconds since the Unix epoch, with optional decimal fraction digits as sent

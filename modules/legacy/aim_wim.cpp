@@ -119,8 +119,7 @@ decode_error decode_send(const exchange& x, std::vector<chat_event>& out) {
   const std::string sk = wire::short_digest(p.get("aimsid").value_or(""));
   chat_event e = base_event(direction::outbound, sk);
   e.sender = learned_user(x, sk);
-  if (e.sender.id.empty() && !x.proxy_user.empty())
-    e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+  if (e.sender.id.empty() && !x.proxy_user.empty()) e.sender = wire::proxy_party(x);
   const std::string to = p.get("t").value_or("");
   if (!to.empty()) {
     e.recipients.push_back(party{to, {}, identity_source::body});

@@ -238,7 +238,7 @@ void msg_event(std::string_view body, const command& c, std::size_t index, direc
     if (!s.user.empty())
       e.sender = party{s.user, s.name, identity_source::learned};
     else if (!x.proxy_user.empty())
-      e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+      e.sender = wire::proxy_party(x);
     for (const auto& h : s.roster) e.recipients.push_back(party{h, {}, identity_source::learned});
     e.client_msg_id = std::string(c.args[1]);
     e.attributes.emplace_back("ack_mode", std::string(c.args[2]));

@@ -182,7 +182,7 @@ void emit(const packet& p, std::size_t index, direction d, const exchange& x,
   if (m.from != nullptr)
     e.sender = party{std::string(m.from->value), {}, identity_source::body};
   else if (d == direction::outbound && !x.proxy_user.empty())
-    e.sender = party{std::string(x.proxy_user), {}, identity_source::proxy};
+    e.sender = wire::proxy_party(x);
   for (auto r : m.recipients)
     e.recipients.push_back(party{std::string(r), {}, identity_source::body});
   e.conversation_id = m.conversation;

@@ -105,31 +105,11 @@ std::string pending_key(const std::string& sk, std::string_view name, std::strin
 party sender_of(const exchange& x, const std::string& sk) {
   if (x.sessions != nullptr && !sk.empty())
     if (auto u = x.sessions->get(user_key(sk))) return party{*u, {}, identity_source::learned};
-  if (!x.proxy_user.empty()) return party{std::string(x.proxy_user), {}, identity_source::proxy};
-  return {};
+  return wire::proxy_party(x);
 }
 
 chat_event base_event(direction d, const std::string& sk) {
   return wire::new_event(app_id, descriptor.name, d, sk);
-}
-
-std::string file_record(const attachment& a) {
-  json::object o;
-  o["name"] = a.name;
-  o["media_type"] = a.media_type;
-  if (a.size) o["size"] = *a.size;
-  o["sha256"] = a.sha256;
-  return json::serialize(o);
-}
-
-void apply_file_record(attachment& a, std::string_view record, const limits& lim) {
-  json::value v;
-  if (content::parse_json(record, lim, v)) return;
-  if (a.name.empty()) a.name = str(v, "name");
-  if (a.media_type.empty()) a.media_type = str(v, "media_type");
-  if (a.sha256.empty()) a.sha256 = str(v, "sha256");
-  if (!a.size)
-    if (auto s = wire::int_at(v, "/size"); s && *s >= 0) a.size = static_cast<std::uint64_t>(*s);
 }
 
 bool is_file_msgtype(std::string_view t) noexcept {
@@ -168,7 +148,7 @@ bool fill_content(const exchange& x, std::string_view type, const json::value& c
       e.attributes.emplace_back("encrypted_file", "true");
     }
     if (x.sessions != nullptr && !a.ref.empty())
-      if (auto rec = x.sessions->get(media_key(a.ref))) apply_file_record(a, *rec, x.limits);
+      if (auto rec = x.sessions->get(media_key(a.ref))) wire::apply_file_record(a, *rec, x.limits);
     e.attachments.push_back(std::move(a));
     // Since Matrix 1.10 a body different from filename is the caption.
     if (!filename.empty() && body != filename) {
@@ -226,9 +206,10 @@ decode_error decode_upload(const exchange& x, bool with_uri, std::vector<chat_ev
     const std::string_view m = media_rest(h.path);
     a.ref = "mxc://" + std::string(wire::path_segment(m, "upload/", 0)) + "/" +
             std::string(wire::path_segment(m, "upload/", 1));
-    if (x.sessions != nullptr) x.sessions->put(media_key(a.ref), file_record(a));
+    if (x.sessions != nullptr) x.sessions->put(media_key(a.ref), wire::file_record(a));
   } else if (x.sessions != nullptr) {
-    x.sessions->put(pending_key(sk, a.name, std::to_string(x.request.body.size())), file_record(a));
+    x.sessions->put(pending_key(sk, a.name, std::to_string(x.request.body.size())),
+                    wire::file_record(a));
   }
   e.attachments.push_back(std::move(a));
   out.push_back(std::move(e));
@@ -346,10 +327,10 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       a.name = name;
       a.media_type = h.media_type();
       if (auto rec = x.sessions->get(pending_key(sk, name, size))) {
-        apply_file_record(a, *rec, x.limits);
+        wire::apply_file_record(a, *rec, x.limits);
         x.sessions->erase(pending_key(sk, name, size));
       }
-      x.sessions->put(media_key(uri), file_record(a));
+      x.sessions->put(media_key(uri), wire::file_record(a));
       return {};
     }
     case endpoint::sync:

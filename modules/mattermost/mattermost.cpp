@@ -83,8 +83,7 @@ party sender_of(const exchange& x, const std::string& sk) {
       }
     }
   }
-  if (!x.proxy_user.empty()) return party{std::string(x.proxy_user), {}, identity_source::proxy};
-  return {};
+  return wire::proxy_party(x);
 }
 
 void learn_user(const exchange& x, const std::string& sk, std::string_view id,
@@ -98,26 +97,6 @@ void learn_user(const exchange& x, const std::string& sk, std::string_view id,
 
 chat_event base_event(direction d, const std::string& sk) {
   return wire::new_event(app_id, descriptor.name, d, sk);
-}
-
-std::string file_record(const attachment& a) {
-  json::object o;
-  o["name"] = a.name;
-  o["media_type"] = a.media_type;
-  if (a.size) o["size"] = *a.size;
-  o["sha256"] = a.sha256;
-  return json::serialize(o);
-}
-
-// Fills name/type/size/sha256 of `a` from a remembered file record.
-void apply_file_record(attachment& a, std::string_view record, const limits& lim) {
-  json::value v;
-  if (content::parse_json(record, lim, v)) return;
-  if (a.name.empty()) a.name = str(v, "name");
-  if (a.media_type.empty()) a.media_type = str(v, "media_type");
-  if (a.sha256.empty()) a.sha256 = str(v, "sha256");
-  if (!a.size)
-    if (auto s = content::id_at(v, "/size")) a.size = wire::to_u64(*s);
 }
 
 // file_ids of a post: references to earlier uploads, resolved from the session store.
@@ -135,7 +114,7 @@ decode_error add_file_refs(const exchange& x, const json::value& post, std::stri
     a.ref = std::string(*id);
     a.at.path.push_back({layer_kind::json, std::string(base) + "/file_ids/" + std::to_string(i)});
     if (x.sessions != nullptr)
-      if (auto rec = x.sessions->get(file_key(a.ref))) apply_file_record(a, *rec, x.limits);
+      if (auto rec = x.sessions->get(file_key(a.ref))) wire::apply_file_record(a, *rec, x.limits);
     e.attachments.push_back(std::move(a));
   }
   return {};
@@ -185,7 +164,7 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
     a.sha256 = sha256_hex(x.request.body);
     a.bytes = x.request.body;
     if (x.sessions != nullptr && !a.name.empty())
-      x.sessions->put(pending_key(sk, "name:" + a.name), file_record(a));
+      x.sessions->put(pending_key(sk, "name:" + a.name), wire::file_record(a));
     e.attachments.push_back(std::move(a));
     out.push_back(std::move(e));
     return {};
@@ -218,7 +197,7 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
     a.at.path.push_back({layer_kind::multipart, std::to_string(i)});
     if (x.sessions != nullptr) {
       const std::string id = e.client_msg_id.empty() ? "name:" + a.name : e.client_msg_id;
-      x.sessions->put(pending_key(sk, id), file_record(a));
+      x.sessions->put(pending_key(sk, id), wire::file_record(a));
     }
     e.attachments.push_back(std::move(a));
     out.push_back(std::move(e));
@@ -250,10 +229,10 @@ decode_error learn_upload(const exchange& x, const json::value& v) {
       if (const auto* c = cids->get_array()[i].if_string()) cid = std::string(*c);
     const std::string pk = pending_key(sk, cid.empty() ? "name:" + a.name : cid);
     if (auto rec = x.sessions->get(pk)) {
-      apply_file_record(a, *rec, x.limits);
+      wire::apply_file_record(a, *rec, x.limits);
       x.sessions->erase(pk);
     }
-    x.sessions->put(file_key(id), file_record(a));
+    x.sessions->put(file_key(id), wire::file_record(a));
   }
   return {};
 }

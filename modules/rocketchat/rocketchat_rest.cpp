@@ -97,8 +97,7 @@ party sender_of(const exchange& x, const std::string& sk) {
   }
   if (auto id = x.request.head.headers.get("x-user-id"); id && !id->empty())
     return party{std::string(*id), {}, identity_source::body};
-  if (!x.proxy_user.empty()) return party{std::string(x.proxy_user), {}, identity_source::proxy};
-  return {};
+  return wire::proxy_party(x);
 }
 
 void learn_user(const exchange& x, const std::string& sk, const json::value& u) {
@@ -111,27 +110,6 @@ void learn_user(const exchange& x, const std::string& sk, const json::value& u) 
 
 chat_event base_event(direction d, const std::string& sk) {
   return wire::new_event(app_id, descriptor.name, d, sk);
-}
-
-std::string file_record(const attachment& a) {
-  json::object o;
-  o["name"] = a.name;
-  o["media_type"] = a.media_type;
-  if (a.size) o["size"] = *a.size;
-  o["sha256"] = a.sha256;
-  if (!a.ref.empty()) o["url"] = a.ref;
-  return json::serialize(o);
-}
-
-void apply_file_record(attachment& a, std::string_view record, const limits& lim) {
-  json::value v;
-  if (content::parse_json(record, lim, v)) return;
-  if (a.name.empty()) a.name = str(v, "name");
-  if (a.media_type.empty()) a.media_type = str(v, "media_type");
-  if (a.sha256.empty()) a.sha256 = str(v, "sha256");
-  if (!a.size)
-    if (auto s = wire::int_at(v, "/size"); s && *s >= 0) a.size = static_cast<std::uint64_t>(*s);
-  if (a.ref.empty()) a.ref = str(v, "url");
 }
 
 // Sets text and text_at from the string at `pointer`, when present and not empty.
@@ -192,7 +170,8 @@ decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_e
       attachment a;
       a.ref = std::string(wire::path_segment(h.path, "/api/v1/rooms.mediaConfirm/", 1));
       if (x.sessions != nullptr)
-        if (auto rec = x.sessions->get(file_key(a.ref))) apply_file_record(a, *rec, x.limits);
+        if (auto rec = x.sessions->get(file_key(a.ref)))
+          wire::apply_file_record(a, *rec, x.limits, true);
       e.attachments.push_back(std::move(a));
       break;
     }
@@ -239,7 +218,7 @@ decode_error decode_multipart(const exchange& x, endpoint ep, std::vector<chat_e
   if (e.attachments.empty())
     return {errc::malformed_multipart, "rocketchat: upload without a 'file' part"};
   if (ep == endpoint::media && x.sessions != nullptr)
-    x.sessions->put(media_key(sk, rid), file_record(e.attachments.front()));
+    x.sessions->put(media_key(sk, rid), wire::file_record(e.attachments.front(), true));
   out.push_back(std::move(e));
   return {};
 }
@@ -342,11 +321,11 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
       if (id.empty()) return {};
       attachment a;
       if (auto rec = x.sessions->get(media_key(sk, rid))) {
-        apply_file_record(a, *rec, x.limits);
+        wire::apply_file_record(a, *rec, x.limits, true);
         x.sessions->erase(media_key(sk, rid));
       }
       a.ref = content::string_at(v, "/file/url").value_or("");
-      x.sessions->put(file_key(id), file_record(a));
+      x.sessions->put(file_key(id), wire::file_record(a, true));
       return {};
     }
     case endpoint::history:

@@ -119,3 +119,31 @@ TEST_CASE("rest: a learned session user wins over the proxy user, per app") {
   store.put("webex:user:k4", "{not json");
   CHECK(rest::learned_or_proxy(x, "webex", "k4").id == "alice@corp");
 }
+
+TEST_CASE("wire: upload records round-trip through the session store text") {
+  const limits lim;
+  attachment up;
+  up.name = "plan.pdf";
+  up.media_type = "application/pdf";
+  up.size = 1234;
+  up.sha256 = "ab12";
+  up.ref = "https://files.example/1";
+
+  attachment later;
+  later.name = "kept.pdf";  // fields already known are not overwritten
+  wire::apply_file_record(later, wire::file_record(up), lim);
+  CHECK(later.name == "kept.pdf");
+  CHECK(later.media_type == "application/pdf");
+  CHECK(later.size == std::optional<std::uint64_t>{1234});
+  CHECK(later.sha256 == "ab12");
+  CHECK(later.ref.empty());  // the reference only travels when asked for
+
+  attachment with_ref;
+  wire::apply_file_record(with_ref, wire::file_record(up, true), lim, true);
+  CHECK(with_ref.ref == "https://files.example/1");
+
+  attachment damaged;
+  wire::apply_file_record(damaged, "{\"name\":", lim);
+  CHECK(damaged.name.empty());
+  CHECK(!damaged.size);
+}
