@@ -206,6 +206,11 @@ void apply_file_record(attachment& a, std::string_view record, const limits& lim
   if (with_ref && a.ref.empty()) a.ref = str(v, "url");
 }
 
+bool success_with_body(const exchange& x) noexcept {
+  return x.response != nullptr && x.response->status >= 200 && x.response->status <= 299 &&
+         !x.response->body.empty();
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }

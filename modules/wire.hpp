@@ -51,6 +51,9 @@ std::string file_record(const attachment& a, bool with_ref = false);
 void apply_file_record(attachment& a, std::string_view record, const limits& lim,
                        bool with_ref = false);
 
+// The exchange has a 2xx response with a non-empty body: the answers decoders learn from.
+bool success_with_body(const exchange& x) noexcept;
+
 // ---- time ----
 
 // RFC 3339 UTC from seconds since the Unix epoch, with optional decimal fraction digits as sent

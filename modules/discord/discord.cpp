@@ -233,11 +233,10 @@ chat_event inbound_message(const json::value& doc, const std::string& ptr, const
 }
 
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
-  if (x.response == nullptr) return {};
+  if (!wire::success_with_body(x)) return {};
   const route r = route_of(x.request.head);
+  if (r.kind == endpoint::none) return {};
   const http_response& res = *x.response;
-  if (r.kind == endpoint::none || res.status < 200 || res.status > 299 || res.body.empty())
-    return {};
   json::value doc;
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   const std::string key = session_key(x.request.head);

@@ -297,8 +297,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
 }
 
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
-  if (x.response == nullptr || x.response->status < 200 || x.response->status > 299) return {};
-  if (x.response->body.empty()) return {};
+  if (!wire::success_with_body(x)) return {};
   const endpoint ep = endpoint_of(x.request.head);
   if (ep == endpoint::none) return {};
   json::value v;

@@ -636,11 +636,10 @@ decode_error history_messages(const exchange& x, const json::value& doc, const s
 }
 
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
-  if (x.response == nullptr) return {};
+  if (!wire::success_with_body(x)) return {};
   const route r = route_of(x.request.head);
   const http_response& res = *x.response;
   if (r.kind == endpoint::upload_bytes || r.kind == endpoint::none) return {};
-  if (res.status < 200 || res.status > 299 || res.body.empty()) return {};
   json::value doc;
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   if (!doc.is_object()) return {errc::malformed_json, "slack: response is not a JSON object"};

@@ -147,3 +147,22 @@ TEST_CASE("wire: upload records round-trip through the session store text") {
   CHECK(damaged.name.empty());
   CHECK(!damaged.size);
 }
+
+TEST_CASE("wire: only 2xx answers with a body are learned from") {
+  const http_request req;
+  const limits lim;
+  http_response res;
+  exchange x{req, &res, "", "", nullptr, lim};
+  res.status = 200;
+  CHECK(!wire::success_with_body(x));  // empty body
+  res.body = "{}";
+  CHECK(wire::success_with_body(x));
+  res.status = 299;
+  CHECK(wire::success_with_body(x));
+  res.status = 302;
+  CHECK(!wire::success_with_body(x));
+  res.status = 199;
+  CHECK(!wire::success_with_body(x));
+  exchange reqmod{req, nullptr, "", "", nullptr, lim};
+  CHECK(!wire::success_with_body(reqmod));
+}
