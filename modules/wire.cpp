@@ -165,6 +165,11 @@ std::optional<std::string> authorization_secret(const header_fields& headers) {
   return std::string(s);
 }
 
+std::string authorization_digest(const header_fields& headers) {
+  if (auto s = authorization_secret(headers)) return short_digest(*s);
+  return {};
+}
+
 party proxy_party(const exchange& x) {
   party p;
   if (!x.proxy_user.empty()) {

@@ -35,6 +35,10 @@ std::optional<std::string_view> bearer_token(const header_fields& headers);
 // value. nullopt when there is no Authorization field or it is empty.
 std::optional<std::string> authorization_secret(const header_fields& headers);
 
+// short_digest(authorization_secret(headers)): the session key of a REST client that
+// authenticates with its Authorization field only; empty without one.
+std::string authorization_digest(const header_fields& headers);
+
 // The proxy's user as a party (source proxy), or a party with source unknown when the proxy
 // gave no identity.
 party proxy_party(const exchange& x);

@@ -63,11 +63,6 @@ bool classify(const request_head& head) noexcept {
   return route_of(head).kind != endpoint::none;
 }
 
-std::string session_key(const request_head& head) {
-  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
-  return {};
-}
-
 chat_event base_event(event_kind kind, direction dir, std::string key) {
   return wire::new_event(k_app, k_name, dir, std::move(key), kind);
 }
@@ -131,7 +126,8 @@ void message_fields(const exchange& x, const json::value& doc, const std::string
 
 decode_error decode_upload(const exchange& x, const route& r, std::vector<chat_event>& out) {
   const http_request& req = x.request;
-  chat_event e = base_event(event_kind::upload, direction::outbound, session_key(req.head));
+  chat_event e = base_event(event_kind::upload, direction::outbound,
+                            wire::authorization_digest(req.head.headers));
   e.conversation_id = "spaces/" + std::string(r.space);
   e.sender = rest::learned_or_proxy(x, "gchat", e.session_key);
   attachment a;
@@ -168,7 +164,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   if (x.request.body.empty()) return {errc::malformed_json, "google-chat: empty message body"};
   if (auto err = content::parse_json(x.request.body, x.limits, doc)) return err;
   if (!doc.is_object()) return {errc::malformed_json, "google-chat: message is not an object"};
-  chat_event e = base_event(event_kind::message, direction::outbound, session_key(x.request.head));
+  chat_event e = base_event(event_kind::message, direction::outbound,
+                            wire::authorization_digest(x.request.head.headers));
   e.conversation_id = "spaces/" + std::string(r.space);
   e.sender = rest::learned_or_proxy(x, "gchat", e.session_key);
   message_fields(x, doc, "", e);
@@ -190,7 +187,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const http_response& res = *x.response;
   json::value doc;
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
-  const std::string key = session_key(x.request.head);
+  const std::string key = wire::authorization_digest(x.request.head.headers);
   switch (r.kind) {
     case endpoint::upload: {
       // Remember the upload's digest under the token the message will reference.

@@ -53,11 +53,6 @@ bool classify(const request_head& head) noexcept {
   return route_of(head).kind != endpoint::none;
 }
 
-std::string session_key(const request_head& head) {
-  if (auto s = wire::authorization_secret(head.headers)) return wire::short_digest(*s);
-  return {};
-}
-
 chat_event base_event(direction dir, std::string key) {
   return wire::new_event(k_app, k_name, dir, std::move(key));
 }
@@ -91,7 +86,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   if (r.kind != endpoint::send && r.kind != endpoint::edit) return {};
   const http_request& req = x.request;
-  chat_event e = base_event(direction::outbound, session_key(req.head));
+  chat_event e = base_event(direction::outbound, wire::authorization_digest(req.head.headers));
   e.sender = rest::learned_or_proxy(x, "webex", e.session_key);
   if (req.head.media_type() == "multipart/form-data") {
     std::vector<content::multipart_part> parts;
@@ -166,7 +161,7 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const http_response& res = *x.response;
   json::value doc;
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
-  const std::string key = session_key(x.request.head);
+  const std::string key = wire::authorization_digest(x.request.head.headers);
   if (r.kind != endpoint::list) {
     rest::learn_user(x, "webex", key, json_str(doc, "/personId"), json_str(doc, "/personEmail"));
     return {};

@@ -47,6 +47,8 @@ TEST_CASE("wire: credentials from headers never leak into keys") {
   b.add("authorization", "BEARER   xyz");
   CHECK(wire::bearer_token(b) == "xyz");
   CHECK(wire::authorization_secret(b) == "xyz");
+  CHECK(wire::authorization_digest(b) == wire::short_digest("xyz"));
+  CHECK(wire::authorization_digest(header_fields{}).empty());
   header_fields empty;
   empty.add("Authorization", "Bearer ");
   CHECK(!wire::bearer_token(empty));
