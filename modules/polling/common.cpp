@@ -60,27 +60,38 @@ std::string timestamp_from(const json::value& v) {
   return {};
 }
 
+namespace {
+
+// Bytes of the UTF-8 sequence starting at utf8[i] (i < size): 2..4 for a lead byte followed by
+// enough continuation bytes, else 1 (an invalid byte stands alone).
+std::size_t sequence_length(std::string_view utf8, std::size_t i) noexcept {
+  const auto c = static_cast<unsigned char>(utf8[i]);
+  std::size_t len = 1;
+  if (c >= 0xF0 && c <= 0xF4)
+    len = 4;
+  else if (c >= 0xE0)
+    len = 3;
+  else if (c >= 0xC2 && c < 0xE0)
+    len = 2;
+  if (len > 1) {
+    if (i + len > utf8.size()) len = 1;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(utf8[i + k]);
+      if ((cc & 0xC0) != 0x80) {
+        len = 1;
+        break;
+      }
+    }
+  }
+  return len;
+}
+
+}  // namespace
+
 std::size_t utf16_length(std::string_view utf8) noexcept {
   std::size_t units = 0;
   for (std::size_t i = 0; i < utf8.size();) {
-    const auto c = static_cast<unsigned char>(utf8[i]);
-    std::size_t len = 1;
-    if (c >= 0xF0 && c <= 0xF4)
-      len = 4;
-    else if (c >= 0xE0)
-      len = 3;
-    else if (c >= 0xC2 && c < 0xE0)
-      len = 2;
-    if (len > 1) {
-      if (i + len > utf8.size()) len = 1;
-      for (std::size_t k = 1; k < len; ++k) {
-        const auto cc = static_cast<unsigned char>(utf8[i + k]);
-        if ((cc & 0xC0) != 0x80) {
-          len = 1;
-          break;
-        }
-      }
-    }
+    const std::size_t len = sequence_length(utf8, i);
     units += (len == 4) ? 2 : 1;
     i += len;
   }
@@ -93,24 +104,7 @@ std::optional<std::size_t> utf8_prefix_for_utf16(std::string_view utf8,
   std::size_t i = 0;
   while (seen < units) {
     if (i >= utf8.size()) return std::nullopt;
-    const auto c = static_cast<unsigned char>(utf8[i]);
-    std::size_t len = 1;
-    if (c >= 0xF0 && c <= 0xF4)
-      len = 4;
-    else if (c >= 0xE0)
-      len = 3;
-    else if (c >= 0xC2 && c < 0xE0)
-      len = 2;
-    if (len > 1) {
-      if (i + len > utf8.size()) len = 1;
-      for (std::size_t k = 1; k < len; ++k) {
-        const auto cc = static_cast<unsigned char>(utf8[i + k]);
-        if ((cc & 0xC0) != 0x80) {
-          len = 1;
-          break;
-        }
-      }
-    }
+    const std::size_t len = sequence_length(utf8, i);
     seen += (len == 4) ? 2 : 1;
     i += len;
   }
