@@ -190,6 +190,17 @@ chat_event new_event(std::string_view app, std::string_view transport, direction
   return e;
 }
 
+attachment attachment_of_part(const content::multipart_part& part, std::size_t index) {
+  attachment a;
+  a.name = part.filename;
+  a.media_type = part.media_type;
+  a.size = part.body.size();
+  a.sha256 = sha256_hex(part.body);
+  a.bytes = part.body;
+  a.at.path.push_back({layer_kind::multipart, std::to_string(index)});
+  return a;
+}
+
 std::string file_record(const attachment& a, bool with_ref) {
   boost::json::object o;
   o["name"] = a.name;

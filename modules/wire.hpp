@@ -13,6 +13,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "modules/content/multipart.hpp"
 #include "modules/event.hpp"
 #include "modules/http.hpp"
 
@@ -47,6 +48,10 @@ party proxy_party(const exchange& x);
 // direction, session key and kind.
 chat_event new_event(std::string_view app, std::string_view transport, direction d,
                      std::string session_key = {}, event_kind kind = event_kind::message);
+
+// A file part of a multipart body as an attachment: name, media type, bytes, size, SHA-256, and
+// its location (the part at `index`, a multipart layer) relative to the body.
+attachment attachment_of_part(const content::multipart_part& part, std::size_t index);
 
 // An upload remembered in the session store so a later message can name its file: name,
 // media_type, size, sha256 (and the reference as "url" when `with_ref`), as a JSON object.

@@ -158,13 +158,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto& p = parts[i];
     if (!p.has_filename) continue;
-    attachment a;
-    a.name = p.filename;
-    a.media_type = p.media_type;
-    a.bytes = p.body;
-    a.size = p.body.size();
-    a.sha256 = sha256_hex(p.body);
-    a.at.path.push_back({layer_kind::multipart, std::to_string(i)});
+    attachment a = wire::attachment_of_part(p, i);
     // files[n] pairs with attachments[] entry id n.
     if (p.name.starts_with("files[") && p.name.ends_with("]")) {
       std::string id = p.name.substr(6, p.name.size() - 7);

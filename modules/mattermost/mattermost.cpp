@@ -188,13 +188,7 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
     e.sender = sender;
     e.conversation_id = channel;
     if (file_no < client_ids.size()) e.client_msg_id = client_ids[file_no];
-    attachment a;
-    a.name = p.filename;
-    a.media_type = p.media_type;
-    a.size = p.body.size();
-    a.sha256 = sha256_hex(p.body);
-    a.bytes = p.body;
-    a.at.path.push_back({layer_kind::multipart, std::to_string(i)});
+    attachment a = wire::attachment_of_part(p, i);
     if (x.sessions != nullptr) {
       const std::string id = e.client_msg_id.empty() ? "name:" + a.name : e.client_msg_id;
       x.sessions->put(pending_key(sk, id), wire::file_record(a));

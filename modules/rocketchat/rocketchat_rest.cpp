@@ -198,13 +198,7 @@ decode_error decode_multipart(const exchange& x, endpoint ep, std::vector<chat_e
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto& p = parts[i];
     if (p.name == "file") {
-      attachment a;
-      a.name = p.filename;
-      a.media_type = p.media_type;
-      a.size = p.body.size();
-      a.sha256 = sha256_hex(p.body);
-      a.bytes = p.body;
-      a.at.path.push_back({layer_kind::multipart, std::to_string(i)});
+      attachment a = wire::attachment_of_part(p, i);
       e.attachments.push_back(std::move(a));
     } else if (p.name == "msg") {
       e.text = p.body;

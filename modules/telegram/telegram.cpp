@@ -178,17 +178,6 @@ decode_error read_params(const http_request& req, const limits& lim, params& p) 
   return content::parse_form(req.head.query, lim, p.fields);
 }
 
-attachment from_part(const content::multipart_part& part, std::size_t index) {
-  attachment a;
-  a.name = part.filename;
-  a.media_type = part.media_type;
-  a.size = part.body.size();
-  a.sha256 = sha256_hex(part.body);
-  a.bytes = part.body;
-  a.at.path.push_back({layer_kind::multipart, std::to_string(index)});
-  return a;
-}
-
 // An InputFile value: "attach://<part>" names an uploaded part; anything else is a file_id or
 // an HTTP URL Telegram fetches itself.
 decode_error resolve_file(const params& p, std::string_view value, location at,
@@ -204,7 +193,7 @@ decode_error resolve_file(const params& p, std::string_view value, location at,
     if (i == std::string_view::npos)
       return {errc::malformed_multipart,
               "telegram: attach://" + std::string(name) + " names no part of the request"};
-    out = from_part(p.parts[i], i);
+    out = wire::attachment_of_part(p.parts[i], i);
     used[i] = true;
     return {};
   }
@@ -332,7 +321,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
     if (!field.empty()) {
       auto i = p.file_part(field);
       if (i != std::string_view::npos) {
-        e.attachments.push_back(from_part(p.parts[i], i));
+        e.attachments.push_back(wire::attachment_of_part(p.parts[i], i));
         used[i] = true;
       } else if (auto value = p.get(field)) {
         attachment a;
@@ -351,7 +340,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   if (last != nullptr) {
     for (std::size_t i = 0; i < p.parts.size(); ++i)
       if (!used[i] && p.parts[i].has_filename)
-        last->attachments.push_back(from_part(p.parts[i], i));
+        last->attachments.push_back(wire::attachment_of_part(p.parts[i], i));
   }
   if (!group && (!e.text.empty() || !e.attachments.empty() || send_message))
     out.push_back(std::move(e));

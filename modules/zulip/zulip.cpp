@@ -230,13 +230,7 @@ decode_error decode_upload_request(const exchange& x, std::vector<chat_event>& o
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto& p = parts[i];
     if (!p.has_filename) continue;
-    attachment a;
-    a.name = p.filename;
-    a.media_type = p.media_type;
-    a.bytes = p.body;
-    a.size = p.body.size();
-    a.sha256 = sha256_hex(p.body);
-    a.at = with_layer({}, layer_kind::multipart, std::to_string(i));
+    attachment a = wire::attachment_of_part(p, i);
     e.attachments.push_back(std::move(a));
   }
   if (e.attachments.empty()) return {errc::malformed_multipart, "zulip upload: no file part"};

@@ -168,3 +168,20 @@ TEST_CASE("wire: only 2xx answers with a body are learned from") {
   exchange reqmod{req, nullptr, "", "", nullptr, lim};
   CHECK(!wire::success_with_body(reqmod));
 }
+
+TEST_CASE("wire: a multipart file part as an attachment") {
+  content::multipart_part p;
+  p.filename = "a.txt";
+  p.has_filename = true;
+  p.media_type = "text/plain";
+  p.body = "hello";
+  const attachment a = wire::attachment_of_part(p, 2);
+  CHECK(a.name == "a.txt");
+  CHECK(a.media_type == "text/plain");
+  CHECK(a.bytes == "hello");
+  CHECK(a.size == std::optional<std::uint64_t>{5});
+  CHECK(a.sha256 == sha256_hex("hello"));
+  REQUIRE(a.at.path.size() == 1);
+  CHECK(a.at.path[0].kind == layer_kind::multipart);
+  CHECK(a.at.path[0].key == "2");
+}
