@@ -11,9 +11,20 @@
 // connections, their receive buffers and its statistics. Workers share only the atomics in
 // `shared_state` (phase and transaction budget). Statistics are merged after the workers joined.
 //
-// Deliberately dependency-free (POSIX sockets + epoll, one TU) so it builds in about two seconds and costs
-// the machine as little CPU as possible: a 2-core box runs server and generator side by side.
+// Deliberately dependency-free (POSIX sockets + epoll, one TU) so it builds in about two seconds
+// and costs the machine as little CPU as possible: a 2-core box runs server and generator side by
+// side.
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -25,22 +36,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <memory>
 #include <mutex>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -129,15 +130,22 @@ options parse_options(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (flag == "--help" || flag == "-h") usage(0);
-    else if (flag == "--host") o.host = value();
-    else if (flag == "--port") o.port = value();
-    else if (flag == "--service") o.service = value();
+    if (flag == "--help" || flag == "-h")
+      usage(0);
+    else if (flag == "--host")
+      o.host = value();
+    else if (flag == "--port")
+      o.port = value();
+    else if (flag == "--service")
+      o.service = value();
     else if (flag == "--mode") {
       std::string_view m = value();
-      if (m == "reqmod-preview") o.mode = run_mode::reqmod_preview;
-      else if (m == "reqmod") o.mode = run_mode::reqmod;
-      else if (m == "respmod") o.mode = run_mode::respmod;
+      if (m == "reqmod-preview")
+        o.mode = run_mode::reqmod_preview;
+      else if (m == "reqmod")
+        o.mode = run_mode::reqmod;
+      else if (m == "respmod")
+        o.mode = run_mode::respmod;
       else {
         std::fprintf(stderr, "icap_load: unknown mode '%.*s'\n", static_cast<int>(m.size()),
                      m.data());
@@ -146,22 +154,32 @@ options parse_options(int argc, char** argv) {
     } else if (flag == "--body-bytes") {
       o.body_bytes = parse_number<std::size_t>(flag, value());
       o.body_bytes_set = true;
-    } else if (flag == "--chunk-bytes") o.chunk_bytes = parse_number<std::size_t>(flag, value());
-    else if (flag == "--preview") o.preview = parse_number<std::size_t>(flag, value());
-    else if (flag == "--connections") o.connections = parse_number<unsigned>(flag, value());
-    else if (flag == "--threads") o.threads = parse_number<unsigned>(flag, value());
+    } else if (flag == "--chunk-bytes")
+      o.chunk_bytes = parse_number<std::size_t>(flag, value());
+    else if (flag == "--preview")
+      o.preview = parse_number<std::size_t>(flag, value());
+    else if (flag == "--connections")
+      o.connections = parse_number<unsigned>(flag, value());
+    else if (flag == "--threads")
+      o.threads = parse_number<unsigned>(flag, value());
     else if (flag == "--duration") {
       o.duration_s = parse_number<double>(flag, value());
       o.duration_set = true;
     } else if (flag == "--transactions") {
       o.transactions = parse_number<std::uint64_t>(flag, value());
       transactions_set = true;
-    } else if (flag == "--warmup") o.warmup_s = parse_number<double>(flag, value());
-    else if (flag == "--timeout") o.timeout_s = parse_number<double>(flag, value());
-    else if (flag == "--server-pid") o.server_pid = parse_number<long>(flag, value());
-    else if (flag == "--no-verify") o.verify = false;
-    else if (flag == "--no-204") o.allow_204 = false;
-    else if (flag == "--json") o.json = true;
+    } else if (flag == "--warmup")
+      o.warmup_s = parse_number<double>(flag, value());
+    else if (flag == "--timeout")
+      o.timeout_s = parse_number<double>(flag, value());
+    else if (flag == "--server-pid")
+      o.server_pid = parse_number<long>(flag, value());
+    else if (flag == "--no-verify")
+      o.verify = false;
+    else if (flag == "--no-204")
+      o.allow_204 = false;
+    else if (flag == "--json")
+      o.json = true;
     else {
       std::fprintf(stderr, "icap_load: unknown option '%s'\n", argv[i]);
       usage(2);
@@ -172,9 +190,10 @@ options parse_options(int argc, char** argv) {
   if (!o.body_bytes_set) o.body_bytes = o.mode == run_mode::respmod ? 1048576 : 1024;
   if (o.connections == 0 || o.threads == 0 || o.chunk_bytes == 0 || o.transactions == 0 ||
       !(o.duration_s > 0) || !(o.timeout_s > 0) || o.warmup_s < 0) {
-    std::fputs("icap_load: connections, threads, chunk-bytes, transactions, duration and timeout "
-               "must be positive\n",
-               stderr);
+    std::fputs(
+        "icap_load: connections, threads, chunk-bytes, transactions, duration and timeout "
+        "must be positive\n",
+        stderr);
     usage(2);
   }
   if (o.preview && o.mode != run_mode::reqmod_preview) {
@@ -243,13 +262,16 @@ request_template build_request(const options& o) {
 
   if (o.mode == run_mode::respmod) {
     t.body = make_binary_body(o.body_bytes);
-    std::string req = "GET /files/attachment-0001.bin HTTP/1.1\r\n"
-                      "Host: files.chat.example.com\r\n"
-                      "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
-                      "Accept: */*\r\n\r\n";
-    std::string res = "HTTP/1.1 200 OK\r\n"
-                      "Content-Type: application/octet-stream\r\n"
-                      "Content-Length: " + std::to_string(t.body.size()) + "\r\n\r\n";
+    std::string req =
+        "GET /files/attachment-0001.bin HTTP/1.1\r\n"
+        "Host: files.chat.example.com\r\n"
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
+        "Accept: */*\r\n\r\n";
+    std::string res =
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "Content-Length: " +
+        std::to_string(t.body.size()) + "\r\n\r\n";
     icap += "Encapsulated: req-hdr=0, res-hdr=" + std::to_string(req.size()) +
             ", res-body=" + std::to_string(req.size() + res.size()) + "\r\n\r\n";
     http_head = req + res;
@@ -257,17 +279,18 @@ request_template build_request(const options& o) {
     t.reqmod = true;
     t.allow_204 = o.allow_204;
     t.body = make_json_body(o.body_bytes);
-    http_head = "POST /api/v1/conversations/c-7d1e42/messages HTTP/1.1\r\n"
-                "Host: chat.example.com\r\n"
-                "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
-                "Content-Type: application/json\r\n"
-                "Content-Length: " + std::to_string(t.body.size()) + "\r\n\r\n";
+    http_head =
+        "POST /api/v1/conversations/c-7d1e42/messages HTTP/1.1\r\n"
+        "Host: chat.example.com\r\n"
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(t.body.size()) + "\r\n\r\n";
     if (t.allow_204) icap += "Allow: 204\r\n";
     if (o.mode == run_mode::reqmod_preview) {
       std::size_t preview = std::min(o.preview.value_or(t.body.size()), t.body.size());
       icap += "Preview: " + std::to_string(preview) + "\r\n";
-      icap += "Encapsulated: req-hdr=0, req-body=" + std::to_string(http_head.size()) +
-              "\r\n\r\n";
+      icap += "Encapsulated: req-hdr=0, req-body=" + std::to_string(http_head.size()) + "\r\n\r\n";
       t.part1 = icap + http_head;
       append_chunks(t.part1, std::string_view(t.body).substr(0, preview), o.chunk_bytes);
       if (preview == t.body.size()) {
@@ -303,10 +326,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(error_kind::count_)> 
     "connect", "io", "timeout", "protocol", "status", "echo_mismatch"};
 
 enum class feed_result : std::uint8_t {
-  need_more,      // all given bytes consumed (or a line is incomplete): read more
-  got_continue,   // a "100 Continue" was parsed: send the withheld body, keep reading
-  done,           // the final response is complete
-  error,          // see error_kind / message
+  need_more,     // all given bytes consumed (or a line is incomplete): read more
+  got_continue,  // a "100 Continue" was parsed: send the withheld body, keep reading
+  done,          // the final response is complete
+  error,         // see error_kind / message
 };
 
 inline bool ascii_iequals(std::string_view a, std::string_view b) {
@@ -326,7 +349,7 @@ inline std::string_view trim(std::string_view s) {
 }
 
 class response_parser {
-public:
+ public:
   static constexpr std::size_t max_line = 4096;
 
   void reset() {
@@ -349,85 +372,86 @@ public:
     while (used < n) {
       std::string_view in(p + used, n - used);
       switch (state_) {
-      case state::icap_head: {
-        std::size_t end = in.find("\r\n\r\n");
-        if (end == std::string_view::npos) {
-          if (in.size() > 65536) return fail("ICAP head larger than 64 KiB");
-          return feed_result::need_more;
+        case state::icap_head: {
+          std::size_t end = in.find("\r\n\r\n");
+          if (end == std::string_view::npos) {
+            if (in.size() > 65536) return fail("ICAP head larger than 64 KiB");
+            return feed_result::need_more;
+          }
+          used += end + 4;
+          if (!parse_icap_head(in.substr(0, end + 2))) return feed_result::error;
+          if (status_ == 100) {
+            started_ = used < n;
+            return feed_result::got_continue;
+          }
+          state_ =
+              http_left_ > 0 ? state::http_head : (has_body_ ? state::chunk_size : state::done);
+          break;
         }
-        used += end + 4;
-        if (!parse_icap_head(in.substr(0, end + 2))) return feed_result::error;
-        if (status_ == 100) {
-          started_ = used < n;
-          return feed_result::got_continue;
+        case state::http_head: {
+          std::size_t take = std::min(in.size(), http_left_);
+          http_left_ -= take;
+          used += take;
+          if (http_left_ == 0) state_ = has_body_ ? state::chunk_size : state::done;
+          break;
         }
-        state_ = http_left_ > 0 ? state::http_head : (has_body_ ? state::chunk_size : state::done);
-        break;
-      }
-      case state::http_head: {
-        std::size_t take = std::min(in.size(), http_left_);
-        http_left_ -= take;
-        used += take;
-        if (http_left_ == 0) state_ = has_body_ ? state::chunk_size : state::done;
-        break;
-      }
-      case state::chunk_size: {
-        std::size_t eol = in.find("\r\n");
-        if (eol == std::string_view::npos) {
-          if (in.size() > max_line) return fail("chunk-size line too long");
-          return feed_result::need_more;
+        case state::chunk_size: {
+          std::size_t eol = in.find("\r\n");
+          if (eol == std::string_view::npos) {
+            if (in.size() > max_line) return fail("chunk-size line too long");
+            return feed_result::need_more;
+          }
+          std::string_view line = in.substr(0, eol);
+          std::string_view hex = trim(line.substr(0, line.find(';')));
+          std::size_t size = 0;
+          auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
+          if (hex.empty() || ec != std::errc{} || ptr != hex.data() + hex.size())
+            return fail("bad chunk-size line");
+          used += eol + 2;
+          if (size == 0) {
+            state_ = state::trailer;
+          } else {
+            chunk_left_ = size;
+            state_ = state::chunk_data;
+          }
+          break;
         }
-        std::string_view line = in.substr(0, eol);
-        std::string_view hex = trim(line.substr(0, line.find(';')));
-        std::size_t size = 0;
-        auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
-        if (hex.empty() || ec != std::errc{} || ptr != hex.data() + hex.size())
-          return fail("bad chunk-size line");
-        used += eol + 2;
-        if (size == 0) {
-          state_ = state::trailer;
-        } else {
-          chunk_left_ = size;
-          state_ = state::chunk_data;
+        case state::chunk_data: {
+          std::size_t take = std::min(in.size(), chunk_left_);
+          if (body_seen_ + take > expected.size()) {
+            error_kind_ = error_kind::echo_mismatch;
+            return fail("echoed body longer than the " + std::to_string(expected.size()) +
+                        " bytes sent");
+          }
+          if (verify && std::memcmp(in.data(), expected.data() + body_seen_, take) != 0) {
+            error_kind_ = error_kind::echo_mismatch;
+            return fail("echoed body differs from the body sent near offset " +
+                        std::to_string(body_seen_));
+          }
+          body_seen_ += take;
+          chunk_left_ -= take;
+          used += take;
+          if (chunk_left_ == 0) state_ = state::chunk_crlf;
+          break;
         }
-        break;
-      }
-      case state::chunk_data: {
-        std::size_t take = std::min(in.size(), chunk_left_);
-        if (body_seen_ + take > expected.size()) {
-          error_kind_ = error_kind::echo_mismatch;
-          return fail("echoed body longer than the " + std::to_string(expected.size()) +
-                      " bytes sent");
+        case state::chunk_crlf:
+          if (in.size() < 2) return feed_result::need_more;
+          if (in[0] != '\r' || in[1] != '\n') return fail("chunk data not followed by CRLF");
+          used += 2;
+          state_ = state::chunk_size;
+          break;
+        case state::trailer: {
+          std::size_t eol = in.find("\r\n");
+          if (eol == std::string_view::npos) {
+            if (in.size() > max_line) return fail("trailer line too long");
+            return feed_result::need_more;
+          }
+          used += eol + 2;
+          if (eol == 0) state_ = state::done;
+          break;
         }
-        if (verify && std::memcmp(in.data(), expected.data() + body_seen_, take) != 0) {
-          error_kind_ = error_kind::echo_mismatch;
-          return fail("echoed body differs from the body sent near offset " +
-                      std::to_string(body_seen_));
-        }
-        body_seen_ += take;
-        chunk_left_ -= take;
-        used += take;
-        if (chunk_left_ == 0) state_ = state::chunk_crlf;
-        break;
-      }
-      case state::chunk_crlf:
-        if (in.size() < 2) return feed_result::need_more;
-        if (in[0] != '\r' || in[1] != '\n') return fail("chunk data not followed by CRLF");
-        used += 2;
-        state_ = state::chunk_size;
-        break;
-      case state::trailer: {
-        std::size_t eol = in.find("\r\n");
-        if (eol == std::string_view::npos) {
-          if (in.size() > max_line) return fail("trailer line too long");
-          return feed_result::need_more;
-        }
-        used += eol + 2;
-        if (eol == 0) state_ = state::done;
-        break;
-      }
-      case state::done:
-        return feed_result::done;
+        case state::done:
+          return feed_result::done;
       }
       if (state_ == state::done) return feed_result::done;
     }
@@ -442,7 +466,7 @@ public:
   error_kind kind() const { return error_kind_; }
   const std::string& message() const { return message_; }
 
-private:
+ private:
   enum class state : std::uint8_t {
     icap_head,   // status line + ICAP headers up to the empty line
     http_head,   // encapsulated HTTP head bytes (length from Encapsulated)
@@ -597,13 +621,13 @@ struct connection {
 constexpr std::size_t recv_buffer_bytes = 256 * 1024;
 
 class worker {
-public:
+ public:
   worker(const options& o, const request_template& t, const addrinfo* addr, shared_state& shared,
          unsigned nconn)
       : opt_(o), tpl_(t), addr_(addr), shared_(shared), conns_(nconn) {
     stats_.latency_ns_div16.reserve(1u << 20);
-    timeout_ = std::chrono::duration_cast<steady::duration>(
-        std::chrono::duration<double>(opt_.timeout_s));
+    timeout_ =
+        std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(opt_.timeout_s));
   }
 
   worker_stats& stats() { return stats_; }
@@ -663,7 +687,7 @@ public:
     ::close(ep_);
   }
 
-private:
+ private:
   bool open(connection& c) {
     int fd = ::socket(addr_->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return connect_failed(c, errno);
@@ -828,29 +852,29 @@ private:
   bool parse(connection& c) {
     while (c.beg < c.end) {
       std::size_t used = 0;
-      feed_result r = c.parser.feed(c.buf.get() + c.beg, c.end - c.beg, used, tpl_.body,
-                                    opt_.verify);
+      feed_result r =
+          c.parser.feed(c.buf.get() + c.beg, c.end - c.beg, used, tpl_.body, opt_.verify);
       c.beg += used;
       switch (r) {
-      case feed_result::need_more:
-        if (c.beg == c.end) c.beg = c.end = 0;
-        return true;
-      case feed_result::error:
-        fail(c, c.parser.kind(), c.parser.message());
-        return false;
-      case feed_result::got_continue:
-        ++stats_.continues;
-        if (c.out == &tpl_.part1 && c.out_off == c.out->size() && !tpl_.part2.empty()) {
-          c.out = &tpl_.part2;
-          c.out_off = 0;
-          if (!flush(c)) return false;
-        } else {
-          fail(c, error_kind::protocol, "unexpected 100 Continue (whole body already sent)");
+        case feed_result::need_more:
+          if (c.beg == c.end) c.beg = c.end = 0;
+          return true;
+        case feed_result::error:
+          fail(c, c.parser.kind(), c.parser.message());
           return false;
-        }
-        break;
-      case feed_result::done:
-        return complete(c);
+        case feed_result::got_continue:
+          ++stats_.continues;
+          if (c.out == &tpl_.part1 && c.out_off == c.out->size() && !tpl_.part2.empty()) {
+            c.out = &tpl_.part2;
+            c.out_off = 0;
+            if (!flush(c)) return false;
+          } else {
+            fail(c, error_kind::protocol, "unexpected 100 Continue (whole body already sent)");
+            return false;
+          }
+          break;
+        case feed_result::done:
+          return complete(c);
       }
     }
     c.beg = c.end = 0;
@@ -884,8 +908,10 @@ private:
     if (c.measured) {
       last_done_ = now;
       ++stats_.completed;
-      if (st == 200) ++stats_.status_200;
-      else ++stats_.status_204;
+      if (st == 200)
+        ++stats_.status_200;
+      else
+        ++stats_.status_204;
       stats_.bytes_echoed += p.body_seen();
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.tx_start).count();
       auto units = static_cast<std::uint64_t>(ns) / 16u;
@@ -1049,9 +1075,12 @@ double self_cpu_us() {
 
 const char* mode_name(run_mode m) {
   switch (m) {
-  case run_mode::reqmod_preview: return "reqmod-preview";
-  case run_mode::reqmod: return "reqmod";
-  case run_mode::respmod: return "respmod";
+    case run_mode::reqmod_preview:
+      return "reqmod-preview";
+    case run_mode::reqmod:
+      return "reqmod";
+    case run_mode::respmod:
+      return "respmod";
   }
   return "?";
 }
@@ -1081,8 +1110,8 @@ int main(int argc, char** argv) {
 
   const request_template tpl = build_request(opt);
   shared_state shared;
-  shared.budget.store(static_cast<std::int64_t>(
-      std::min<std::uint64_t>(opt.transactions, INT64_MAX)));
+  shared.budget.store(
+      static_cast<std::int64_t>(std::min<std::uint64_t>(opt.transactions, INT64_MAX)));
   shared.current.store(opt.warmup_s > 0 ? phase::warmup : phase::measure);
 
   std::vector<std::unique_ptr<worker>> workers;
@@ -1171,27 +1200,29 @@ int main(int argc, char** argv) {
   }
 
   if (opt.json) {
-    std::printf("{\"mode\":\"%s\",\"host\":\"%s\",\"port\":\"%s\",\"service\":\"%s\","
-                "\"connections\":%u,\"threads\":%u,\"body_bytes\":%zu,"
-                "\"elapsed_s\":%.6f,\"transactions\":%llu,\"tx_per_s\":%.3f,"
-                "\"status_200\":%llu,\"status_204\":%llu,\"continues\":%llu,"
-                "\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"max_us\":%.2f,"
-                "\"errors\":%llu,\"error_kinds\":{",
-                mode_name(opt.mode), opt.host.c_str(), opt.port.c_str(), opt.service.c_str(),
-                opt.connections, opt.threads, tpl.body.size(), elapsed,
-                static_cast<unsigned long long>(total.completed), tps,
-                static_cast<unsigned long long>(total.status_200),
-                static_cast<unsigned long long>(total.status_204),
-                static_cast<unsigned long long>(total.continues), p50, p90, p99, maxv,
-                static_cast<unsigned long long>(errors));
+    std::printf(
+        "{\"mode\":\"%s\",\"host\":\"%s\",\"port\":\"%s\",\"service\":\"%s\","
+        "\"connections\":%u,\"threads\":%u,\"body_bytes\":%zu,"
+        "\"elapsed_s\":%.6f,\"transactions\":%llu,\"tx_per_s\":%.3f,"
+        "\"status_200\":%llu,\"status_204\":%llu,\"continues\":%llu,"
+        "\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"max_us\":%.2f,"
+        "\"errors\":%llu,\"error_kinds\":{",
+        mode_name(opt.mode), opt.host.c_str(), opt.port.c_str(), opt.service.c_str(),
+        opt.connections, opt.threads, tpl.body.size(), elapsed,
+        static_cast<unsigned long long>(total.completed), tps,
+        static_cast<unsigned long long>(total.status_200),
+        static_cast<unsigned long long>(total.status_204),
+        static_cast<unsigned long long>(total.continues), p50, p90, p99, maxv,
+        static_cast<unsigned long long>(errors));
     for (std::size_t i = 0; i < total.errors.size(); ++i)
       std::printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
                   static_cast<unsigned long long>(total.errors[i]));
-    std::printf("},\"reconnects\":%llu,\"retries\":%llu,\"bytes_echoed\":%llu,"
-                "\"client_cpu_us_per_tx\":%.3f",
-                static_cast<unsigned long long>(total.reconnects),
-                static_cast<unsigned long long>(total.retries),
-                static_cast<unsigned long long>(total.bytes_echoed), client_cpu * per_tx);
+    std::printf(
+        "},\"reconnects\":%llu,\"retries\":%llu,\"bytes_echoed\":%llu,"
+        "\"client_cpu_us_per_tx\":%.3f",
+        static_cast<unsigned long long>(total.reconnects),
+        static_cast<unsigned long long>(total.retries),
+        static_cast<unsigned long long>(total.bytes_echoed), client_cpu * per_tx);
     if (server_cpu)
       std::printf(",\"server_pid\":%ld,\"server_cpu_us\":%.0f,\"server_cpu_us_per_tx\":%.3f",
                   opt.server_pid, *server_cpu, *server_cpu * per_tx);

@@ -82,14 +82,14 @@ struct location {
 std::string to_string(const location& at);
 
 struct attachment {
-  std::string name;                 // file name as the user gave it (UTF-8)
-  std::string media_type;           // declared media type; true type is the scanner's job
+  std::string name;                   // file name as the user gave it (UTF-8)
+  std::string media_type;             // declared media type; true type is the scanner's job
   std::optional<std::uint64_t> size;  // bytes, when known (declared or counted)
-  std::string sha256;               // lowercase hex of the bytes, when the bytes were seen
-  std::string bytes;                // the content, when this body carries it (within limits)
-  std::string ref;                  // id or URL tying it to an upload seen in another request
-                                    // (Slack file id, mxc:// URI, AMS object URL, upload slot)
-  location at;                      // where the content (or the reference) sits
+  std::string sha256;                 // lowercase hex of the bytes, when the bytes were seen
+  std::string bytes;                  // the content, when this body carries it (within limits)
+  std::string ref;                    // id or URL tying it to an upload seen in another request
+                                      // (Slack file id, mxc:// URI, AMS object URL, upload slot)
+  location at;                        // where the content (or the reference) sits
 };
 
 struct chat_event {

@@ -19,7 +19,6 @@ int sigpack_command(std::span<const std::string> args, std::ostream& out, std::o
 
 // keygen, sign, verify, install, list, rollback (signatures/store_cli.cpp). args[0] is the
 // subcommand name.
-int sigpack_store_command(std::span<const std::string> args, std::ostream& out,
-                          std::ostream& err);
+int sigpack_store_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace imcap::signatures

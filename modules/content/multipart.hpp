@@ -16,11 +16,11 @@ namespace imcap::modules::content {
 
 struct multipart_part {
   header_fields headers;
-  std::string name;          // Content-Disposition name
-  std::string filename;      // decoded file name, empty when the part is not a file
-  bool has_filename = false;  // a filename parameter was present (possibly empty)
-  std::string media_type;    // lowercase, default "text/plain"
-  std::string body;          // transfer encoding undone
+  std::string name;             // Content-Disposition name
+  std::string filename;         // decoded file name, empty when the part is not a file
+  bool has_filename = false;    // a filename parameter was present (possibly empty)
+  std::string media_type;       // lowercase, default "text/plain"
+  std::string body;             // transfer encoding undone
   std::size_t body_offset = 0;  // where the raw part body starts in the multipart body
   std::size_t body_length = 0;  // raw part body length
 };

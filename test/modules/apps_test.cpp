@@ -18,19 +18,24 @@ std::string app_of(const request_head& h) {
   return m ? std::string(m->app) : std::string("-");
 }
 
-constexpr const char* firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0";
+constexpr const char* firefox =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 }  // namespace
 
 TEST_CASE("classify_app: ordinary browsing matches nothing") {
   CHECK(app_of(head("GET", "https://www.bbc.co.uk/news/world", {{"User-Agent", firefox}})) == "-");
-  CHECK(app_of(head("GET", "https://news.example.com/announcements?id=4", {{"User-Agent", firefox}})) == "-");
+  CHECK(app_of(head("GET", "https://news.example.com/announcements?id=4",
+                    {{"User-Agent", firefox}})) == "-");
   CHECK(app_of(head("POST", "https://api.example.com/api", {{"User-Agent", firefox}})) == "-");
   CHECK(app_of(head("GET", "https://www.whatsapp.com/download", {{"User-Agent", firefox}})) == "-");
   CHECK(app_of(head("GET", "https://signal.org/download/", {{"User-Agent", firefox}})) == "-");
-  CHECK(app_of(head("GET", "https://teams.microsoft.com/api/chatsvc/emea/v1/users/ME/conversations")) == "-");
+  CHECK(app_of(head("GET",
+                    "https://teams.microsoft.com/api/chatsvc/emea/v1/users/ME/conversations")) ==
+        "-");
   // Netscape Navigator contains "gator" but not as a word start.
-  CHECK(app_of(head("GET", "http://example.com/", {{"User-Agent", "Mozilla/5.0 Netscape Navigator/9.0"}})) == "-");
+  CHECK(app_of(head("GET", "http://example.com/",
+                    {{"User-Agent", "Mozilla/5.0 Netscape Navigator/9.0"}})) == "-");
   CHECK(app_of(head("GET", "http://notgator.com/", {{"User-Agent", firefox}})) == "-");
 }
 
@@ -42,13 +47,15 @@ TEST_CASE("classify_app: end-to-end encrypted chat and calls") {
   CHECK(m->reason == "host");
   CHECK(app_of(head("GET", "https://mmg.whatsapp.net/v/t62/abc.enc")) == "whatsapp-web");
   CHECK(app_of(head("GET", "https://web.telegram.org/k/")) == "telegram-web");
-  m = classify_app(head("POST", "http://149.154.167.50/apiw1", {{"Content-Type", "application/x-www-form-urlencoded"}}));
+  m = classify_app(head("POST", "http://149.154.167.50/apiw1",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}}));
   REQUIRE(m);
   CHECK(m->app == "telegram-web");
   CHECK(m->reason == "url");
   CHECK(app_of(head("GET", "http://149.154.167.50/apiw1")) == "-");
   CHECK(app_of(head("PUT", "https://chat.signal.org/v1/messages/abc")) == "signal");
-  CHECK(app_of(head("GET", "https://example.com/x", {{"User-Agent", "Signal-Desktop/7.1.0 Linux"}})) == "signal");
+  CHECK(app_of(head("GET", "https://example.com/x",
+                    {{"User-Agent", "Signal-Desktop/7.1.0 Linux"}})) == "signal");
   m = classify_app(head("GET", "https://sfu.voip.signal.org/v2/conference"));
   REQUIRE(m);
   CHECK(m->category == app_category::voice_video);
@@ -61,26 +68,33 @@ TEST_CASE("classify_app: end-to-end encrypted chat and calls") {
 
 TEST_CASE("classify_app: P2P greynet by URL, User-Agent and header") {
   auto m = classify_app(head("GET",
-      "http://tracker.example.org:6969/announce?info_hash=%12%34V%78%9a&peer_id=-UT3550-abc&port=6881",
-      {{"User-Agent", firefox}}));
+                             "http://tracker.example.org:6969/"
+                             "announce?info_hash=%12%34V%78%9a&peer_id=-UT3550-abc&port=6881",
+                             {{"User-Agent", firefox}}));
   REQUIRE(m);
   CHECK(m->app == "bittorrent");
   CHECK(m->category == app_category::p2p);
   CHECK(m->reason == "url");
   CHECK(app_of(head("GET", "http://t.example.org/scrape?info_hash=abc")) == "bittorrent");
   CHECK(app_of(head("GET", "http://t.example.org/announce")) == "-");
-  CHECK(app_of(head("GET", "http://x.example.org/", {{"User-Agent", "uTorrent/3550(45988)"}})) == "bittorrent");
-  m = classify_app(head("GET", "http://10.1.2.3:1214/.hash=4f2a9c", {{"User-Agent", "KazaaClient Nov  3 2002 20:29:03"}}));
+  CHECK(app_of(head("GET", "http://x.example.org/", {{"User-Agent", "uTorrent/3550(45988)"}})) ==
+        "bittorrent");
+  m = classify_app(head("GET", "http://10.1.2.3:1214/.hash=4f2a9c",
+                        {{"User-Agent", "KazaaClient Nov  3 2002 20:29:03"}}));
   REQUIRE(m);
   CHECK(m->app == "kazaa");
   CHECK(m->reason == "user-agent");
-  m = classify_app(head("GET", "http://10.1.2.3:1214/.hash=4f2a9c", {{"X-Kazaa-Username", "bob"}, {"X-Kazaa-Network", "KaZaA"}}));
+  m = classify_app(head("GET", "http://10.1.2.3:1214/.hash=4f2a9c",
+                        {{"X-Kazaa-Username", "bob"}, {"X-Kazaa-Network", "KaZaA"}}));
   REQUIRE(m);
   CHECK(m->app == "kazaa");
   CHECK(m->reason == "header");
-  CHECK(app_of(head("GET", "http://10.1.2.4:6346/uri-res/N2R?urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB",
-                    {{"X-Gnutella-Content-URN", "urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB"}})) == "gnutella");
-  CHECK(app_of(head("GET", "http://10.1.2.4:6346/get/1/a.mp3", {{"User-Agent", "LimeWire/4.18.8"}})) == "gnutella");
+  CHECK(app_of(head("GET",
+                    "http://10.1.2.4:6346/uri-res/N2R?urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB",
+                    {{"X-Gnutella-Content-URN", "urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB"}})) ==
+        "gnutella");
+  CHECK(app_of(head("GET", "http://10.1.2.4:6346/get/1/a.mp3",
+                    {{"User-Agent", "LimeWire/4.18.8"}})) == "gnutella");
   CHECK(app_of(head("GET", "http://www.gruk.org/server.met")) == "edonkey");
 }
 

@@ -1,5 +1,5 @@
-#include <algorithm>
 #include <zlib.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <sstream>
 
@@ -110,14 +110,15 @@ TEST_CASE("imcapctl decode: usage errors and missing files") {
 TEST_CASE("imcapctl decode: events before an error are printed, then the error") {
   std::string dir = std::string(IMCAP_SOURCE_DIR) + "/test/modules/fixtures/telegram/";
   std::ostringstream out, err;
-  std::vector<std::string> args{"--request", dir + "send-message-json/request.http",
+  std::vector<std::string> args{"--request",  dir + "send-message-json/request.http",
                                 "--response", dir + "send-message-json/response.http",
-                                "--request", dir + "malformed-http/request.http",
-                                "--user", "alice"};
+                                "--request",  dir + "malformed-http/request.http",
+                                "--user",     "alice"};
   CHECK(decode_command(args, out, err) == 1);
   auto text = out.str();
   CHECK(std::count(text.begin(), text.end(), '\n') == 1);
   CHECK(text.find("\"text\":\"Привет, мир!") != std::string::npos);
-  CHECK(err.str() == dir + "malformed-http/request.http: malformed_http: request: body ends 37 "
-                           "bytes before its Content-Length\n");
+  CHECK(err.str() == dir +
+                         "malformed-http/request.http: malformed_http: request: body ends 37 "
+                         "bytes before its Content-Length\n");
 }

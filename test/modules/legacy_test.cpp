@@ -29,7 +29,8 @@ const misc_test::fs::path legacy = misc_test::fixtures_root / "legacy";
 }  // namespace
 
 TEST_CASE("legacy classifiers take their gateways only") {
-  CHECK(msn::classify(head("POST", "http://gateway.messenger.hotmail.com/gateway/gateway.dll?Action=open&Server=NS")));
+  CHECK(msn::classify(head(
+      "POST", "http://gateway.messenger.hotmail.com/gateway/gateway.dll?Action=open&Server=NS")));
   CHECK(msn::classify(head("POST", "http://207.46.110.18/gateway/gateway.dll?SessionID=1.2")));
   CHECK_FALSE(msn::classify(head("GET", "http://207.46.110.18/gateway/gateway.dll?SessionID=1.2")));
   CHECK_FALSE(msn::classify(head("POST", "http://example.com/gateway.dll")));
@@ -40,7 +41,8 @@ TEST_CASE("legacy classifiers take their gateways only") {
   CHECK_FALSE(ymsg::classify(head("POST", "http://news.yahoo.com/world")));
 
   CHECK(aim::classify(head("POST", "http://api.oscar.aol.com/im/sendIM?aimsid=a")));
-  CHECK(aim::classify(head("GET", "https://u.icq.net/api/v14/wim/im/sendIM?aimsid=a&t=b&message=hi")));
+  CHECK(aim::classify(
+      head("GET", "https://u.icq.net/api/v14/wim/im/sendIM?aimsid=a&t=b&message=hi")));
   CHECK(aim::classify(head("GET", "http://api.oscar.aol.com/aim/fetchEvents?aimsid=a")));
   CHECK(aim::classify(head("GET", "http://api.oscar.aol.com/aim/startSession?k=x")));
   CHECK_FALSE(aim::classify(head("GET", "http://api.oscar.aol.com/presence/get?aimsid=a")));
@@ -55,7 +57,8 @@ TEST_CASE("msn rewrite recomputes the MSG byte count and keeps the other command
   REQUIRE(ev.size() == 1);
   std::string body = two.body;
   REQUIRE_FALSE(msn::rewrite(body, ev[0].text_at, "[removed — policy]"));
-  CHECK(body.starts_with("MSG 3 A " + std::to_string(140 - 27 + std::string("[removed — policy]").size()) + "\r\n"));
+  CHECK(body.starts_with(
+      "MSG 3 A " + std::to_string(140 - 27 + std::string("[removed — policy]").size()) + "\r\n"));
   CHECK(body.ends_with("[removed — policy]PNG\r\n"));
   http_request again{req.head, body};
   decode_error err;
@@ -83,15 +86,16 @@ TEST_CASE("msn: every cut of a body is an error or a clean prefix, never a crash
 
 TEST_CASE("msn: lines that are not MSNP and counts that are not numbers") {
   decode_error err;
-  http_request junk{head("POST", "http://gw/gateway/gateway.dll"), "<html><body>hello</body></html>\r\n"};
+  http_request junk{head("POST", "http://gw/gateway/gateway.dll"),
+                    "<html><body>hello</body></html>\r\n"};
   run(&msn::decode_request, junk, &err);
   CHECK(err.code == errc::malformed_frame);
   http_request nolen{head("POST", "http://gw/gateway/gateway.dll"), "MSG 3 A many\r\nhello"};
   run(&msn::decode_request, nolen, &err);
   CHECK(err.code == errc::malformed_frame);
   std::string body = "VER 1 MSNP8\r\n";
-  CHECK(msn::rewrite(body, location{{{layer_kind::frame, "0"}, {layer_kind::bytes, "0:1"}}}, "x").code ==
-        errc::malformed_frame);
+  CHECK(msn::rewrite(body, location{{{layer_kind::frame, "0"}, {layer_kind::bytes, "0:1"}}}, "x")
+            .code == errc::malformed_frame);
   CHECK(body == "VER 1 MSNP8\r\n");
 }
 
@@ -118,7 +122,8 @@ TEST_CASE("ymsg rewrite keeps the packet valid in UTF-8 and in Latin-1") {
   REQUIRE(in.size() == 2);
   std::string rbody = resp.body;
   REQUIRE_FALSE(ymsg::rewrite(rbody, in[0].text_at, "Grüße entfernt"));
-  CHECK(rbody.find("Gr\xfc\xdf" "e entfernt") != std::string::npos);
+  CHECK(rbody.find("Gr\xfc\xdf"
+                   "e entfernt") != std::string::npos);
   http_response r2 = resp;
   r2.body = rbody;
   exchange y{req, &r2, "", "", nullptr, lim};
@@ -159,7 +164,8 @@ TEST_CASE("aim rewrite replaces the form message and keeps the other fields") {
   CHECK(ev2[0].text == "removed & logged");
   CHECK(ev2[0].conversation_id == "bob_ext");
   CHECK(body.find("autoResponse=0") != std::string::npos);
-  CHECK(aim::rewrite(body, location{{{layer_kind::form, "nope"}}}, "x").code == errc::malformed_form);
+  CHECK(aim::rewrite(body, location{{{layer_kind::form, "nope"}}}, "x").code ==
+        errc::malformed_form);
 }
 
 TEST_CASE("aim: sendIM without message is an error; a query-only message is not rewritable") {
@@ -167,7 +173,8 @@ TEST_CASE("aim: sendIM without message is an error; a query-only message is not 
   http_request none{head("POST", "http://api.oscar.aol.com/im/sendIM?aimsid=a&t=bob"), ""};
   run(&aim::decode_request, none, &err);
   CHECK(err.code == errc::malformed_form);
-  http_request q{head("GET", "http://api.oscar.aol.com/im/sendIM?aimsid=a&t=bob&message=hi%20there"), ""};
+  http_request q{
+      head("GET", "http://api.oscar.aol.com/im/sendIM?aimsid=a&t=bob&message=hi%20there"), ""};
   auto ev = run(&aim::decode_request, q, &err);
   CHECK_FALSE(err);
   REQUIRE(ev.size() == 1);

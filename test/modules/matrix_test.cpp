@@ -23,16 +23,19 @@ TEST_CASE("matrix classifies sends, uploads, sync and identity only") {
   CHECK(classify(head("GET", c + "r0/rooms/!a%3Aexample.com/messages?dir=b")));
   CHECK(classify(head("GET", c + "v3/account/whoami")));
   CHECK(classify(head("POST", c + "v3/login")));
-  CHECK(classify(head("POST", "https://matrix.example.com/_matrix/media/v3/upload?filename=a.pdf")));
+  CHECK(
+      classify(head("POST", "https://matrix.example.com/_matrix/media/v3/upload?filename=a.pdf")));
   CHECK(classify(head("POST", "https://matrix.example.com/_matrix/media/r0/upload")));
-  CHECK(classify(head("PUT", "https://matrix.example.com/_matrix/media/v3/upload/example.com/AQwa")));
+  CHECK(
+      classify(head("PUT", "https://matrix.example.com/_matrix/media/v3/upload/example.com/AQwa")));
   CHECK(classify(head("POST", "https://matrix.example.com/_matrix/client/v1/media/upload")));
 
   CHECK_FALSE(classify(head("GET", c + "v3/rooms/!a%3Aexample.com/send/m.room.message/t1")));
   CHECK_FALSE(classify(head("PUT", c + "v3/rooms/!a%3Aexample.com/send/m.room.message")));
   CHECK_FALSE(classify(head("PUT", c + "v3/rooms/!a%3Aexample.com/state/m.room.name/")));
   CHECK_FALSE(classify(head("GET", c + "v3/profile/@a:example.com")));
-  CHECK_FALSE(classify(head("GET", "https://matrix.example.com/_matrix/media/v3/download/example.com/AQwa")));
+  CHECK_FALSE(classify(
+      head("GET", "https://matrix.example.com/_matrix/media/v3/download/example.com/AQwa")));
   CHECK_FALSE(classify(head("GET", "https://news.example.com/sync")));
 }
 
@@ -42,8 +45,9 @@ TEST_CASE("matrix rewrite of the body drops the HTML so clients show the new tex
       R"("formatted_body":"<b>secret</b> 4111","m.new_content":{"msgtype":"m.text",)"
       R"("body":"secret 4111","formatted_body":"<b>secret</b>","format":"org.matrix.custom.html"}})";
   limits lim;
-  http_request req{head("PUT", "https://m.example.com/_matrix/client/v3/rooms/!r%3Ax/send/m.room.message/t"),
-                   body};
+  http_request req{
+      head("PUT", "https://m.example.com/_matrix/client/v3/rooms/!r%3Ax/send/m.room.message/t"),
+      body};
   exchange x{req, nullptr, "", "", nullptr, lim};
   std::vector<chat_event> out;
   REQUIRE_FALSE(matrix::decode_request(x, out));
@@ -81,8 +85,9 @@ TEST_CASE("matrix rewrite refuses a missing or non-string target") {
 
 TEST_CASE("matrix events of other types give nothing, not an error") {
   limits lim;
-  http_request req{head("PUT", "https://m.example.com/_matrix/client/v3/rooms/!r%3Ax/send/m.reaction/t"),
-                   R"({"m.relates_to":{"rel_type":"m.annotation","event_id":"$e","key":"👍"}})"};
+  http_request req{
+      head("PUT", "https://m.example.com/_matrix/client/v3/rooms/!r%3Ax/send/m.reaction/t"),
+      R"({"m.relates_to":{"rel_type":"m.annotation","event_id":"$e","key":"👍"}})"};
   exchange x{req, nullptr, "", "", nullptr, lim};
   std::vector<chat_event> out;
   CHECK_FALSE(matrix::decode_request(x, out));

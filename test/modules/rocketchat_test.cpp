@@ -64,7 +64,8 @@ TEST_CASE("rocketchat-rest rewrites sendMessage text and the rooms.upload msg pa
   CHECK(ev2[0].text == "[removed]");
   CHECK(ev2[0].conversation_id == "GENERAL");
 
-  const auto up = misc_test::load_request(misc_test::fixtures_root / "rocketchat/rooms-upload/request.http");
+  const auto up =
+      misc_test::load_request(misc_test::fixtures_root / "rocketchat/rooms-upload/request.http");
   auto ev3 = decode(up);
   REQUIRE(ev3.size() == 1);
   std::string mp = up.body;
@@ -84,13 +85,14 @@ TEST_CASE("rocketchat-rest errors: no message object, upload without file") {
   CHECK(decode(req, &err).empty());
   CHECK(err.code == errc::malformed_json);
 
-  http_request up{request_head::make("POST", "https://rocket.example.com/api/v1/rooms.upload/GENERAL",
-                                     [] {
-                                       header_fields h;
-                                       h.add("Content-Type", "multipart/form-data; boundary=b");
-                                       return h;
-                                     }()),
-                  "--b\r\nContent-Disposition: form-data; name=\"msg\"\r\n\r\nhello\r\n--b--\r\n"};
+  http_request up{
+      request_head::make("POST", "https://rocket.example.com/api/v1/rooms.upload/GENERAL",
+                         [] {
+                           header_fields h;
+                           h.add("Content-Type", "multipart/form-data; boundary=b");
+                           return h;
+                         }()),
+      "--b\r\nContent-Disposition: form-data; name=\"msg\"\r\n\r\nhello\r\n--b--\r\n"};
   CHECK(decode(up, &err).empty());
   CHECK(err.code == errc::malformed_multipart);
 }

@@ -202,21 +202,21 @@ TEST_CASE("loader: a regex that matches the empty buffer is rejected", "[signatu
 TEST_CASE("loader: rule-level requirements", "[signatures][loader]") {
   sigtest::temp_dir d;
   const std::string f = (d.path / "p.toml").string();
-  const auto
-      pr = problems_of(d,
-                       head +
-                           "[[rule]]\nid = \"k\"\nkind = \"keyword\"\nkeywords = []\n"     // 3-6
-                           "[[rule]]\nid = \"f\"\nkind = \"file\"\naction = \"redact\"\n"  // 7-10
-                           "[[rule]]\nid = \"u\"\nkind = \"user_agent\"\nproduct = \"MSIE\"\nbelow "
-                           "= \"seven\"\n"                                                // 11-15
-                           "[[rule]]\nid = \"s\"\nkind = \"file\"\nsha256 = [\"abc\"]\n"  // 16-19
-                           "[[rule]]\nid = \"n\"\nkind = \"dlp\"\ndetector = \"iban\"\nmin_count = "
-                           "0\n"                                 // 20-24
-                           "near = { keywords = [\"iban\"] }\n"  // 25
-                           "[[rule]]\nid = \"x\"\nkind = \"file\"\nextensions = [\".exe\"]\n"  // 26-29
-                           "must_match = [{ content_hex = \"zz\" }]\n"                         // 30
-                           "[[rule]]\nid = \"a\"\nkind = \"app\"\nscope = { parts = [\"text\"] "
-                           "}\n");  // 31-34
+  const auto pr =
+      problems_of(d,
+                  head +
+                      "[[rule]]\nid = \"k\"\nkind = \"keyword\"\nkeywords = []\n"     // 3-6
+                      "[[rule]]\nid = \"f\"\nkind = \"file\"\naction = \"redact\"\n"  // 7-10
+                      "[[rule]]\nid = \"u\"\nkind = \"user_agent\"\nproduct = \"MSIE\"\nbelow "
+                      "= \"seven\"\n"                                                // 11-15
+                      "[[rule]]\nid = \"s\"\nkind = \"file\"\nsha256 = [\"abc\"]\n"  // 16-19
+                      "[[rule]]\nid = \"n\"\nkind = \"dlp\"\ndetector = \"iban\"\nmin_count = "
+                      "0\n"                                                               // 20-24
+                      "near = { keywords = [\"iban\"] }\n"                                // 25
+                      "[[rule]]\nid = \"x\"\nkind = \"file\"\nextensions = [\".exe\"]\n"  // 26-29
+                      "must_match = [{ content_hex = \"zz\" }]\n"                         // 30
+                      "[[rule]]\nid = \"a\"\nkind = \"app\"\nscope = { parts = [\"text\"] "
+                      "}\n");  // 31-34
   CHECK(pr == std::vector<std::string>{
                   f + ":6:12: 'keywords' is empty",
                   f + ":7:1: file rule 'f' has no condition (true_types, extensions, min_size, "

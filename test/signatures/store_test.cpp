@@ -380,8 +380,8 @@ TEST_CASE("service: a changed ClamAV database is reloaded on the next reload") {
   auto scan = [&] {
     auto owner = std::make_shared<const std::string>(sample);
     clamav_input in;
-    in.bytes = std::span<const unsigned char>(
-        reinterpret_cast<const unsigned char*>(owner->data()), owner->size());
+    in.bytes = std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(owner->data()),
+                                              owner->size());
     in.owner = owner;
     in.name = "note.txt";
     return svc.clamav()->scan(std::move(in));
