@@ -12,9 +12,16 @@
 // - rewrite replaces the value at `at` (a location this decoder produced) with `replacement`
 //   inside `body` (content codings undone) and re-encodes every layer, so the framing stays
 //   valid; it returns an error and leaves `body` untouched when it cannot.
+// - session_of, render_block, strip and inject_notice are how the pipeline answers in the
+//   client's own protocol (see modules/README.md, "Replies"). Each may be null: then the
+//   pipeline falls back (no session: notices are recorded only; no render_block: a generic 403
+//   with a JSON or HTML body; no strip: the whole request is blocked; no inject_notice: the
+//   transport cannot show a notice in the chat and the warning is only recorded).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "modules/errors.hpp"
@@ -22,6 +29,33 @@
 #include "modules/http.hpp"
 
 namespace imcap::modules {
+
+// What the user's chat client is told: a block, a warning (coaching), a redaction, or the
+// "conversations are archived" disclaimer. `text` is plain UTF-8 chosen by policy (the rule's
+// message or a configured default); renderers escape it for their format.
+struct notice {
+  enum class kind : std::uint8_t {
+    block,       // the message was not delivered
+    warn,        // the message went through; the user is coached
+    redact,      // the message went through with parts removed
+    disclaimer,  // conversations are archived (sent once per period per user pair)
+  };
+  kind what = kind::block;
+  std::string text;
+  std::string conversation_id;  // where the notice belongs, when known (the blocked message's)
+  std::string id;               // unique id for the notice message (e.g. "imcap-<tx>-<n>")
+  std::string timestamp;        // RFC 3339 UTC, the pipeline's clock
+};
+
+// An HTTP response built by imcap itself (request satisfaction): the protocol's error shape
+// for a blocked request. Content-Length is added by the pipeline; CORS headers too, when the
+// request came cross-origin.
+struct http_reply {
+  int status = 403;
+  std::string reason = "Forbidden";
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Content-Type", "..."}
+  std::string body;
+};
 
 struct decoder {
   std::string_view name;    // unique, lowercase, e.g. "slack-web"; also chat_event::transport
@@ -35,6 +69,25 @@ struct decoder {
   // Null when the transport's bodies cannot be rewritten (then policy can only block).
   decode_error (*rewrite)(std::string& body, const location& at,
                           std::string_view replacement) = nullptr;
+
+  // The session key of any request of this transport (poll or send), equal to the
+  // chat_event::session_key its decoders produce; empty when the request names no session.
+  // Sees the head only (polls are answered in RESPMOD, where only the request head matters).
+  std::string (*session_of)(const request_head& head) = nullptr;
+  // The reply the client gets instead of the origin's when the outbound request carrying
+  // `blocked` is refused: the protocol's own error shape (Slack ok:false, Matrix M_FORBIDDEN,
+  // Teams 403 JSON, Bayeux 403::, MSN NAK, ...), so the client shows an error and neither
+  // hangs nor reconnects in a loop.
+  http_reply (*render_block)(const exchange& x, const chat_event& blocked, const notice& n) =
+      nullptr;
+  // Polling transports that batch several messages in one request body: removes the frame
+  // or stanza holding `at` (an event's text_at) and leaves the rest valid, so the other
+  // messages still go out. Error (body untouched) when it cannot.
+  decode_error (*strip)(std::string& body, const location& at) = nullptr;
+  // Adds `n` as a message from "imcap" into a poll / sync response body (content codings
+  // undone) so the client shows it in the conversation; the body stays valid for the client
+  // (lengths, framing, acknowledgements). `x.response` is the response being changed.
+  decode_error (*inject_notice)(std::string& body, const exchange& x, const notice& n) = nullptr;
 };
 
 }  // namespace imcap::modules

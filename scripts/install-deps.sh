@@ -24,6 +24,9 @@ PACKAGES=(
   # sigtool and clamscan, the references the ClamAV tests and benchmark compare against;
   # libarchive lists archive members for file rules.
   libvectorscan-dev libclamav-dev libmagic-dev libmagic-mgc clamav libarchive-dev
+  # Archive (LMDB; lmdb-utils gives mdb_stat/mdb_dump for inspection) and the HTTP endpoints
+  # (Prometheus metrics, reviewer UI) on libmicrohttpd.
+  liblmdb-dev lmdb-utils libmicrohttpd-dev
   squid c-icap libicapapi-dev
   curl python3 ca-certificates git
 )
