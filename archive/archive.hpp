@@ -218,7 +218,8 @@ class store {
 
   // Quarantine and review (synchronous write transactions; also audited). The quarantine state
   // lives beside the chained record, so changing it never breaks verify(); set_quarantine
-  // returns errc::not_found for an unknown id and errc::on_hold for "deleted" on a held event.
+  // returns errc::not_found for an unknown id, errc::on_hold for "deleted" on a held event and
+  // std::errc::invalid_argument for a state other than "", held, released, deleted.
   // An audit_entry's empty action/target are filled in ("<state>", "event:<id>").
   virtual std::error_code set_quarantine(std::uint64_t id, std::string_view state,
                                          const audit_entry& why) = 0;
