@@ -847,7 +847,8 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
   const bool valid = (subject.starts_with("user:") && subject.size() > 5) ||
                      (subject.starts_with("conversation:") && subject.size() > 13) ||
                      (subject.starts_with("event:") && subject.size() > 6);
-  if (!valid) return std::make_error_code(std::errc::invalid_argument);
+  // LMDB keys are at most 511 bytes; no real user or conversation id comes near 400.
+  if (!valid || subject.size() > 400) return std::make_error_code(std::errc::invalid_argument);
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) {
     audit_entry a = why;
     a.action = "hold";
@@ -859,6 +860,7 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
 }
 
 std::error_code lmdb_store::remove_hold(std::string_view subject, const audit_entry& why) {
+  if (subject.empty() || subject.size() > 400) return errc::not_found;  // add_hold's limits
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) -> std::error_code {
     if (!t.exists(d_.holds, s))
       return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());

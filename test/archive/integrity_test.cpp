@@ -187,6 +187,7 @@ TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays gr
   CHECK(!s->add_hold("conversation:C-legal", why("litigation 13")));
   CHECK(!s->add_hold("event:7", why("evidence")));
   CHECK(s->add_hold("nonsense", why("x")) == std::errc::invalid_argument);
+  CHECK(s->add_hold("user:" + std::string(600, 'u'), why("x")) == std::errc::invalid_argument);
   CHECK(s->holds() == std::vector<std::string>{"conversation:C-legal", "event:7", "user:carol"});
   // A held event cannot be deleted through the quarantine either.
   CHECK(s->set_quarantine(7, "deleted", why("cleanup")) == errc::on_hold);
