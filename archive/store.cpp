@@ -194,6 +194,18 @@ struct pending {
   std::chrono::steady_clock::time_point submitted;
 };
 
+// A completion that throws must not take the writer thread (and every later event) with it.
+void complete(pending& p, std::error_code ec, std::uint64_t id) noexcept {
+  if (!p.done) return;
+  try {
+    p.done(ec, id);
+  } catch (const std::exception& e) {
+    spdlog::error("archive: a completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("archive: a completion threw");
+  }
+}
+
 struct op_item {
   std::function<std::error_code(lmdb::txn&)> fn;
   std::promise<std::error_code> result;
@@ -556,8 +568,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
     commits_.fetch_add(1);
     committed_events_.fetch_add(batch.size());
     queued_.fetch_sub(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].done) batch[i].done({}, ids[i]);
+    for (std::size_t i = 0; i < batch.size(); ++i) complete(batch[i], {}, ids[i]);
     return;
   }
   if (rc == MDB_MAP_FULL && batch.size() > 1) {
@@ -571,7 +582,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
       } else {
         commit_errors_.fetch_add(1);
       }
-      if (batch[i].done) batch[i].done(lmdb::translate(r), r == 0 ? ids[0] : 0);
+      complete(batch[i], lmdb::translate(r), r == 0 ? ids[0] : 0);
     }
     return;
   }
@@ -579,8 +590,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
   spdlog::error("archive: commit of {} events failed: {}", batch.size(), lmdb::describe(rc));
   queued_.fetch_sub(batch.size());
   const auto ec = lmdb::translate(rc);
-  for (auto& p : batch)
-    if (p.done) p.done(ec, 0);
+  for (auto& p : batch) complete(p, ec, 0);
 }
 
 int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std::size_t to,
