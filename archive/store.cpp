@@ -316,7 +316,10 @@ class lmdb_store final : public store {
     st.commits = commits_.load();
     st.commit_errors = commit_errors_.load();
     MDB_envinfo info{};
-    mdb_env_info(env_.get(), &info);
+    {
+      std::shared_lock map_lock(map_mutex_);  // mdb_env_info reads the map: not during a resize
+      mdb_env_info(env_.get(), &info);
+    }
     st.map_size = info.me_mapsize;
     st.map_grows = map_grows_.load();
     st.last_commit_us = last_commit_us_.load();
@@ -457,7 +460,10 @@ void lmdb_store::writer_loop() {
     if (s_.mode == durability::relaxed && dirty) {
       if (!q_cv_.wait_until(lk, last_sync + sync_every, ready)) {
         lk.unlock();
-        mdb_env_sync(env_.get(), 1);
+        {
+          std::shared_lock map_lock(map_mutex_);  // a reader may be adopting a resize
+          mdb_env_sync(env_.get(), 1);
+        }
         lk.lock();
         dirty = false;
         last_sync = std::chrono::steady_clock::now();
