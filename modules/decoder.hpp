@@ -79,12 +79,13 @@ struct decoder {
   // chat_event::session_key its decoders produce; empty when the request names no session.
   // Sees the head only (polls are answered in RESPMOD, where only the request head matters).
   std::string (*session_of)(const request_head& head) = nullptr;
-  // For transports whose session id travels in the request body, not the head (BOSH sid,
-  // Bayeux clientId): the same key from the whole request, for REQMOD. RESPMOD carries no
-  // request body, so a pipeline that wants to inject into such a poll's answer must remember
-  // this key per transaction between REQMOD and RESPMOD (e.g. by Squid's %master_xaction sent
-  // with adaptation_meta). Null when session_of says it all.
-  std::string (*session_of_request)(const http_request& request) = nullptr;
+  // The same key when the head alone does not give it: from the request body (BOSH sid,
+  // Bayeux clientId) or from the session store (the MSN gateway hands out a new SessionID in
+  // every answer; the store maps it to the session's stable key). `x.response` may be null
+  // (REQMOD). In RESPMOD Squid sends no request body, so for body-keyed transports a pipeline
+  // that injects into a poll's answer must remember the REQMOD key per transaction (e.g. by
+  // Squid's %master_xaction sent with adaptation_meta). Null when session_of says it all.
+  std::string (*session_of_exchange)(const exchange& x) = nullptr;
   // The reply the client gets instead of the origin's when the outbound request carrying
   // `blocked` is refused: the protocol's own error shape (Slack ok:false, Matrix M_FORBIDDEN,
   // Teams 403 JSON, Bayeux 403::, MSN NAK, ...), so the client shows an error and neither

@@ -103,6 +103,25 @@ std::optional<std::string_view> first_key(const location& at, layer_kind k) noex
   return std::nullopt;
 }
 
+namespace {
+
+struct string_writer : pugi::xml_writer {
+  std::string out;
+  void write(const void* data, std::size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
+};
+
+}  // namespace
+
+std::string xml_escape(std::string_view text) {
+  pugi::xml_document doc;
+  doc.append_child(pugi::node_pcdata).set_value(std::string(text).c_str());
+  string_writer w;
+  doc.first_child().print(w, "", pugi::format_raw);
+  return std::move(w.out);
+}
+
 std::string html_paragraph(std::string_view text) {
   pugi::xml_document doc;
   pugi::xml_node p = doc.append_child("p");
@@ -116,12 +135,7 @@ std::string html_paragraph(std::string_view text) {
     p.append_child("br");
     start = nl + 1;
   }
-  struct sink : pugi::xml_writer {
-    std::string out;
-    void write(const void* data, std::size_t size) override {
-      out.append(static_cast<const char*>(data), size);
-    }
-  } w;
+  string_writer w;
   p.print(w, "", pugi::format_raw);
   return std::move(w.out);
 }

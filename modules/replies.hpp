@@ -53,6 +53,9 @@ std::optional<std::size_t> frame_index(std::string_view key) noexcept;
 // The key of the first layer of kind `k` in `at`, or nullopt.
 std::optional<std::string_view> first_key(const location& at, layer_kind k) noexcept;
 
+// `text` escaped as XML/HTML character data by pugixml ("a<b&c" -> "a&lt;b&amp;c").
+std::string xml_escape(std::string_view text);
+
 // `text` as one HTML paragraph, escaped by pugixml, each newline a <br />:
 // "a<b\nc" -> "<p>a&lt;b<br />c</p>".
 std::string html_paragraph(std::string_view text);

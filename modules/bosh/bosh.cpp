@@ -451,9 +451,9 @@ std::string serialize(const pugi::xml_document& doc) {
 
 }  // namespace
 
-std::string session_of_request(const http_request& request) {
+std::string session_of_exchange(const exchange& x) {
   pugi::xml_document doc;
-  if (content::parse_xml(request.body, limits{}, doc)) return {};
+  if (content::parse_xml(x.request.body, limits{}, doc)) return {};
   return wire::short_digest(doc.document_element().attribute("sid").value());
 }
 
@@ -559,8 +559,8 @@ const decoder bosh_decoder{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
-    // session_of: null. The sid is in the request body (session_of_request), never the head.
-    .session_of_request = &session_of_request,
+    // session_of: null. The sid is in the request body (session_of_exchange), never the head.
+    .session_of_exchange = &session_of_exchange,
     .render_block = &render_block,
     .strip = &strip,
     .inject_notice = &inject_notice,
