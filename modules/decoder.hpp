@@ -46,9 +46,10 @@ struct notice {
   std::string id;               // unique id for the notice message (e.g. "imcap-<tx>-<n>")
   std::string timestamp;        // RFC 3339 UTC, the pipeline's clock
   // The call the client is still waiting on, when the blocked message was one (SignalR Core
-  // invocationId, DDP method id): set it with replies::call_id_of(blocked) (modules/replies.hpp).
-  // inject_notice then also answers that call with an error, so the client's promise or method
-  // callback fails with the text instead of waiting forever. Empty: no call to answer.
+  // invocationId, DDP method id, Socket.IO ack id): set it with replies::call_id_of(blocked)
+  // (modules/replies.hpp). inject_notice then also answers that call with an error, so the client's
+  // promise or method callback fails with the text instead of waiting forever. Empty: no call to
+  // answer.
   std::string reply_to;
 };
 

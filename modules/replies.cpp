@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 std::string call_id_of(const chat_event& blocked) {
   if (blocked.direction != direction::outbound) return {};
-  for (std::string_view name : {"invocation_id", "ddp_id"})
+  for (std::string_view name : {"invocation_id", "ddp_id", "ack_id"})
     if (auto v = blocked.attribute(name)) return std::string(*v);
   return {};
 }

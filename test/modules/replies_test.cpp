@@ -677,6 +677,27 @@ TEST_CASE("a call left waiting is answered with an error", "[replies]") {
     CHECK(got[0].text == tricky);
     CHECK(got[0].conversation_id == "GENERAL");
   }
+  SECTION("Socket.IO: the acknowledgement, error first, before the notice") {
+    const decoder* d = find_decoder("socketio");
+    http_request poll{request_head::make("GET", "/socket.io/?EIO=4&transport=polling&sid=abc", {}),
+                      ""};
+    http_response resp;
+    resp.status = 200;
+    resp.body = "2";
+    const limits lim;
+    exchange x{poll, &resp, "", "", nullptr, lim};
+    std::string body = resp.body;
+    REQUIRE(!d->inject_notice(body, x, n));
+    const std::string ack =
+        "43" + std::string("7") + json::serialize(json::array{json::string(tricky)});
+    CHECK(body.substr(0, 2 + ack.size()) == "2\x1e" + ack);
+    resp.body = body;
+    std::vector<chat_event> got;
+    REQUIRE(!d->decode_response(x, got));
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].text == tricky);
+    CHECK(got[0].conversation_id == "GENERAL");
+  }
   SECTION("BOSH: the message's policy-violation error, then the notice") {
     const decoder* d = find_decoder("bosh");
     http_request poll{request_head::make("POST", "/http-bind", {}),
