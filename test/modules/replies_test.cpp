@@ -573,6 +573,9 @@ TEST_CASE("malformed poll answers are refused with an error value", "[replies]")
       {"msn-gateway", "POST", "/gateway/gateway.dll?Action=poll&SessionID=1", "MSG a b 99\r\nx"},
       {"ymsg-http", "POST", "http://http.pager.yahoo.com/notify", "YMSG\x00\x0f"},
       {"aim-wim", "GET", "/aim/fetchEvents?aimsid=a&seqNum=1", "{\"response\":{}}"},
+      {"teams-chatsvc", "POST",
+       "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/endpoints/SELF/subscriptions/0/poll",
+       "{\"eventMessages\":{}}"},
   };
   std::set<std::string_view> probed;
   for (const auto& p : probes) {
