@@ -524,8 +524,17 @@ TEST_CASE("reply hooks refuse malformed bodies without crashing", "[replies]") {
   std::size_t errors = 0;
   for (const auto& s : fixture_steps()) {
     const decoder& d = *s.d;
-    if (d.strip == nullptr && d.inject_notice == nullptr) continue;
     for (const auto& b : bodies) {
+      // Every hook that reads a request body: render_block and session_of_exchange.
+      http_request req{s.request.head, b};
+      http_response resp;
+      resp.status = 200;
+      resp.body = b;
+      const limits lim;
+      exchange x{req, &resp, "", "", nullptr, lim};
+      const http_reply r = d.render_block(x, chat_event{}, notice{});
+      CHECK(r.status >= 200);
+      if (d.session_of_exchange) (void)d.session_of_exchange(x);
       for (const auto& at : places) {
         if (d.strip == nullptr) break;
         std::string body = b;
@@ -540,12 +549,6 @@ TEST_CASE("reply hooks refuse malformed bodies without crashing", "[replies]") {
         ++errors;
         CHECK(body == b);
       }
-      http_request req{s.request.head, b};
-      const limits lim;
-      exchange x{req, nullptr, "", "", nullptr, lim};
-      chat_event e;
-      const http_reply r = d.render_block(x, e, notice{});
-      CHECK(r.status >= 200);
     }
   }
   CHECK(errors > 0);
