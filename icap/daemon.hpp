@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "icap/config.hpp"
 
@@ -24,6 +25,9 @@ struct daemon_options {
   config cfg;
   std::optional<std::filesystem::path> config_file;  // re-read on SIGHUP
   std::optional<std::filesystem::path> ready_file;   // gets "host:port" lines once listening
+  // Lines written to the ready file after the ICAP "host:port" lines, each "<what> host:port"
+  // (imcapd adds "metrics 127.0.0.1:9181" when the metrics listener runs).
+  std::vector<std::string> ready_extra;
 
   // Before listening, with the start-up configuration. An exception stops the daemon (exit 1,
   // the message logged).

@@ -36,6 +36,7 @@
 #include "icap/parser.hpp"
 #include "icap/serializer.hpp"
 #include "imcap_version.hpp"
+#include "metrics/metrics.hpp"
 
 namespace imcap::icap {
 
@@ -247,6 +248,15 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   // ---- transaction bookkeeping ------------------------------------------------------------
 
+  struct tx_series {
+    std::string service;
+    std::string method;
+    int status = 0;
+    metrics::counter* count = nullptr;
+    metrics::histogram* latency = nullptr;
+  };
+  tx_series metrics_;
+
   void begin_tx() {
     tx_status_ = 0;
     tx_bytes_out_ = 0;
@@ -295,6 +305,34 @@ class connection : public std::enable_shared_from_this<connection> {
                                        .count());
     r.verdict = tx_verdict_;
     srv_.log_line(index_, rt_->log, r);
+    count_tx(r);
+  }
+
+  // Prometheus series (metrics/): transactions by service, method and status, and latency by
+  // service and method. A service the server does not have is counted as "other", so a client
+  // cannot grow the label set. Looking a series up takes a lock and a map search; a connection
+  // mostly repeats one service/method/status, so it keeps the last series it used.
+  void count_tx(const access_record& r) {
+    const std::string_view service =
+        srv_.services.contains(r.service) ? r.service : std::string_view("other");
+    auto& m = metrics_;
+    if (m.count == nullptr || m.status != r.status || m.service != service ||
+        m.method != r.icap_method) {
+      auto& reg = metrics::registry::global();
+      m.service = service;
+      m.method = r.icap_method;
+      m.status = r.status;
+      m.count = &reg.counter_of("imcap_icap_transactions_total",
+                                "ICAP transactions answered, by service, method and status",
+                                {"service", "method", "status"},
+                                {m.service, m.method, std::to_string(r.status)});
+      m.latency = &reg.histogram_of(
+          "imcap_icap_transaction_duration_seconds",
+          "Time from a transaction's first byte to its last byte sent, in seconds",
+          metrics::latency_buckets(), {"service", "method"}, {m.service, m.method});
+    }
+    m.count->inc();
+    m.latency->observe(static_cast<double>(r.duration_us) / 1e6);
   }
 
   response_meta meta(bool close = false) const { return {rt_->istag, close, {}}; }

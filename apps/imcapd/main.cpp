@@ -3,10 +3,13 @@
 #include <iostream>
 #include <memory>
 
+#include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 
 #include "icap/daemon.hpp"
 #include "imcap_version.hpp"
+#include "metrics/exporter.hpp"
+#include "metrics/settings.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -21,6 +24,15 @@ imcap::signatures::signatures_settings signatures_settings_of(const imcap::icap:
   return s;
 }
 
+// The [metrics] tables, validated by metrics/.
+imcap::metrics::metrics_settings metrics_settings_of(const imcap::icap::config& cfg) {
+  imcap::metrics::metrics_settings s;
+  if (auto it = cfg.extensions.find("metrics"); it != cfg.extensions.end()) {
+    for (const auto& t : it->second) imcap::metrics::apply_metrics_table(*t.table, t.file, s);
+  }
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,7 +44,8 @@ int main(int argc, char** argv) {
       "check-config", "load and validate the configuration, print a summary, and exit")(
       "print-defaults", "print the embedded default configuration and exit")(
       "ready-file", po::value<std::string>(),
-      "write the bound host:port lines to this file once listening");
+      "once listening, write the bound ICAP host:port lines to this file, then\n"
+      "\"metrics host:port\" when [metrics] is enabled");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -58,6 +71,7 @@ int main(int argc, char** argv) {
 
   imcap::icap::daemon_options opts;
   imcap::signatures::signatures_settings sig_settings;
+  imcap::metrics::metrics_settings metrics_settings;
   try {
     if (vm.count("config")) {
       opts.config_file = vm["config"].as<std::string>();
@@ -66,7 +80,8 @@ int main(int argc, char** argv) {
       opts.cfg = imcap::icap::default_config();
     }
     sig_settings = signatures_settings_of(opts.cfg);
-  } catch (const std::exception& e) {  // config_error, signatures::settings_error
+    metrics_settings = metrics_settings_of(opts.cfg);
+  } catch (const std::exception& e) {  // config_error, signatures/metrics settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
@@ -101,6 +116,15 @@ int main(int argc, char** argv) {
 
   try {
     imcap::icap::setup_logging(opts.cfg.log);
+    // Prometheus metrics: listening before the ICAP port, so a ready file names both.
+    // Changing [metrics] needs a restart.
+    std::unique_ptr<imcap::metrics::exporter> exporter;
+    if (metrics_settings.enabled) {
+      exporter = std::make_unique<imcap::metrics::exporter>(
+          imcap::metrics::registry::global(), metrics_settings.host, metrics_settings.port);
+      spdlog::info("metrics on http://{}/metrics", exporter->address());
+      opts.ready_extra.push_back("metrics " + exporter->address());
+    }
     return imcap::icap::run_daemon(std::move(opts));
   } catch (const std::exception& e) {
     std::cerr << "imcapd: " << e.what() << "\n";
