@@ -304,8 +304,8 @@ class connection : public std::enable_shared_from_this<connection> {
                                        std::chrono::steady_clock::now() - tx_start_)
                                        .count());
     r.verdict = tx_verdict_;
+    count_tx(r);  // before the log line: a test that sees the line sees the count
     srv_.log_line(index_, rt_->log, r);
-    count_tx(r);
   }
 
   // Prometheus series (metrics/): transactions by service, method and status, and latency by
