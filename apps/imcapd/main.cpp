@@ -7,6 +7,7 @@
 
 #include "icap/daemon.hpp"
 #include "imcap_version.hpp"
+#include "pipeline/daemon.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
       opts.cfg = imcap::icap::default_config();
     }
     sig_settings = signatures_settings_of(opts.cfg);
-  } catch (const std::exception& e) {  // config_error, signatures::settings_error
+    (void)imcap::pipeline::policy_settings_of(opts.cfg);  // validated before anything starts
+  } catch (const std::exception& e) {  // config_error, signatures/pipeline::settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
@@ -95,8 +97,17 @@ int main(int argc, char** argv) {
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };
+  // /imcap: decoding, scanning, policy, archive (pipeline/), served beside /echo.
+  std::shared_ptr<imcap::pipeline::imcap_service> imcap;
+  opts.services = [&](const imcap::icap::config& cfg) {
+    imcap = imcap::pipeline::make_imcap_service(cfg, signatures.get());
+    return std::vector<std::shared_ptr<imcap::icap::service>>{imcap};
+  };
   opts.on_reload = [&](const imcap::icap::config& cfg) {
-    return signatures->reload(signatures_settings_of(cfg));
+    auto policy = imcap::pipeline::policy_settings_of(cfg);  // a bad [policy] changes nothing
+    auto contribution = signatures->reload(signatures_settings_of(cfg));
+    imcap->reload(std::move(policy));
+    return contribution;
   };
 
   try {
