@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "archive/settings.hpp"
+
 namespace imcap::pipeline {
 
 namespace {

@@ -15,6 +15,9 @@ namespace imcap::pipeline {
 // service. An archive that cannot be opened does not stop the daemon: the service runs with
 // the archive stage failing (policy.on_archive_error), and OPTIONS for /imcap reports it when
 // that is fail_closed. Throws settings_error for a bad [policy] section.
+// The [archive] tables icap kept for us, validated by archive/ (throws its settings_error).
+archive::settings archive_settings_of(const icap::config& cfg);
+
 std::shared_ptr<imcap_service> make_imcap_service(const icap::config& cfg,
                                                   signatures::signature_service* sigs);
 

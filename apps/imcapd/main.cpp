@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
       opts.cfg = imcap::icap::default_config();
     }
     sig_settings = signatures_settings_of(opts.cfg);
-    (void)imcap::pipeline::policy_settings_of(opts.cfg);  // validated before anything starts
+    // Validated before anything starts.
+    (void)imcap::pipeline::policy_settings_of(opts.cfg);
+    (void)imcap::pipeline::archive_settings_of(opts.cfg);
   } catch (const std::exception& e) {  // config_error, signatures/pipeline::settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
