@@ -6,12 +6,14 @@
 
 namespace imcap::pipeline {
 
-namespace {
-// The archive's own settings parser replaces this once archive/ has one.
-archive::settings archive_settings_of(const icap::config&) {
-  return {};
+archive::settings archive_settings_of(const icap::config& cfg) {
+  archive::settings s;
+  if (auto it = cfg.extensions.find("archive"); it != cfg.extensions.end()) {
+    for (const auto& t : it->second) archive::apply_archive_table(*t.table, t.file, s);
+  }
+  archive::finish_archive_settings(s, cfg.source);
+  return s;
 }
-}  // namespace
 
 std::shared_ptr<imcap_service> make_imcap_service(const icap::config& cfg,
                                                   signatures::signature_service* sigs) {
