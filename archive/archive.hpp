@@ -39,15 +39,15 @@ class archive_error : public std::runtime_error {
 
 enum class errc {
   ok = 0,
-  queue_full = 1,    // submit(): the writer queue is at its limit (overload policy applies)
-  map_full,          // the map could not grow further (map_size_max reached)
-  disk_full,         // the file system refused to grow the map or to sync
-  io_error,          // any other LMDB / file system failure while committing
-  not_found,         // no record with that id
-  corrupt,           // a record failed to decode (schema or checksum)
-  shutting_down,     // the store is closing; nothing more is accepted
-  read_only,         // a write on a store opened read-only
-  on_hold,           // purge or delete refused: the record is under a legal hold
+  queue_full = 1,  // submit(): the writer queue is at its limit (overload policy applies)
+  map_full,        // the map could not grow further (map_size_max reached)
+  disk_full,       // the file system refused to grow the map or to sync
+  io_error,        // any other LMDB / file system failure while committing
+  not_found,       // no record with that id
+  corrupt,         // a record failed to decode (schema or checksum)
+  shutting_down,   // the store is closing; nothing more is accepted
+  read_only,       // a write on a store opened read-only
+  on_hold,         // purge or delete refused: the record is under a legal hold
 };
 const std::error_category& category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
@@ -60,14 +60,14 @@ enum class durability {
 struct settings {
   std::filesystem::path path = "var/archive";  // directory holding data.mdb / lock.mdb
   durability mode = durability::strict;
-  std::uint64_t map_size_initial = 256ull << 20;  // bytes; grows by doubling when full
-  std::uint64_t map_size_max = 64ull << 30;       // growth stops here (errc::map_full)
-  std::size_t max_batch = 1024;                   // events per group commit at most
-  std::chrono::microseconds max_batch_delay{500}; // wait for more events before committing
-  std::size_t queue_limit = 100'000;              // submitted but not committed events
-  std::size_t attachment_max_bytes = 64u << 20;   // bigger contents: metadata only, flagged
-  int zstd_level = 3;                             // attachment compression
-  std::chrono::hours retention{24 * 365 * 7};     // purge() removes older unheld events
+  std::uint64_t map_size_initial = 256ull << 20;   // bytes; grows by doubling when full
+  std::uint64_t map_size_max = 64ull << 30;        // growth stops here (errc::map_full)
+  std::size_t max_batch = 1024;                    // events per group commit at most
+  std::chrono::microseconds max_batch_delay{500};  // wait for more events before committing
+  std::size_t queue_limit = 100'000;               // submitted but not committed events
+  std::size_t attachment_max_bytes = 64u << 20;    // bigger contents: metadata only, flagged
+  int zstd_level = 3;                              // attachment compression
+  std::chrono::hours retention{24 * 365 * 7};      // purge() removes older unheld events
 };
 
 // One policy hit attached to an event.
@@ -90,8 +90,8 @@ struct attachment_record {
   std::string media_type;  // declared
   std::string true_type;   // libmagic, when scanned
   std::optional<std::uint64_t> size;
-  std::string sha256;      // lowercase hex; the key of the stored content, when stored
-  std::string ref;         // upload id / URL tying it to another request
+  std::string sha256;  // lowercase hex; the key of the stored content, when stored
+  std::string ref;     // upload id / URL tying it to another request
   std::vector<std::string> virus_names;  // ClamAV
   bool content_stored = false;           // set by the store when the bytes are in the archive
 };
@@ -99,40 +99,40 @@ struct attachment_record {
 // One chat event as archived: the decoder's normalised event (modules/event.hpp, copied field
 // by field by the pipeline: archive does not depend on modules) plus what the pipeline knew.
 struct event_record {
-  std::uint64_t id = 0;       // assigned by the store at commit (monotonic, starts at 1)
-  std::int64_t seen_us = 0;   // when imcap saw it: UTC microseconds since the epoch
+  std::uint64_t id = 0;      // assigned by the store at commit (monotonic, starts at 1)
+  std::int64_t seen_us = 0;  // when imcap saw it: UTC microseconds since the epoch
   // From the decoder.
-  std::string kind;           // message | upload | identity | app
+  std::string kind;  // message | upload | identity | app
   std::string app;
   std::string transport;
-  std::string direction;      // outbound | inbound
+  std::string direction;  // outbound | inbound
   std::string session_key;
   std::string conversation_id;
   std::string sender_id;
   std::string sender_name;
-  std::string sender_source;  // body | proxy | learned | unknown
+  std::string sender_source;                                    // body | proxy | learned | unknown
   std::vector<std::pair<std::string, std::string>> recipients;  // id, display name
   std::string text;
   std::string html;
   std::string client_msg_id;
   std::string server_msg_id;
-  std::string timestamp;      // the protocol's own time (RFC 3339), when it has one
+  std::string timestamp;  // the protocol's own time (RFC 3339), when it has one
   bool encrypted = false;
   std::vector<std::pair<std::string, std::string>> attributes;
   std::vector<attachment_record> attachments;
   // From the pipeline.
-  std::string proxy_user;     // Squid's authenticated user
+  std::string proxy_user;  // Squid's authenticated user
   std::vector<std::string> proxy_groups;
   std::string client_ip;
-  std::string url;            // the HTTP request target
+  std::string url;  // the HTTP request target
   std::string user_agent;
   std::uint64_t icap_transaction = 0;
-  std::string verdict;        // allow | warn | modify | block | quarantine
+  std::string verdict;  // allow | warn | modify | block | quarantine
   std::vector<rule_hit> hits;
-  std::string pack_version;   // "<pack>@<version>[,...]" active when judged
-  std::string quarantine;     // "" (not quarantined) | held | released | deleted
+  std::string pack_version;  // "<pack>@<version>[,...]" active when judged
+  std::string quarantine;    // "" (not quarantined) | held | released | deleted
   // Set by the store.
-  std::string chain_hash;     // hex sha256 over (previous chain_hash, this record's bytes)
+  std::string chain_hash;  // hex sha256 over (previous chain_hash, this record's bytes)
 };
 
 // Attachment bytes handed over with an event; stored once per sha256 (zstd compressed).
@@ -147,27 +147,27 @@ using completion = std::function<void(std::error_code, std::uint64_t id)>;
 
 struct query {
   std::optional<std::int64_t> from_us, to_us;  // seen_us range [from, to)
-  std::string user;          // proxy_user or sender_id equals
+  std::string user;                            // proxy_user or sender_id equals
   std::string peer;          // a recipient id, or the sender when `user` is a recipient
   std::string conversation;  // conversation_id equals
   std::string app;
   std::string verdict;
-  std::string rule;          // has a hit with this rule id
-  std::string text;          // case-insensitive substring of text, html or attachment names
-  std::string quarantine;    // quarantine state equals ("held", ...)
-  std::uint64_t after_id = 0;  // paging: only ids greater than this (ascending order) ...
-  std::uint64_t before_id = 0; // ... or only ids smaller than this (descending order), 0 = none
+  std::string rule;             // has a hit with this rule id
+  std::string text;             // case-insensitive substring of text, html or attachment names
+  std::string quarantine;       // quarantine state equals ("held", ...)
+  std::uint64_t after_id = 0;   // paging: only ids greater than this (ascending order) ...
+  std::uint64_t before_id = 0;  // ... or only ids smaller than this (descending order), 0 = none
   bool newest_first = true;
   std::size_t limit = 100;
 };
 
 // A reviewer or admin action, kept forever in the audit trail (also chained).
 struct audit_entry {
-  std::uint64_t id = 0;   // assigned by the store
+  std::uint64_t id = 0;  // assigned by the store
   std::int64_t at_us = 0;
-  std::string actor;      // reviewer user name, or "imcapctl:<unix user>"
-  std::string action;     // release | delete | hold | unhold | export | download | login ...
-  std::string target;     // e.g. "event:42", "conversation:...", "attachment:<sha256>"
+  std::string actor;   // reviewer user name, or "imcapctl:<unix user>"
+  std::string action;  // release | delete | hold | unhold | export | download | login ...
+  std::string target;  // e.g. "event:42", "conversation:...", "attachment:<sha256>"
   std::string reason;
 };
 
@@ -181,8 +181,8 @@ struct verify_report {
 
 struct purge_report {
   std::uint64_t events_removed = 0;
-  std::uint64_t events_held = 0;        // older than retention but under a legal hold
-  std::uint64_t contents_removed = 0;   // attachment contents no longer referenced
+  std::uint64_t events_held = 0;       // older than retention but under a legal hold
+  std::uint64_t contents_removed = 0;  // attachment contents no longer referenced
 };
 
 class store {

@@ -70,6 +70,9 @@ int run_daemon(daemon_options opts) {
     asio::post(srv.blocking_executor(), [&task] { task(); });
     srv.set_istag_contribution(result.get());  // rethrows the hook's exception
   }
+  if (opts.services) {
+    for (auto& s : opts.services(opts.cfg)) srv.add_service(std::move(s));
+  }
   auto endpoints = srv.listen();
   srv.start();
   for (const auto& ep : endpoints)

@@ -13,11 +13,13 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "icap/config.hpp"
+#include "icap/service.hpp"
 
 namespace imcap::icap {
 
@@ -36,6 +38,10 @@ struct daemon_options {
   // when the file is rejected). An exception is logged and the previous contribution stays:
   // the hook must then keep serving what it served before.
   std::function<std::string(const config&)> on_reload;
+  // After on_start, before listening: the application's services (imcapd adds /imcap), served
+  // beside /echo. An exception stops the daemon like one from on_start. The services live
+  // until run_daemon returns (after the drain).
+  std::function<std::vector<std::shared_ptr<service>>(const config&)> services;
 };
 
 // Returns the process exit status.

@@ -261,6 +261,8 @@ class connection : public std::enable_shared_from_this<connection> {
     tx_status_ = 0;
     tx_bytes_out_ = 0;
     tx_verdict_.clear();
+    tx_app_.clear();
+    tx_rules_.clear();
     tx_started_ = false;
     response_started_ = false;
     identity_ = client_identity{};
@@ -304,6 +306,8 @@ class connection : public std::enable_shared_from_this<connection> {
                                        std::chrono::steady_clock::now() - tx_start_)
                                        .count());
     r.verdict = tx_verdict_;
+    r.app = tx_app_;
+    r.rules = tx_rules_;
     count_tx(r);  // before the log line: a test that sees the line sees the count
     srv_.log_line(index_, rt_->log, r);
   }
@@ -567,6 +571,11 @@ class connection : public std::enable_shared_from_this<connection> {
     const auto& info = svc.info();
 
     if (req.method == method::options) {
+      if (auto why = svc.unhealthy(); !why.empty()) {
+        // Squid treats a non-200 OPTIONS answer as a failed service (down until
+        // icap_service_revival_delay), which is what a fail-closed stage that is down needs.
+        co_return co_await reject(503, std::move(why));
+      }
       std::string methods;
       if (info.reqmod) methods = "REQMOD";
       if (info.respmod) methods += methods.empty() ? "RESPMOD" : ", RESPMOD";
@@ -665,6 +674,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<after> act(exchange& ex, reply rep) {
     const auto& req = parser_.request();
     tx_verdict_ = rep.verdict;
+    if (!rep.app.empty()) tx_app_ = rep.app;
+    if (!rep.rules.empty()) tx_rules_ = rep.rules;
     switch (rep.what) {
       case reply::kind::unmodified:
         if (can_204()) {
@@ -895,6 +906,8 @@ class connection : public std::enable_shared_from_this<connection> {
   int tx_status_ = 0;
   std::uint64_t tx_bytes_out_ = 0;
   std::string tx_verdict_;
+  std::string tx_app_;
+  std::string tx_rules_;
   std::chrono::steady_clock::time_point tx_start_;
   client_identity identity_;
   std::string body_;

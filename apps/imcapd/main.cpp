@@ -10,6 +10,7 @@
 #include "imcap_version.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/settings.hpp"
+#include "pipeline/daemon.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -81,7 +82,10 @@ int main(int argc, char** argv) {
     }
     sig_settings = signatures_settings_of(opts.cfg);
     metrics_settings = metrics_settings_of(opts.cfg);
-  } catch (const std::exception& e) {  // config_error, signatures/metrics settings_error
+    // Validated before anything starts.
+    (void)imcap::pipeline::policy_settings_of(opts.cfg);
+    (void)imcap::pipeline::archive_settings_of(opts.cfg);
+  } catch (const std::exception& e) {  // config_error, signatures/metrics/pipeline settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
@@ -110,8 +114,17 @@ int main(int argc, char** argv) {
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };
+  // /imcap: decoding, scanning, policy, archive (pipeline/), served beside /echo.
+  std::shared_ptr<imcap::pipeline::imcap_service> imcap;
+  opts.services = [&](const imcap::icap::config& cfg) {
+    imcap = imcap::pipeline::make_imcap_service(cfg, signatures.get());
+    return std::vector<std::shared_ptr<imcap::icap::service>>{imcap};
+  };
   opts.on_reload = [&](const imcap::icap::config& cfg) {
-    return signatures->reload(signatures_settings_of(cfg));
+    auto policy = imcap::pipeline::policy_settings_of(cfg);  // a bad [policy] changes nothing
+    auto contribution = signatures->reload(signatures_settings_of(cfg));
+    imcap->reload(std::move(policy));
+    return contribution;
   };
 
   try {
