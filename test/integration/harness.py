@@ -3,7 +3,8 @@
 Starts the ICAP server under test in a private temporary directory and stops it again:
 
   * imcapd (the default): a generated imcapd.toml listening on 127.0.0.1:0; the bound port is
-    read from the file given to --ready-file; SIGTERM must make it exit with status 0.
+    read from the file given to --ready-file (ICAP "host:port" lines first, then
+    "metrics host:port" when [metrics] is on); SIGTERM must make it exit with status 0.
   * c-icap with its srv_echo module (--server cicap): the reference server, used to check that
     the tests themselves are right. It cannot bind port 0, so a free port is picked first.
 
