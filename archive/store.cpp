@@ -191,6 +191,7 @@ struct pending {
   std::vector<prepared_content> contents;
   completion done;
   std::uint64_t seq = 0;
+  std::chrono::steady_clock::time_point submitted;
 };
 
 struct op_item {
@@ -249,6 +250,7 @@ class lmdb_store final : public store {
     }
     p.e = std::move(e);
     p.done = std::move(done);
+    p.submitted = std::chrono::steady_clock::now();
     {
       std::lock_guard lk(q_mutex_);
       if (stopping_) return errc::shutting_down;
@@ -489,9 +491,22 @@ void lmdb_store::writer_loop() {
       if (stopping_) break;
       continue;
     }
+    // Group commit: the oldest queued event waits at most max_batch_delay (counted from its
+    // submission, so time spent in the previous commit counts) for companions, and the wait ends
+    // early once arrivals pause for an eighth of the delay: a closed loop of waiting clients has
+    // nobody left to wait for.
     if (queue_.size() < s_.max_batch && s_.max_batch_delay.count() > 0 && !stopping_) {
-      q_cv_.wait_for(lk, s_.max_batch_delay,
-                     [&] { return stopping_ || queue_.size() >= s_.max_batch; });
+      const auto deadline = queue_.front().submitted + s_.max_batch_delay;
+      const auto gap = std::max<std::chrono::microseconds>(s_.max_batch_delay / 8,
+                                                           std::chrono::microseconds(20));
+      while (!stopping_ && queue_.size() < s_.max_batch) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        const std::size_t before = queue_.size();
+        q_cv_.wait_until(lk, std::min<std::chrono::steady_clock::time_point>(deadline, now + gap),
+                         [&] { return stopping_ || queue_.size() >= s_.max_batch; });
+        if (queue_.size() == before) break;
+      }
     }
     std::vector<pending> batch;
     const std::size_t n = std::min(queue_.size(), std::max<std::size_t>(s_.max_batch, 1));

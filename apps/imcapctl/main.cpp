@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archive/cli.hpp"
 #include "imcap_version.hpp"
 #include "modules/cli.hpp"
 #include "signatures/cli.hpp"
@@ -18,6 +19,8 @@ constexpr std::string_view usage =
     "Commands:\n"
     "  decode --request FILE [--response FILE]   print the chat events in raw HTTP messages\n"
     "  sigpack SUBCOMMAND ...                     signature packs (imcapctl sigpack help)\n"
+    "  archive SUBCOMMAND ...                     the archive: search, show, export, verify,\n"
+    "                                             purge, holds (imcapctl archive help)\n"
     "  version                                    print the version\n";
 
 }  // namespace
@@ -35,6 +38,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "decode") return imcap::modules::decode_command(rest, std::cout, std::cerr);
+  if (command == "archive") return imcap::archive::archive_command(rest, std::cout, std::cerr);
   if (command == "sigpack") return imcap::signatures::sigpack_command(rest, std::cout, std::cerr);
   std::cerr << "imcapctl: unknown command '" << command << "'\n" << usage;
   return 2;
