@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tomllib
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -491,6 +492,24 @@ def run_steps(checks, sc, client, origin, imcap_checks):
                 checks.equal(rheaders.get(name.lower()), value, f"{label} client header {name}")
 
 
+def check_metrics(checks, sc, server, service):
+    """What the proxy admin's dashboard shows: one REQMOD per HTTP request on /metrics."""
+    if server.metrics_address is None:
+        checks.check(False, f"[{sc.name}] the ready file names the metrics listener")
+        return
+    with urllib.request.urlopen(f"http://{server.metrics_address}/metrics",
+                                timeout=harness.remaining(10)) as r:
+        text = r.read().decode()
+    reqmods = 0
+    pattern = re.compile(r'^imcap_icap_transactions_total\{service="/' + service +
+                         r'",method="REQMOD",status="\d+"\} (\d+)$', re.M)
+    for m in pattern.finditer(text):
+        reqmods += int(m.group(1))
+    log(f"[{sc.name}] /metrics: {reqmods} REQMOD transaction(s) on /{service}")
+    checks.equal(reqmods, len(sc.steps),
+                 f"[{sc.name}] /metrics counts one REQMOD on /{service} per HTTP request")
+
+
 def check_archive(checks, sc, imcapctl, conf):
     for i, a in enumerate(sc.archive):
         args = a.get("search", [])
@@ -517,7 +536,7 @@ def run_scenario(args, checks, tmp, sc, origin, imcapctl, service):
 path = "{archive_dir}"
 {sc.imcapd_config}
 """ if service == "imcap" else ""
-    server = IcapServer("imcapd", workdir, imcapd=args.imcapd, extra_config=extra)
+    server = IcapServer("imcapd", workdir, imcapd=args.imcapd, extra_config=extra, metrics=True)
     # Packs go into the store before imcapd starts, so they are active from the first request.
     os.makedirs(server.pack_store, exist_ok=True)
     if service == "imcap":
@@ -533,6 +552,7 @@ path = "{archive_dir}"
         squid.start()
         client = ProxyClient(squid.port)
         run_steps(checks, sc, client, origin, service == "imcap")
+        check_metrics(checks, sc, server, service)
     finally:
         if client is not None:
             client.close()
