@@ -45,6 +45,11 @@ struct notice {
   std::string conversation_id;  // where the notice belongs, when known (the blocked message's)
   std::string id;               // unique id for the notice message (e.g. "imcap-<tx>-<n>")
   std::string timestamp;        // RFC 3339 UTC, the pipeline's clock
+  // The call the client is still waiting on, when the blocked message was one (SignalR Core
+  // invocationId, DDP method id): set it with replies::call_id_of(blocked) (modules/replies.hpp).
+  // inject_notice then also answers that call with an error, so the client's promise or method
+  // callback fails with the text instead of waiting forever. Empty: no call to answer.
+  std::string reply_to;
 };
 
 // An HTTP response built by imcap itself (request satisfaction): the protocol's error shape
@@ -74,6 +79,13 @@ struct decoder {
   // chat_event::session_key its decoders produce; empty when the request names no session.
   // Sees the head only (polls are answered in RESPMOD, where only the request head matters).
   std::string (*session_of)(const request_head& head) = nullptr;
+  // The same key when the head alone does not give it: from the request body (BOSH sid,
+  // Bayeux clientId) or from the session store (the MSN gateway hands out a new SessionID in
+  // every answer; the store maps it to the session's stable key). `x.response` may be null
+  // (REQMOD). In RESPMOD Squid sends no request body, so for body-keyed transports a pipeline
+  // that injects into a poll's answer must remember the REQMOD key per transaction (e.g. by
+  // Squid's %master_xaction sent with adaptation_meta). Null when session_of says it all.
+  std::string (*session_of_exchange)(const exchange& x) = nullptr;
   // The reply the client gets instead of the origin's when the outbound request carrying
   // `blocked` is refused: the protocol's own error shape (Slack ok:false, Matrix M_FORBIDDEN,
   // Teams 403 JSON, Bayeux 403::, MSN NAK, ...), so the client shows an error and neither

@@ -24,4 +24,14 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out);
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of: the clientId digest of a callback-polling
+// GET; session_of_exchange: the same for POSTed batches. render_block: every message answered
+// {"channel","successful":false,"id","error":"403::<text>"}. strip: removes one message from
+// the batch. inject_notice: appends a delivery {"channel","data":{"user":"imcap","chat"}}.
+std::string session_of(const request_head& head);
+std::string session_of_exchange(const exchange& x);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip(std::string& body, const location& at);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 }  // namespace imcap::modules::bayeux

@@ -8,6 +8,7 @@
 #include "modules/content/json.hpp"
 #include "modules/content/xml.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
 
@@ -76,6 +77,12 @@ std::string last_segment(std::string_view path) {
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
+// Groupchat rooms seen in sends ("bosh:room:<bare jid>"), so a notice for a room goes out as
+// an occupant message and a notice for a person as a chat message (inject_notice).
+std::string room_key(std::string_view jid) {
+  return "bosh:room:" + std::string(jid);
+}
+
 struct context {
   const exchange& x;
   direction dir;
@@ -136,6 +143,7 @@ void decode_message(const context& c, const pugi::xml_node& m, const std::string
     }
     e.conversation_id = bare(to);
     e.client_msg_id = m.attribute("id").value();
+    if (type == "groupchat" && c.x.sessions) c.x.sessions->put(room_key(e.conversation_id), "1");
   } else {
     e.sender.id = from;
     e.sender.source = from.empty() ? identity_source::unknown : identity_source::body;
@@ -430,6 +438,119 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
   return {};
 }
 
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+namespace {
+
+std::string serialize(const pugi::xml_document& doc) {
+  std::ostringstream os;
+  doc.save(os, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
+  return os.str();
+}
+
+}  // namespace
+
+std::string session_of_exchange(const exchange& x) {
+  pugi::xml_document doc;
+  if (content::parse_xml(x.request.body, limits{}, doc)) return {};
+  return wire::short_digest(doc.document_element().attribute("sid").value());
+}
+
+http_reply render_block(const exchange&, const chat_event&, const notice&) {
+  // Refusing the whole request loses its rid, after which the connection manager ends the
+  // session anyway: end it now with the terminal condition meant for this (XEP-0124, HTTP 200),
+  // so the client says why instead of failing on a gap. strip is the gentle way.
+  pugi::xml_document doc;
+  pugi::xml_node b = doc.append_child("body");
+  b.append_attribute("type") = "terminate";
+  b.append_attribute("condition") = "policy-violation";
+  b.append_attribute("xmlns") = std::string(httpbind_ns).c_str();
+  return replies::body_reply(200, "text/xml; charset=utf-8", serialize(doc));
+}
+
+// Removes the stanza the location's first step below <body/> names ("/body/message[2]/...");
+// the rid, sid and the other stanzas stay. An emptied <body/> is a valid empty request.
+decode_error strip(std::string& body, const location& at) {
+  if (at.path.size() != 1 || at.path[0].kind != layer_kind::xml)
+    return {errc::malformed_xml, "strip: bosh locations are one xml layer"};
+  std::string_view path = at.path[0].key;
+  if (path.substr(0, 6) != "/body/") return {errc::malformed_xml, "strip: path not below <body/>"};
+  path.remove_prefix(6);
+  std::string_view step = path.substr(0, path.find('/'));
+  std::size_t index = 1;
+  if (const std::size_t br = step.find('['); br != std::string_view::npos) {
+    if (step.back() != ']') return {errc::malformed_xml, "strip: bad index in xml path"};
+    const auto i = replies::frame_index(step.substr(br + 1, step.size() - br - 2));
+    if (!i || *i == 0) return {errc::malformed_xml, "strip: bad index in xml path"};
+    index = *i;
+    step = step.substr(0, br);
+  }
+  pugi::xml_document doc;
+  if (auto err = content::parse_xml(body, limits{}, doc)) return err;
+  pugi::xml_node root = doc.document_element();
+  if (!root || local_name(root) != "body" || namespace_of(root) != httpbind_ns)
+    return {errc::malformed_frame, "strip: the document is not a httpbind <body/>"};
+  std::size_t seen = 0;
+  for (pugi::xml_node ch = root.first_child(); ch; ch = ch.next_sibling()) {
+    if (ch.type() != pugi::node_element || local_name(ch) != step) continue;
+    if (++seen == index) {
+      root.remove_child(ch);
+      body = serialize(doc);
+      return {};
+    }
+  }
+  return {errc::malformed_xml, "strip: no stanza " + std::string(step)};
+}
+
+// Appends to a response <body/>: when the notice answers a message (notice::reply_to), that
+// message's error stanza (RFC 6120 policy-violation with the text), which clients show on the
+// failed message; then the notice as a message from the conversation's JID with resource
+// "imcap": type groupchat (occupant "imcap") for a room seen in this client's sends, else type
+// chat. Clients show it in that conversation (for a 1:1 chat, under the contact's name with
+// the resource "imcap": the notice text must say it comes from policy).
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (n.conversation_id.empty()) return {errc::malformed_frame, "bosh: the notice names no JID"};
+  pugi::xml_document doc;
+  if (auto err = content::parse_xml(body, limits{}, doc)) return err;
+  pugi::xml_node root = doc.document_element();
+  if (!root || local_name(root) != "body" || namespace_of(root) != httpbind_ns)
+    return {errc::malformed_frame, "bosh: the answer is not a httpbind <body/>"};
+  if (std::string_view(root.attribute("type").value()) == "terminate")
+    return {errc::malformed_frame, "bosh: the session is ending"};
+  const std::string room = bare(n.conversation_id);
+  const bool groupchat =
+      x.sessions != nullptr && x.sessions->get(room_key(room)).has_value();
+  const std::string text = replies::text_of(n);
+  if (!n.reply_to.empty()) {
+    pugi::xml_node m = root.append_child("message");
+    m.append_attribute("xmlns") = std::string(client_ns).c_str();
+    m.append_attribute("from") = room.c_str();
+    m.append_attribute("type") = "error";
+    m.append_attribute("id") = n.reply_to.c_str();
+    pugi::xml_node e = m.append_child("error");
+    e.append_attribute("type") = "modify";
+    e.append_child("policy-violation").append_attribute("xmlns") =
+        "urn:ietf:params:xml:ns:xmpp-stanzas";
+    pugi::xml_node t = e.append_child("text");
+    t.append_attribute("xmlns") = "urn:ietf:params:xml:ns:xmpp-stanzas";
+    t.append_child(pugi::node_pcdata).set_value(text.c_str());
+  }
+  pugi::xml_node m = root.append_child("message");
+  m.append_attribute("xmlns") = std::string(client_ns).c_str();
+  m.append_attribute("from") = (room + "/" + std::string(replies::sender)).c_str();
+  m.append_attribute("type") = groupchat ? "groupchat" : "chat";
+  m.append_attribute("id") = replies::id_of(n).c_str();
+  m.append_child("body").append_child(pugi::node_pcdata).set_value(text.c_str());
+  body = serialize(doc);
+  return {};
+}
+
+http_reply render_block_upload(const exchange&, const chat_event&, const notice& n) {
+  // The upload service refuses the PUT; the client reports the failed upload.
+  return replies::body_reply(403, "text/plain; charset=utf-8", replies::text_of(n));
+}
+
 const decoder bosh_decoder{
     .name = "bosh",
     .app = "xmpp",
@@ -438,6 +559,11 @@ const decoder bosh_decoder{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    // session_of: null. The sid is in the request body (session_of_exchange), never the head.
+    .session_of_exchange = &session_of_exchange,
+    .render_block = &render_block,
+    .strip = &strip,
+    .inject_notice = &inject_notice,
 };
 
 const decoder upload_decoder{
@@ -448,6 +574,9 @@ const decoder upload_decoder{
     .decode_request = &decode_upload,
     .decode_response = nullptr,
     .rewrite = nullptr,
+    // session_of: null. The PUT names no session; the slot remembered from the BOSH session
+    // supplies it while decoding. strip / inject_notice: null (raw bytes, no answer body).
+    .render_block = &render_block_upload,
 };
 
 }  // namespace imcap::modules::bosh

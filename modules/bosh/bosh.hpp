@@ -41,4 +41,16 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
 
 decode_error decode_upload(const exchange& x, std::vector<chat_event>& out);
 
+// Replies (modules/README.md, "Replies"). The session (sid digest) is in the body:
+// session_of_exchange. render_block: <body type='terminate' condition='policy-violation'/>
+// (a refused request loses its rid and the session with it). strip: removes one stanza from a
+// request <body/>. inject_notice: appends, inside a response <body/>, a policy-violation error
+// for notice::reply_to and a chat / groupchat message from <conversation>/imcap.
+// xmpp-upload render_block: 403 to the PUT.
+std::string session_of_exchange(const exchange& x);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip(std::string& body, const location& at);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+http_reply render_block_upload(const exchange& x, const chat_event& blocked, const notice& n);
+
 }  // namespace imcap::modules::bosh

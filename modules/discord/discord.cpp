@@ -11,6 +11,7 @@
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -245,6 +246,24 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 
 }  // namespace
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  return wire::authorization_digest(head.headers);
+}
+
+// Discord's error JSON: {"message", "code"}; 50013 is "Missing Permissions". The client shows
+// the message red with "failed to send".
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["message"] = replies::text_of(n);
+  o["code"] = 50013;
+  return replies::json_reply(403, o);
+}
+
+}  // namespace
+
+
 const decoder discord_decoder{
     .name = k_name,
     .app = k_app,
@@ -253,6 +272,10 @@ const decoder discord_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rest::rewrite_at,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip / inject_notice: null. One message per request, and inbound delivery is the gateway
+    // WebSocket (invisible to ICAP): there is no poll to carry a notice.
 };
 
 }  // namespace imcap::modules

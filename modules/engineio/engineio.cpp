@@ -8,6 +8,7 @@
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::engineio {
 
@@ -665,7 +666,28 @@ payload_format format_for(const body_context& c, std::string_view media_type,
 
 }  // namespace
 
-decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
+namespace {
+
+// The Socket.IO event name this session uses for chat, learned from the events decoded in it
+// (either direction), so a notice arrives where the app's UI listens.
+std::string event_key(std::string_view session_key) {
+  return "socketio:event:" + std::string(session_key);
+}
+
+void learn_event_name(const exchange& x, const std::vector<chat_event>& out, std::size_t from) {
+  if (x.sessions == nullptr) return;
+  for (std::size_t i = from; i < out.size(); ++i) {
+    if (out[i].kind != event_kind::message || out[i].session_key.empty()) continue;
+    if (auto ev = out[i].attribute("event"); ev && !ev->empty())
+      x.sessions->put(event_key(out[i].session_key), std::string(*ev));
+  }
+}
+
+}  // namespace
+
+namespace {
+
+decode_error decode_request_body(const exchange& x, std::vector<chat_event>& out) {
   if (x.request.head.method != "POST" || x.request.body.empty()) return {};
   body_context c = make_context(x, direction::outbound);
   const auto& head = x.request.head;
@@ -682,7 +704,7 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   return decode_payload(c, x.request.body, format_for(c, head.media_type(), x.request.body), out);
 }
 
-decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
+decode_error decode_response_body(const exchange& x, std::vector<chat_event>& out) {
   if (!x.response || x.response->body.empty()) return {};
   const std::string& body = x.response->body;
   // A POST is answered "ok": nothing to read.
@@ -696,8 +718,6 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   }
   return decode_payload(c, body, format_for(c, x.response->media_type(), body), out);
 }
-
-namespace {
 
 decode_error rewrite_payload(std::string& payload, std::string_view key,
                              const polling::inner_rewrite& inner) {
@@ -736,6 +756,20 @@ decode_error rewrite_payload(std::string& payload, std::string_view key,
 
 }  // namespace
 
+decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
+  const std::size_t before = out.size();
+  decode_error err = decode_request_body(x, out);
+  learn_event_name(x, out, before);
+  return err;
+}
+
+decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
+  const std::size_t before = out.size();
+  decode_error err = decode_response_body(x, out);
+  learn_event_name(x, out, before);
+  return err;
+}
+
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
   const bool jsonp_form = !at.path.empty() && at.path[0].kind == layer_kind::form;
   const polling::frame_rewrite frame = [jsonp_form](std::string& content, std::string_view key,
@@ -762,6 +796,118 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   return {};
 }
 
+namespace {
+
+decode_error strip_payload(std::string& payload, std::string_view key) {
+  const payload_format fmt = sniff_format(payload);
+  std::vector<packet> packets;
+  if (auto err = parse_payload(payload, fmt, limits{}, packets)) return err;
+  const auto index = replies::frame_index(key);
+  if (!index || *index >= packets.size() || packets[*index].binary)
+    return {errc::malformed_frame, "strip: no text packet " + std::string(key)};
+  // A binary event (45N- / 46N-) takes its N binary packets with it.
+  std::size_t count = 1;
+  const std::string& text = packets[*index].data;
+  if (text.size() >= 2 && text[0] == '4' && (text[1] == '5' || text[1] == '6')) {
+    sio_header h;
+    if (auto err = parse_sio_header(std::string_view(text).substr(1), h)) return err;
+    for (std::size_t k = 0; k < h.attachments && *index + count < packets.size() &&
+                            packets[*index + count].binary;
+         ++k)
+      ++count;
+  }
+  packets.erase(packets.begin() + static_cast<std::ptrdiff_t>(*index),
+                packets.begin() + static_cast<std::ptrdiff_t>(*index + count));
+  // Nothing left: a harmless packet, so the server still answers "ok" (pong in v4, where the
+  // server pings; ping in v3, where the client does).
+  if (packets.empty()) packets.push_back(packet{false, fmt == payload_format::v4 ? "3" : "2"});
+  payload = serialize_payload(packets, fmt);
+  return {};
+}
+
+}  // namespace
+
+std::string session_of(const request_head& head) {
+  if (auto sid = head.query_param("sid")) return wire::short_digest(*sid);
+  return {};
+}
+
+http_reply render_block(const exchange&, const chat_event&, const notice&) {
+  // What the server answers an accepted POST. Any error status makes the client drop the
+  // transport and reconnect; the notice reaches the chat through inject_notice instead.
+  return replies::body_reply(200, "text/plain; charset=UTF-8", "ok");
+}
+
+decode_error strip(std::string& body, const location& at) {
+  if (at.path.empty()) return {errc::malformed_frame, "strip: empty location"};
+  if (at.path[0].kind == layer_kind::form) {
+    // JSONP: d=<escaped payload>.
+    if (at.path.size() < 2 || at.path[1].kind != layer_kind::frame)
+      return {errc::malformed_frame, "strip: no packet below the form field"};
+    std::vector<content::form_field> fields;
+    if (auto err = content::parse_form(body, limits{}, fields)) return err;
+    for (auto& f : fields) {
+      if (f.name != at.path[0].key) continue;
+      std::string payload = jsonp_unescape(f.value);
+      if (auto err = strip_payload(payload, at.path[1].key)) return err;
+      f.value = jsonp_escape(payload);
+      body = content::serialize_form(fields);
+      return {};
+    }
+    return {errc::malformed_form, "strip: no form field " + at.path[0].key};
+  }
+  if (at.path[0].kind != layer_kind::frame)
+    return {errc::malformed_frame, "strip: location does not start at a packet"};
+  std::string copy = body;
+  if (auto err = strip_payload(copy, at.path[0].key)) return err;
+  body = std::move(copy);
+  return {};
+}
+
+// A Socket.IO EVENT packet 42["<event>",{"id","from":"imcap","text","room","timestamp"}]
+// appended to a GET poll payload, in the payload's own framing (v4, v3 text or binary, JSONP).
+// The event name is the one the session's chat events used (learned), else "message". Plain
+// Engine.IO (/engine.io/) gets a message packet with the JSON object as its text.
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (x.request.head.method != "GET")
+    return {errc::malformed_frame, "engine.io: notices go into GET poll answers only"};
+  body_context c = make_context(x, direction::inbound);
+  std::string event = "message";
+  if (x.sessions != nullptr && !c.session_key.empty())
+    if (auto learned = x.sessions->get(event_key(c.session_key)); learned && !learned->empty())
+      event = *learned;
+  std::string text_packet;
+  if (c.socketio) {
+    json::array args;
+    args.emplace_back(event);
+    args.emplace_back(replies::chat_object(n));
+    text_packet = "42" + json::serialize(args);
+  } else {
+    text_packet = "4" + json::serialize(replies::chat_object(n));
+  }
+  const bool jsonp = std::string_view(body).substr(0, jsonp_head.size()) == jsonp_head;
+  std::string index, payload = body;
+  if (jsonp)
+    if (auto err = parse_jsonp_response(body, limits{}, index, payload)) return err;
+  const payload_format fmt =
+      jsonp ? (c.eio == "4" ? payload_format::v4 : payload_format::v3_text)
+            : format_for(c, x.response != nullptr ? x.response->media_type() : std::string(),
+                         payload);
+  std::vector<packet> packets;
+  if (!payload.empty())
+    if (auto err = parse_payload(payload, fmt, limits{}, packets)) return err;
+  if (!packets.empty() && !packets[0].binary && !packets[0].data.empty() &&
+      packets[0].data[0] == '0')
+    return {errc::malformed_frame, "engine.io: an open answer; the notice waits for the next poll"};
+  packets.push_back(packet{false, std::move(text_packet)});
+  std::string out = serialize_payload(packets, fmt);
+  if (jsonp)
+    out = std::string(jsonp_head) + index + "](" + json::serialize(json::string(out)) + ");";
+  body = std::move(out);
+  return {};
+}
+
+
 const decoder socketio_decoder{
     .name = "socketio",
     .app = "socketio",
@@ -770,6 +916,10 @@ const decoder socketio_decoder{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    .strip = &strip,
+    .inject_notice = &inject_notice,
 };
 
 }  // namespace imcap::modules::engineio

@@ -65,4 +65,15 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out);
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of: digest of the sid query parameter.
+// render_block: 200 "ok" (what an accepted POST gets: an error status makes the client reconnect).
+// strip: removes the packet at the location's frame (and a binary event's attachment packets),
+// in any framing, JSONP included; an emptied payload becomes one pong (v4) or ping (v3).
+// inject_notice: appends 42["<event>",{"id","from":"imcap","text","room","timestamp"}] to a GET
+// poll answer, with the chat event name learned for the session (session store) or "message".
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip(std::string& body, const location& at);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 }  // namespace imcap::modules::engineio

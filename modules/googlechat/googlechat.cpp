@@ -10,6 +10,7 @@
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -238,6 +239,24 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 
 }  // namespace
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  return wire::authorization_digest(head.headers);
+}
+
+// The Google API error envelope.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object e;
+  e["code"] = 403;
+  e["message"] = replies::text_of(n);
+  e["status"] = "PERMISSION_DENIED";
+  return replies::json_reply(403, json::object{{"error", std::move(e)}});
+}
+
+}  // namespace
+
+
 const decoder google_chat_decoder{
     .name = k_name,
     .app = k_app,
@@ -246,6 +265,10 @@ const decoder google_chat_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rest::rewrite_at,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip / inject_notice: null. One message per request; the API has no poll (list calls are
+    // history, where a made-up message would be stored by the client as real).
 };
 
 }  // namespace imcap::modules

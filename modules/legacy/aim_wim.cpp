@@ -13,6 +13,7 @@
 #include "modules/content/xml.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::aim {
 
@@ -234,6 +235,64 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
   return content::rewrite_path(body, at.path, replacement, limits{});
+}
+
+// --- replies --------------------------------------------------------------------------------
+
+std::string session_of(const request_head& head) {
+  if (endpoint_of(head) == endpoint::start_session) return {};  // the answer names it
+  return wire::short_digest(head.query_param("aimsid").value_or(""));
+}
+
+// The WIM envelope with a non-200 statusCode and the text in statusText, which aimapi clients
+// display (im-transports §4.3). 403 is our choice: the archived status table was not
+// retrieved, so the exact code the old clients expected is unverified. JSONP when asked (c=).
+http_reply render_block(const exchange& x, const chat_event&, const notice& n) {
+  json::object r;
+  r["statusCode"] = 403;
+  r["statusText"] = replies::text_of(n);
+  if (auto id = x.request.head.query_param("r")) r["requestId"] = *id;
+  const json::object env{{"response", std::move(r)}};
+  if (auto cb = x.request.head.query_param("c"); cb && !cb->empty())
+    return replies::body_reply(200, "text/javascript; charset=utf-8",
+                               *cb + "(" + json::serialize(env) + ");");
+  return replies::json_reply(200, env);
+}
+
+// An "im" event from imcap appended to a fetchEvents answer's events (message as escaped
+// character data, which WIM clients render as HTML). fetchBaseURL and the seqNum are left as
+// they are, so the next fetch continues where the server meant it to.
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (endpoint_of(x.request.head) != endpoint::fetch_events)
+    return {errc::malformed_frame, "aim: notices go into fetchEvents answers only"};
+  // JSONP (c=callback): the JSON between the call's parentheses.
+  std::size_t offset = 0, length = body.size();
+  if (auto cb = x.request.head.query_param("c"); cb && !cb->empty()) {
+    const std::size_t open = body.find('(');
+    const std::size_t close = body.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+      return {errc::malformed_json, "aim: JSONP answer without (...)"};
+    offset = open + 1;
+    length = close - open - 1;
+  }
+  json::value v;
+  if (auto err = replies::parse(std::string_view(body).substr(offset, length), v)) return err;
+  std::error_code ec;
+  json::value* data = v.find_pointer("/response/data", ec);
+  if (data == nullptr || !data->is_object())
+    return {errc::malformed_json, "aim: answer without response.data"};
+  json::value& events = data->as_object()["events"];
+  if (events.is_null()) events = json::array{};
+  if (!events.is_array()) return {errc::malformed_json, "aim: events is not an array"};
+  json::object ed;
+  ed["source"] = json::object{{"aimId", replies::sender}, {"displayId", replies::sender}};
+  ed["message"] = replies::xml_escape(replies::text_of(n));
+  ed["timestamp"] = replies::notice_ms(n) / 1000;
+  ed["autoresponse"] = 0;
+  ed["msgId"] = replies::id_of(n);
+  events.as_array().emplace_back(json::object{{"type", "im"}, {"eventData", std::move(ed)}});
+  body.replace(offset, length, json::serialize(v));
+  return {};
 }
 
 }  // namespace imcap::modules::aim

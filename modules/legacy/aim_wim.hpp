@@ -19,6 +19,13 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 // Form fields (sendIM message) and JSON pointers (fetchEvents message).
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of: digest of the aimsid query parameter.
+// render_block: 200 {"response":{"statusCode":403,"statusText":<text>,"requestId"}}.
+// inject_notice: an "im" event from imcap appended to a fetchEvents answer.
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "aim-wim",
     .app = "aim",
@@ -27,6 +34,10 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    // strip: null (one IM per sendIM request).
+    .inject_notice = &inject_notice,
 };
 
 }  // namespace imcap::modules::aim

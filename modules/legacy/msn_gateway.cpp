@@ -9,6 +9,7 @@
 #include <boost/url/pct_string_view.hpp>
 
 #include "modules/content/json.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
 
@@ -374,6 +375,56 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   out += new_payload;
   out += std::string_view(body).substr(c.payload_offset + c.payload_length);
   body = std::move(out);
+  return {};
+}
+
+// --- replies --------------------------------------------------------------------------------
+
+std::string session_of_exchange(const exchange& x) {
+  const std::string sid = x.request.head.query_param("SessionID").value_or("");
+  if (sid.empty())
+    return x.response != nullptr ? wire::short_digest(answer_session_id(*x.response))
+                                 : std::string();
+  const state s = load_state(x, sid);
+  return s.key.empty() ? wire::short_digest(sid) : s.key;
+}
+
+// "NAK <trid>" for the refused MSG (ack modes A and N ask for it; the client shows "message
+// could not be delivered"), in a gateway answer with the current SessionID echoed.
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice&) {
+  const std::string trid = blocked.client_msg_id.empty() ? "0" : blocked.client_msg_id;
+  http_reply r = replies::body_reply(200, "application/x-msn-messenger", "NAK " + trid + "\r\n");
+  const std::string sid = x.request.head.query_param("SessionID").value_or("");
+  if (!sid.empty())
+    r.headers.emplace_back("X-MSN-Messenger", "SessionID=" + sid + "; GW-IP=" + x.request.head.host);
+  return r;
+}
+
+// Removes the command at the location's frame (line and payload) from a send body.
+decode_error strip(std::string& body, const location& at) {
+  if (at.path.empty() || at.path[0].kind != layer_kind::frame)
+    return {errc::malformed_frame, "strip: location does not start at a command"};
+  std::vector<command> cmds;
+  if (auto err = split_commands(body, limits{}, cmds)) return err;
+  const auto index = replies::frame_index(at.path[0].key);
+  if (!index || *index >= cmds.size())
+    return {errc::malformed_frame, "strip: no command " + at.path[0].key};
+  const command& c = cmds[*index];
+  const std::size_t end =
+      c.has_payload ? c.payload_offset + c.payload_length : c.line_offset + c.line.size() + 2;
+  body.erase(c.line_offset, end - c.line_offset);
+  return {};
+}
+
+// "MSG imcap imcap <bytes>" with a text/plain MIME payload appended to a poll answer: the
+// switchboard shows it in the conversation this gateway session carries.
+decode_error inject_notice(std::string& body, const exchange&, const notice& n) {
+  std::vector<command> cmds;
+  if (auto err = split_commands(body, limits{}, cmds)) return err;
+  const std::string payload =
+      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + replies::text_of(n);
+  body += "MSG " + std::string(replies::sender) + " " + std::string(replies::sender) + " " +
+          std::to_string(payload.size()) + "\r\n" + payload;
   return {};
 }
 

@@ -24,6 +24,15 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out);
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of_exchange: the stable key the session
+// store keeps for the current SessionID (it changes with every answer, so the head alone
+// cannot say it). render_block: "NAK <trid>" with the SessionID echoed. strip: removes one
+// command. inject_notice: appends "MSG imcap imcap <n>" with a text/plain payload.
+std::string session_of_exchange(const exchange& x);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip(std::string& body, const location& at);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "msn-gateway",
     .app = "msn",
@@ -32,6 +41,11 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    // session_of: null (see session_of_exchange).
+    .session_of_exchange = &session_of_exchange,
+    .render_block = &render_block,
+    .strip = &strip,
+    .inject_notice = &inject_notice,
 };
 
 }  // namespace imcap::modules::msn

@@ -10,6 +10,7 @@
 
 #include <iconv.h>
 
+#include "modules/replies.hpp"
 #include "modules/wire.hpp"
 
 namespace imcap::modules::ymsg {
@@ -303,6 +304,93 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   out[p.offset + 8] = static_cast<char>((new_length >> 8) & 0xFF);
   out[p.offset + 9] = static_cast<char>(new_length & 0xFF);
   body = std::move(out);
+  return {};
+}
+
+// --- replies --------------------------------------------------------------------------------
+
+namespace {
+
+// The first non-zero header session id in a body, as the key emit() gives it.
+std::string body_session(std::string_view body) {
+  std::vector<packet> packets;
+  split_packets(body, limits{}, packets);  // packets before an error are enough
+  for (const auto& p : packets) {
+    if (p.session == 0) continue;
+    char sid[9];
+    std::snprintf(sid, sizeof sid, "%08x", static_cast<unsigned>(p.session));
+    return wire::short_digest(sid);
+  }
+  return {};
+}
+
+void put16(std::string& s, std::size_t v) {
+  s.push_back(static_cast<char>((v >> 8) & 0xff));
+  s.push_back(static_cast<char>(v & 0xff));
+}
+
+void put32(std::string& s, std::uint32_t v) {
+  put16(s, (v >> 16) & 0xffff);
+  put16(s, v & 0xffff);
+}
+
+// A MESSAGE (0x06) packet from "imcap" to `to` with UTF-8 text, with the version and session
+// id of `like` (the packet it answers or sits beside); nullopt when the text cannot be framed.
+std::optional<std::string> notice_packet(std::string_view body, std::string_view to,
+                                         const notice& n) {
+  std::uint16_t version = 0x0f;
+  std::uint32_t session = 0;
+  std::vector<packet> packets;
+  split_packets(body, limits{}, packets);
+  if (!packets.empty()) {
+    version = be16(body, packets[0].offset + 4);
+    session = packets[0].session;
+  }
+  const std::string text = replies::text_of(n);
+  if (text.find(separator) != std::string::npos) return std::nullopt;
+  std::string payload;
+  auto add = [&](std::string_view k, std::string_view v) {
+    payload.append(k).append(separator).append(v).append(separator);
+  };
+  add("4", replies::sender);
+  if (!to.empty()) add("5", to);
+  add("14", text);
+  add("97", "1");
+  if (payload.size() > 0xffff) return std::nullopt;
+  std::string out = "YMSG";
+  put16(out, version);
+  put16(out, 0);
+  put16(out, payload.size());
+  put16(out, service_message);
+  put32(out, 1);  // status: delivered
+  put32(out, session);
+  return out + payload;
+}
+
+}  // namespace
+
+std::string session_of_exchange(const exchange& x) {
+  if (std::string k = body_session(x.request.body); !k.empty()) return k;
+  return x.response != nullptr ? body_session(x.response->body) : std::string();
+}
+
+// 200 with a MESSAGE packet from "imcap" to the sender carrying the notice (the reference's
+// "synthesized packet from system"): the client shows it as an incoming message.
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n) {
+  const auto p = notice_packet(x.request.body, blocked.sender.id, n);
+  return replies::body_reply(200, "application/octet-stream", p.value_or(std::string()));
+}
+
+decode_error inject_notice(std::string& body, const exchange&, const notice& n) {
+  std::vector<packet> packets;
+  if (auto err = split_packets(body, limits{}, packets)) return err;
+  std::string to;
+  for (const auto& p : packets)
+    for (const auto& f : p.fields)
+      if (f.key == "5" && to.empty()) to = std::string(f.value);
+  const auto p = notice_packet(body, to, n);
+  if (!p) return {errc::malformed_frame, "ymsg: the notice cannot be framed"};
+  body += *p;
   return {};
 }
 

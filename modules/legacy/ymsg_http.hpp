@@ -21,6 +21,13 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out);
 decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of_exchange: the header session id of the
+// request's (else the answer's) packets, as emit() keys it. render_block: 200 with a MESSAGE
+// packet from "imcap" carrying the notice. inject_notice: the same packet appended to an answer.
+std::string session_of_exchange(const exchange& x);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "ymsg-http",
     .app = "yahoo-messenger",
@@ -29,6 +36,12 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    // session_of: null. The session id is in the packet header (body), never the HTTP head.
+    .session_of_exchange = &session_of_exchange,
+    .render_block = &render_block,
+    // strip: null. A client POSTs one packet per request (jymsg9 doc2.txt): render_block
+    // answers the whole request.
+    .inject_notice = &inject_notice,
 };
 
 }  // namespace imcap::modules::ymsg

@@ -9,6 +9,7 @@
 #include "modules/content/json.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::matrix {
 
@@ -375,5 +376,62 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   body = json::serialize(v);
   return {};
 }
+
+
+
+std::string session_of(const request_head& head) {
+  return session_key_of(head);
+}
+
+// The spec's error shape: 403 {"errcode":"M_FORBIDDEN","error":...}. Element marks the event
+// "failed to send" with a retry button and shows the error text.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["errcode"] = "M_FORBIDDEN";
+  o["error"] = replies::text_of(n);
+  return replies::json_reply(403, o);
+}
+
+// An m.notice (the msgtype meant for bots, which clients never answer automatically) from
+// @imcap:<the room's server> in the room's timeline of a /sync answer. The room entry is created
+// when the answer has none; next_batch is left alone, so the client's sync position does not
+// move, and the event id ("$imcap-<notice id>") cannot collide with a server-made one.
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (endpoint_of(x.request.head) != endpoint::sync)
+    return {errc::malformed_frame, "matrix: notices go into /sync answers only"};
+  if (n.conversation_id.empty() || n.conversation_id.front() != '!')
+    return {errc::malformed_frame, "matrix: the notice names no room"};
+  json::value v;
+  if (auto err = replies::parse(body, v)) return err;
+  if (!v.is_object()) return {errc::malformed_json, "matrix: sync answer is not an object"};
+  const std::size_t colon = n.conversation_id.find(':');
+  const std::string server =
+      colon == std::string::npos ? "imcap.invalid" : n.conversation_id.substr(colon + 1);
+  json::object ev;
+  ev["type"] = "m.room.message";
+  ev["event_id"] = "$" + replies::id_of(n);
+  ev["sender"] = "@" + std::string(replies::sender) + ":" + server;
+  ev["origin_server_ts"] = replies::notice_ms(n);
+  ev["content"] = json::object{{"msgtype", "m.notice"}, {"body", replies::text_of(n)}};
+  // Walk (creating) rooms / join / <room> / timeline / events.
+  json::object* o = &v.as_object();
+  for (std::string_view key : {std::string_view("rooms"), std::string_view("join"),
+                               std::string_view(n.conversation_id), std::string_view("timeline")}) {
+    json::value& next = (*o)[key];
+    if (next.is_null()) next = json::object{};
+    if (!next.is_object())
+      return {errc::malformed_json, "matrix: sync answer has a non-object " + std::string(key)};
+    o = &next.as_object();
+  }
+  json::value& events = (*o)["events"];
+  if (events.is_null()) events = json::array{};
+  if (!events.is_array()) return {errc::malformed_json, "matrix: timeline.events is not a list"};
+  events.as_array().emplace_back(std::move(ev));
+  body = json::serialize(v);
+  return {};
+}
+
+
+
 
 }  // namespace imcap::modules::matrix

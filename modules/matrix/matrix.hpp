@@ -23,6 +23,12 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 // "m.new_content" for edits), so clients show the rewritten plain text and not the old HTML.
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"): the session is the access token's digest; a block is
+// 403 M_FORBIDDEN; a notice is an m.notice event in the room's /sync timeline.
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "matrix",
     .app = "matrix",
@@ -31,6 +37,10 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    // strip: null (one event per PUT).
+    .inject_notice = &inject_notice,
 };
 
 }  // namespace imcap::modules::matrix

@@ -10,6 +10,7 @@
 #include "modules/content/rewrite.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::mattermost {
 
@@ -351,5 +352,21 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
   return content::rewrite_path(body, at.path, replacement, limits{});
 }
+
+std::string session_of(const request_head& head) {
+  return session_key_of(head);
+}
+
+// Mattermost's AppError JSON; the webapp marks the post failed and offers a retry.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["id"] = "api.context.permissions.app_error";
+  o["message"] = replies::text_of(n);
+  o["detailed_error"] = "";
+  o["request_id"] = replies::id_of(n);
+  o["status_code"] = 403;
+  return replies::json_reply(403, o);
+}
+
 
 }  // namespace imcap::modules::mattermost

@@ -19,6 +19,11 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 // JSON pointers (post message) and multipart parts (uploaded file bytes).
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"): the session is the MMAUTHTOKEN / bearer digest; a block
+// is 403 with Mattermost's AppError JSON.
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "mattermost",
     .app = "mattermost",
@@ -27,6 +32,10 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    // strip / inject_notice: null. One post per request; live delivery is the WebSocket
+    // (invisible to ICAP), history answers are stored by the client as real posts.
 };
 
 }  // namespace imcap::modules::mattermost

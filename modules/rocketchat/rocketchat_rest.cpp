@@ -12,6 +12,7 @@
 #include "modules/content/rewrite.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::rocketchat {
 
@@ -342,5 +343,19 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement) {
   return content::rewrite_path(body, at.path, replacement, limits{});
 }
+
+std::string session_of(const request_head& head) {
+  return session_key_of(head);
+}
+
+// Rocket.Chat REST failure: {"success":false,"error","errorType"}; the client shows a toast.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["success"] = false;
+  o["error"] = replies::text_of(n);
+  o["errorType"] = "error-action-not-allowed";
+  return replies::json_reply(400, o);
+}
+
 
 }  // namespace imcap::modules::rocketchat

@@ -21,6 +21,11 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out);
 // JSON pointers (msg/text) and multipart parts (msg, description, file bytes).
 decode_error rewrite(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"): the session is the X-Auth-Token / rc_token digest; a
+// block is 400 {"success":false,"error":...,"errorType":"error-action-not-allowed"}.
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+
 inline constexpr decoder descriptor{
     .name = "rocketchat-rest",
     .app = "rocketchat",
@@ -29,6 +34,10 @@ inline constexpr decoder descriptor{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    // strip / inject_notice: null. One message per request; live delivery is DDP (the sockjs
+    // decoder injects there), REST history would store a notice as a real message.
 };
 
 }  // namespace imcap::modules::rocketchat

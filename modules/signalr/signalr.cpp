@@ -5,6 +5,8 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/replies.hpp"
+#include "modules/session.hpp"
 #include "modules/wire.hpp"
 
 namespace imcap::modules::signalr {
@@ -52,6 +54,12 @@ bool fill_from_arguments(const json::value& args, const location& base,
     }
   }
   return true;
+}
+
+// Where the session's client receives chat (classic "hub\nmethod", Core the target), learned
+// from inbound invocations so an injected notice reaches the app's own handler.
+std::string receive_key(std::string_view session_key) {
+  return "signalr:receive:" + std::string(session_key);
 }
 
 std::string session_from_query(const exchange& x, std::string_view key) {
@@ -142,6 +150,10 @@ decode_error decode_classic_response(const exchange& x, std::vector<chat_event>&
       if (!fill_from_arguments(*args, {}, prefix + "/A", e)) continue;
       e.attributes.emplace_back("hub", content::string_at(m, "/H").value_or(""));
       e.attributes.emplace_back("method", content::string_at(m, "/M").value_or(""));
+      if (x.sessions != nullptr && !session_key.empty())
+        x.sessions->put(receive_key(session_key), content::string_at(m, "/H").value_or("") +
+                                                      "\n" +
+                                                      content::string_at(m, "/M").value_or(""));
     } else {
       const auto shape = polling::read_chat_shape(m);
       if (!shape.has_content()) continue;
@@ -219,6 +231,8 @@ decode_error decode_core_body(const exchange& x, std::string_view body, directio
                 "signalr record " + std::to_string(i) + ": invocation without target/arguments"};
       if (!fill_from_arguments(*args, base, "/arguments", e)) continue;
       e.attributes.emplace_back("target", *target);
+      if (dir == direction::inbound && x.sessions != nullptr && !session_key.empty())
+        x.sessions->put(receive_key(session_key), *target);
       if (auto id = content::id_at(v, "/invocationId")) {
         e.attributes.emplace_back("invocation_id", *id);
         if (dir == direction::outbound) e.client_msg_id = *id;
@@ -291,6 +305,136 @@ decode_error rewrite_core(std::string& body, const location& at, std::string_vie
   return {};
 }
 
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+std::string session_of_classic(const request_head& head) {
+  if (auto tok = head.query_param("connectionToken")) return wire::short_digest(*tok);
+  return {};
+}
+
+std::string session_of_core(const request_head& head) {
+  if (wire::iends_with(head.path, "/negotiate")) return {};
+  if (auto tok = head.query_param("id")) return wire::short_digest(*tok);
+  return {};
+}
+
+http_reply render_block_classic(const exchange&, const chat_event& blocked, const notice& n) {
+  // The hub response to the /send: an error E rejects the invocation's promise with that text,
+  // and the connection stays up.
+  json::object o;
+  o["I"] = blocked.client_msg_id.empty() ? std::string("0") : blocked.client_msg_id;
+  o["E"] = replies::text_of(n);
+  return replies::json_reply(200, o);
+}
+
+http_reply render_block_core(const exchange&, const chat_event&, const notice&) {
+  // What an accepted POST gets (200, empty body). A non-200 other than 409 stops the
+  // connection; the error reaches the client through inject_notice (a Completion for
+  // notice::reply_to and a chat invocation).
+  return replies::body_reply(200, "text/plain", "");
+}
+
+decode_error strip_core(std::string& body, const location& at) {
+  const auto key = replies::first_key(at, layer_kind::frame);
+  if (!key || at.path.front().kind != layer_kind::frame)
+    return {errc::malformed_frame, "strip: location does not start at a record"};
+  std::vector<std::string_view> records;
+  if (auto err = split_records(body, limits{}, records)) return err;
+  const auto index = replies::frame_index(*key);
+  if (!index || *index >= records.size())
+    return {errc::malformed_frame, "strip: no record " + std::string(*key)};
+  std::string rebuilt;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i == *index) continue;
+    rebuilt += records[i];
+    rebuilt += record_separator;
+  }
+  // A ping rather than an empty body, which the server would take as a malformed send.
+  if (rebuilt.empty()) rebuilt = std::string("{\"type\":6}") + record_separator;
+  body = std::move(rebuilt);
+  return {};
+}
+
+namespace {
+
+std::string learned(const exchange& x, const std::string& session_key) {
+  if (x.sessions == nullptr || session_key.empty()) return {};
+  return x.sessions->get(receive_key(session_key)).value_or("");
+}
+
+// The hub a classic connection joined: connectionData=[{"name":"chathub"}].
+std::string classic_hub(const request_head& head) {
+  json::value v;
+  if (auto data = head.query_param("connectionData"); data && !replies::parse(*data, v))
+    if (auto name = content::string_at(v, "/0/name")) return *name;
+  return "chathub";
+}
+
+}  // namespace
+
+// A client hub invocation {"H","M","A":["imcap", text]} appended to the poll answer's M list
+// (the chat samples' (user, message) shape), to the hub and method this session received chat
+// on (learned), else the joined hub's "broadcastMessage". The cursor C is left alone.
+decode_error inject_notice_classic(std::string& body, const exchange& x, const notice& n) {
+  if (wire::iends_with(x.request.head.path, "/send"))
+    return {errc::malformed_frame, "signalr: notices go into poll answers only"};
+  json::value v;
+  if (auto err = replies::parse(body, v)) return err;
+  if (!v.is_object()) return {errc::malformed_json, "signalr poll: answer is not an object"};
+  std::string hub = classic_hub(x.request.head), method = "broadcastMessage";
+  if (const std::string l = learned(x, session_of_classic(x.request.head)); !l.empty()) {
+    const std::size_t nl = l.find('\n');
+    if (nl != std::string::npos && nl > 0 && nl + 1 < l.size()) {
+      hub = l.substr(0, nl);
+      method = l.substr(nl + 1);
+    }
+  }
+  json::value& m = v.as_object()["M"];
+  if (m.is_null()) m = json::array{};
+  if (!m.is_array()) return {errc::malformed_json, "signalr poll: M is not an array"};
+  json::object inv;
+  inv["H"] = hub;
+  inv["M"] = method;
+  inv["A"] = json::array{json::string(replies::sender), json::string(replies::text_of(n))};
+  m.as_array().emplace_back(std::move(inv));
+  body = json::serialize(v);
+  return {};
+}
+
+// Records appended to a GET poll answer: a Completion {"type":3,"invocationId","error"} when
+// the notice answers a call (notice::reply_to), then an Invocation {"type":1,"target",
+// "arguments":["imcap", text]} to the target this session received chat on (learned), else
+// "ReceiveMessage" (the ASP.NET Core chat sample's).
+decode_error inject_notice_core(std::string& body, const exchange& x, const notice& n) {
+  if (x.request.head.method != "GET")
+    return {errc::malformed_frame, "signalr: notices go into GET poll answers only"};
+  if (!body.empty()) {
+    std::vector<std::string_view> records;
+    if (auto err = split_records(body, limits{}, records)) return err;
+  }
+  std::string target = learned(x, session_of_core(x.request.head));
+  if (target.empty()) target = "ReceiveMessage";
+  std::string out = body;
+  if (!n.reply_to.empty()) {
+    json::object done;
+    done["type"] = 3;
+    done["invocationId"] = n.reply_to;
+    done["error"] = replies::text_of(n);
+    out += json::serialize(done);
+    out += record_separator;
+  }
+  json::object inv;
+  inv["type"] = 1;
+  inv["target"] = target;
+  inv["arguments"] =
+      json::array{json::string(replies::sender), json::string(replies::text_of(n))};
+  out += json::serialize(inv);
+  out += record_separator;
+  body = std::move(out);
+  return {};
+}
+
 const decoder classic_decoder{
     .name = "signalr-classic",
     .app = "signalr",
@@ -299,6 +443,11 @@ const decoder classic_decoder{
     .decode_request = &decode_classic_request,
     .decode_response = &decode_classic_response,
     .rewrite = &rewrite_classic,
+    .session_of = &session_of_classic,
+    .render_block = &render_block_classic,
+    // strip: null. jQuery SignalR sends one invocation per /send; the whole request is
+    // answered by render_block, which keeps the connection.
+    .inject_notice = &inject_notice_classic,
 };
 
 const decoder core_decoder{
@@ -309,6 +458,10 @@ const decoder core_decoder{
     .decode_request = &decode_core_request,
     .decode_response = &decode_core_response,
     .rewrite = &rewrite_core,
+    .session_of = &session_of_core,
+    .render_block = &render_block_core,
+    .strip = &strip_core,
+    .inject_notice = &inject_notice_core,
 };
 
 }  // namespace imcap::modules::signalr

@@ -47,4 +47,18 @@ decode_error decode_core_request(const exchange& x, std::vector<chat_event>& out
 decode_error decode_core_response(const exchange& x, std::vector<chat_event>& out);
 decode_error rewrite_core(std::string& body, const location& at, std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of: digest of connectionToken (classic) or id
+// (Core). Classic render_block: 200 {"I":<invocation>,"E":text} (the promise rejects, the
+// connection stays). Core render_block: 200 empty (an accepted POST). strip_core removes one
+// record (a ping is left when none remains). inject_notice appends a hub invocation
+// ["imcap", text] to the poll answer (classic: to M; Core: a record, after a Completion error
+// for notice::reply_to), to the receive method learned for the session.
+std::string session_of_classic(const request_head& head);
+std::string session_of_core(const request_head& head);
+http_reply render_block_classic(const exchange& x, const chat_event& blocked, const notice& n);
+http_reply render_block_core(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip_core(std::string& body, const location& at);
+decode_error inject_notice_classic(std::string& body, const exchange& x, const notice& n);
+decode_error inject_notice_core(std::string& body, const exchange& x, const notice& n);
+
 }  // namespace imcap::modules::signalr

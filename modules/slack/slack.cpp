@@ -12,6 +12,7 @@
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -769,6 +770,24 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
 
 }  // namespace
 
+namespace {
+
+// Slack answers a refused call with HTTP 200 and ok:false; the clients mark the message failed
+// on ok:false. "restricted_action" and "file_uploads_disabled" are documented error strings;
+// the notice text rides in response_metadata.messages, where Slack puts its own explanations.
+http_reply render_block(const exchange&, const chat_event& blocked, const notice& n) {
+  json::object o;
+  o["ok"] = false;
+  o["error"] = blocked.kind == event_kind::upload ? "file_uploads_disabled" : "restricted_action";
+  json::array msgs;
+  msgs.emplace_back("[ERROR] " + replies::text_of(n));
+  o["response_metadata"] = json::object{{"messages", std::move(msgs)}};
+  return replies::json_reply(200, o);
+}
+
+}  // namespace
+
+
 const decoder slack_web_decoder{
     .name = k_name,
     .app = k_app,
@@ -777,6 +796,10 @@ const decoder slack_web_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rewrite,
+    // session_of: null. The web client's token travels in the body (form or multipart field
+    // 'token'), so the head alone cannot give the key its events carry; Slack has no poll a
+    // notice could be injected into either (no strip / inject_notice: one message per call).
+    .render_block = render_block,
 };
 
 }  // namespace imcap::modules

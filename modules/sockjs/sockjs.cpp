@@ -8,6 +8,7 @@
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/session.hpp"
+#include "modules/replies.hpp"
 #include "modules/wire.hpp"
 
 namespace imcap::modules::sockjs {
@@ -56,6 +57,11 @@ struct context {
   std::string session_key;
   std::string user_key;  // session-store key of the learned DDP user, empty when stateless
 };
+
+// Marks a SockJS session as DDP (Meteor, Rocket.Chat) for the notice shape (inject_notice).
+std::string ddp_key(std::string_view session_key) {
+  return "sockjs:ddp:" + std::string(session_key);
+}
 
 chat_event new_event(const context& c, std::string_view app) {
   chat_event e;
@@ -152,6 +158,9 @@ void decode_ddp(context& c, const json::value& v, const location& doc_at,
                 std::vector<chat_event>& out) {
   const auto& o = v.as_object();
   const std::string msg = str(o, "msg");
+  if ((msg == "connect" || msg == "method") && c.dir == direction::outbound &&
+      &c.d == &sockjs_decoder && c.x.sessions != nullptr && !c.session_key.empty())
+    c.x.sessions->put(ddp_key(c.session_key), "1");
   if (msg == "method" && c.dir == direction::outbound) {
     const std::string method = str(o, "method");
     const json::value* params = o.if_contains("params");
@@ -570,6 +579,188 @@ decode_error rewrite_methodcall(std::string& body, const location& at,
   return {};
 }
 
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+namespace {
+
+// Removes element `key` ("/<i>") from a JSON array of strings.
+decode_error strip_array(std::string& text, std::string_view key) {
+  json::value v;
+  if (auto err = replies::parse(text, v)) return err;
+  if (!v.is_array()) return {errc::malformed_frame, "strip: messages are not a JSON array"};
+  const auto index = key.size() > 1 && key[0] == '/' ? replies::frame_index(key.substr(1))
+                                                      : std::optional<std::size_t>{};
+  auto& a = v.as_array();
+  if (!index || *index >= a.size())
+    return {errc::malformed_frame, "strip: no message " + std::string(key)};
+  a.erase(a.begin() + static_cast<std::ptrdiff_t>(*index));
+  text = json::serialize(v);  // "[]" when nothing is left: valid, answered 204
+  return {};
+}
+
+// The DDP error shape (DDP.md "Errors") Rocket.Chat clients show as a toast.
+json::object ddp_error(const notice& n) {
+  json::object e;
+  e["isClientSafe"] = true;
+  e["error"] = "error-action-not-allowed";
+  e["reason"] = replies::text_of(n);
+  e["message"] = replies::text_of(n) + " [error-action-not-allowed]";
+  e["errorType"] = "Meteor.Error";
+  return e;
+}
+
+// The message strings a notice becomes: for DDP sessions a method result error (when the
+// notice answers a call) and a stream-room-messages "changed" carrying a Rocket.Chat message
+// from imcap; otherwise one JSON chat object.
+std::vector<std::string> notice_messages(const notice& n, bool ddp) {
+  std::vector<std::string> out;
+  if (!ddp) {
+    out.push_back(json::serialize(replies::chat_object(n)));
+    return out;
+  }
+  if (!n.reply_to.empty()) {
+    json::object r;
+    r["msg"] = "result";
+    r["id"] = n.reply_to;
+    r["error"] = ddp_error(n);
+    out.push_back(json::serialize(r));
+  }
+  json::object m;
+  m["_id"] = replies::id_of(n);
+  m["rid"] = n.conversation_id;
+  m["msg"] = replies::text_of(n);
+  m["u"] = json::object{{"_id", replies::sender}, {"username", replies::sender}};
+  m["ts"] = json::object{{"$date", replies::notice_ms(n)}};
+  json::object fields;
+  fields["eventName"] = n.conversation_id;
+  fields["args"] = json::array{std::move(m)};
+  json::object changed;
+  changed["msg"] = "changed";
+  changed["collection"] = "stream-room-messages";
+  changed["id"] = "id";
+  changed["fields"] = std::move(fields);
+  out.push_back(json::serialize(changed));
+  return out;
+}
+
+// Adds the strings to the last a[...] frame of an xhr / xhr_streaming / eventsource body, or
+// adds an a[...] frame (a lone heartbeat is replaced).
+decode_error add_to_frames(std::string& body, const std::vector<std::string>& msgs,
+                           bool eventsource) {
+  std::vector<frame_span> frames;
+  if (auto err = split_frames(body, limits{}, frames)) return err;
+  for (std::size_t i = frames.size(); i-- > 0;) {
+    const frame_span f = frames[i];
+    if (body[f.offset] != 'a') continue;
+    json::value v;
+    if (auto err = replies::parse(std::string_view(body).substr(f.offset + 1, f.length - 1), v))
+      return err;
+    if (!v.is_array()) return {errc::malformed_frame, "sockjs: a-frame is not an array"};
+    for (const auto& s : msgs) v.as_array().emplace_back(json::string(s));
+    body.replace(f.offset + 1, f.length - 1, json::serialize(v));
+    return {};
+  }
+  json::array a;
+  for (const auto& s : msgs) a.emplace_back(json::string(s));
+  const std::string frame = "a" + json::serialize(a);
+  if (frames.size() == 1 && body[frames[0].offset] == 'h' && !eventsource) {
+    body.replace(frames[0].offset, frames[0].length, frame);
+    return {};
+  }
+  if (eventsource)
+    body += "data: " + frame + "\r\n\r\n";
+  else
+    body += frame + "\n";
+  return {};
+}
+
+}  // namespace
+
+std::string session_of(const request_head& head) {
+  if (auto sp = parse_path(head.path)) return wire::short_digest(sp->session);
+  return {};
+}
+
+http_reply render_block(const exchange& x, const chat_event&, const notice&) {
+  // What the server answers an accepted send (xhr_send 204, jsonp_send 200 "ok"): any other
+  // answer makes sockjs-client close the session. The error goes out through inject_notice.
+  const auto sp = parse_path(x.request.head.path);
+  if (sp && sp->transport == "jsonp_send")
+    return replies::body_reply(200, "text/plain; charset=UTF-8", "ok");
+  return replies::body_reply(204, "text/plain; charset=UTF-8", "");
+}
+
+decode_error strip(std::string& body, const location& at) {
+  if (at.path.empty()) return {errc::malformed_frame, "strip: empty location"};
+  if (at.path[0].kind == layer_kind::form) {
+    if (at.path.size() < 2 || at.path[1].kind != layer_kind::json)
+      return {errc::malformed_frame, "strip: no message below the form field"};
+    std::vector<content::form_field> fields;
+    if (auto err = content::parse_form(body, limits{}, fields)) return err;
+    for (auto& f : fields) {
+      if (f.name != at.path[0].key) continue;
+      if (auto err = strip_array(f.value, at.path[1].key)) return err;
+      body = content::serialize_form(fields);
+      return {};
+    }
+    return {errc::malformed_form, "strip: no form field " + at.path[0].key};
+  }
+  if (at.path[0].kind != layer_kind::json)
+    return {errc::malformed_frame, "strip: location does not start at a message"};
+  std::string copy = body;
+  if (auto err = strip_array(copy, at.path[0].key)) return err;
+  body = std::move(copy);
+  return {};
+}
+
+// Appends the notice to a poll answer (xhr, xhr_streaming, eventsource, jsonp). A session that
+// spoke DDP (seen in this body or remembered from its sends) gets Rocket.Chat's
+// stream-room-messages shape, others a JSON chat object {"id","from":"imcap","text","room"}.
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  const auto sp = parse_path(x.request.head.path);
+  if (!sp || sp->transport == "xhr_send" || sp->transport == "jsonp_send" ||
+      sp->transport == "htmlfile")
+    return {errc::malformed_frame, "sockjs: notices go into poll answers only"};
+  bool ddp = false;
+  const std::string sk = session_of(x.request.head);
+  if (x.sessions != nullptr && !sk.empty()) ddp = x.sessions->get(ddp_key(sk)).has_value();
+  if (!ddp && body.find("\\\"msg\\\":") != std::string::npos) ddp = true;
+  const auto msgs = notice_messages(n, ddp);
+  if (sp->transport == "jsonp" || is_jsonp_response(body)) {
+    auto parts = split_jsonp(body, limits{});
+    if (!parts) return {errc::malformed_frame, "sockjs jsonp: response is not callback(\"...\")"};
+    if (!parts->second.empty() && parts->second[0] == 'o')
+      return {errc::malformed_frame, "sockjs jsonp: an open frame; the notice waits"};
+    std::string frame = parts->second;
+    if (frame.empty() || frame[0] != 'a') frame = "h";
+    if (auto err = add_to_frames(frame, msgs, false)) return err;
+    body = parts->first + "(" + json::serialize(json::string(frame)) + ");\r\n";
+    return {};
+  }
+  std::string copy = body;
+  if (auto err = add_to_frames(copy, msgs, sp->transport == "eventsource")) return err;
+  body = std::move(copy);
+  return {};
+}
+
+std::string session_of_methodcall(const request_head& head) {
+  if (auto tok = head.headers.get("X-Auth-Token")) return wire::short_digest(*tok);
+  return {};
+}
+
+// method.call's envelope around a DDP method result error: the web client shows the reason.
+http_reply render_block_methodcall(const exchange&, const chat_event& blocked, const notice& n) {
+  json::object r;
+  r["msg"] = "result";
+  r["id"] = std::string(blocked.attribute("ddp_id").value_or("0"));
+  r["error"] = ddp_error(n);
+  json::object o;
+  o["message"] = json::serialize(r);
+  o["success"] = true;
+  return replies::json_reply(200, o);
+}
+
 const decoder sockjs_decoder{
     .name = "sockjs",
     .app = "sockjs",
@@ -578,6 +769,10 @@ const decoder sockjs_decoder{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = &session_of,
+    .render_block = &render_block,
+    .strip = &strip,
+    .inject_notice = &inject_notice,
 };
 
 const decoder methodcall_decoder{
@@ -588,6 +783,10 @@ const decoder methodcall_decoder{
     .decode_request = &decode_methodcall_request,
     .decode_response = &decode_methodcall_response,
     .rewrite = &rewrite_methodcall,
+    .session_of = &session_of_methodcall,
+    .render_block = &render_block_methodcall,
+    // strip / inject_notice: null. One method call per request, answered by render_block;
+    // live delivery for these clients is DDP over SockJS or WebSocket, not this endpoint.
 };
 
 }  // namespace imcap::modules::sockjs

@@ -54,4 +54,18 @@ decode_error decode_methodcall_response(const exchange& x, std::vector<chat_even
 decode_error rewrite_methodcall(std::string& body, const location& at,
                                 std::string_view replacement);
 
+// Replies (modules/README.md, "Replies"). session_of: digest of the SockJS session id (path) /
+// X-Auth-Token (method.call). SockJS render_block: the accepted-send answer (204; jsonp_send
+// 200 "ok"), the notice follows by injection. strip: removes one message string from an
+// xhr_send / jsonp_send array ("[]" when none is left). inject_notice: appends message strings
+// to the poll answer's a[...] frame (or adds one): DDP sessions get a method result error for
+// notice::reply_to and a stream-room-messages "changed" from imcap; others a JSON chat object.
+// method.call render_block: {"message":"<DDP result with a Meteor.Error>","success":true}.
+std::string session_of(const request_head& head);
+http_reply render_block(const exchange& x, const chat_event& blocked, const notice& n);
+decode_error strip(std::string& body, const location& at);
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n);
+std::string session_of_methodcall(const request_head& head);
+http_reply render_block_methodcall(const exchange& x, const chat_event& blocked, const notice& n);
+
 }  // namespace imcap::modules::sockjs

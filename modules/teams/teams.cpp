@@ -9,6 +9,7 @@
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -461,6 +462,24 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
 
 }  // namespace
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  return session_key(head);
+}
+
+// chatsvc has no documented error body; the client marks the message "Failed to send" on any
+// 4xx with JSON. Never 2xx: the client would show the message as sent.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["errorCode"] = "Forbidden";
+  o["message"] = replies::text_of(n);
+  return replies::json_reply(403, o);
+}
+
+}  // namespace
+
+
 const decoder teams_chatsvc_decoder{
     .name = k_name,
     .app = k_app,
@@ -469,6 +488,10 @@ const decoder teams_chatsvc_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rest::rewrite_at,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip: null (one message per request). inject_notice: null. The old subscriptions/0/poll
+    // answer could carry one, but new Teams receives over trouter (WebSocket, invisible to ICAP).
 };
 
 }  // namespace imcap::modules

@@ -12,6 +12,7 @@
 #include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::telegram {
 
@@ -477,6 +478,26 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
 
 }  // namespace
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  std::string_view token, method;
+  if (!split_path(head.path, token, method)) return {};
+  return identify(token).session_key;
+}
+
+// The Bot API's own failure shape; bot libraries raise it as an error with the description.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  boost::json::object o;
+  o["ok"] = false;
+  o["error_code"] = 403;
+  o["description"] = "Forbidden: " + replies::text_of(n);
+  return replies::json_reply(403, o);
+}
+
+}  // namespace
+
+
 const decoder bot_decoder{
     .name = transport,
     .app = app_id,
@@ -485,6 +506,10 @@ const decoder bot_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rewrite,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip: null (one message per call). inject_notice: null: getUpdates is read by the bot
+    // program, not by a person, and a made-up update would be acted upon as a real one.
 };
 
 }  // namespace imcap::modules::telegram

@@ -10,6 +10,7 @@
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -237,6 +238,26 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
 
 }  // namespace
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  return wire::authorization_digest(head.headers);
+}
+
+// Webex API errors: {"message", "errors": [{"description"}], "trackingId"}.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["message"] = replies::text_of(n);
+  json::array errors;
+  errors.emplace_back(json::object{{"description", replies::text_of(n)}});
+  o["errors"] = std::move(errors);
+  o["trackingId"] = replies::id_of(n);
+  return replies::json_reply(403, o);
+}
+
+}  // namespace
+
+
 const decoder webex_decoder{
     .name = k_name,
     .app = k_app,
@@ -245,6 +266,9 @@ const decoder webex_decoder{
     .decode_request = decode_request,
     .decode_response = decode_response,
     .rewrite = rewrite,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip / inject_notice: null. One message per request; the public API has no poll.
 };
 
 }  // namespace imcap::modules

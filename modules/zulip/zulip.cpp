@@ -9,6 +9,7 @@
 #include "modules/content/rewrite.hpp"
 #include "modules/polling/common.hpp"
 #include "modules/wire.hpp"
+#include "modules/replies.hpp"
 
 namespace imcap::modules::zulip {
 
@@ -396,6 +397,89 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   return content::rewrite_path(body, at.path, replacement, limits{});
 }
 
+namespace {
+
+std::string session_of(const request_head& head) {
+  if (auto q = head.query_param("queue_id")) return wire::short_digest(*q);
+  return {};
+}
+
+// Zulip's error JSON; the web client shows msg beside the failed message.
+http_reply render_block(const exchange&, const chat_event&, const notice& n) {
+  json::object o;
+  o["result"] = "error";
+  o["msg"] = replies::text_of(n);
+  o["code"] = "BAD_REQUEST";
+  return replies::json_reply(400, o);
+}
+
+// A "message" event appended to an events poll answer. Its event id is the highest id the client
+// already has: the highest in this answer, else the last_event_id it acknowledged (-1 at the
+// start). So the client's last_event_id does not move past an event the server has not sent,
+// and the server's queue is not trimmed by it. The message id is 2^52 plus the notice time in
+// milliseconds modulo 2^40: above any real message id, so it sorts last and never replaces one.
+// Stream conversations get the topic "imcap"; a conversation of comma-separated e-mail
+// addresses becomes a direct message with those recipients.
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (endpoint_of(x.request.head) != endpoint::events)
+    return {errc::malformed_frame, "zulip: notices go into events answers only"};
+  if (n.conversation_id.empty()) return {errc::malformed_frame, "zulip: the notice names no conversation"};
+  json::value v;
+  if (auto err = replies::parse(body, v)) return err;
+  json::array* events = nullptr;
+  if (v.is_object())
+    if (auto* e = v.as_object().if_contains("events"); e && e->is_array()) events = &e->as_array();
+  if (events == nullptr) return {errc::malformed_json, "zulip: answer has no events list"};
+  std::int64_t event_id = -1;
+  if (auto q = x.request.head.query_param("last_event_id"))
+    if (auto id = wire::to_i64(*q)) event_id = *id;
+  bool seen = false;
+  for (const auto& e : *events)
+    if (auto id = wire::int_at(e, "/id"); id && (!seen || *id > event_id)) {
+      event_id = *id;
+      seen = true;
+    }
+  json::object m;
+  const std::int64_t ms = replies::notice_ms(n);
+  m["id"] = (std::int64_t{1} << 52) + (ms & ((std::int64_t{1} << 40) - 1));
+  m["sender_email"] = replies::sender;
+  m["sender_full_name"] = replies::sender;
+  m["sender_id"] = 0;
+  m["content"] = replies::html_paragraph(replies::text_of(n));
+  m["content_type"] = "text/html";
+  m["timestamp"] = ms / 1000;
+  if (n.conversation_id.find('@') != std::string::npos) {
+    json::array to;
+    std::size_t pos = 0;
+    for (int k = 0; k < 256; ++k) {
+      const std::size_t comma = n.conversation_id.find(',', pos);
+      to.emplace_back(json::object{
+          {"email", n.conversation_id.substr(pos, comma == std::string::npos ? std::string::npos
+                                                                             : comma - pos)}});
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    m["type"] = "private";
+    m["display_recipient"] = std::move(to);
+    m["subject"] = "";
+  } else {
+    m["type"] = "stream";
+    m["display_recipient"] = n.conversation_id;
+    m["subject"] = replies::sender;
+  }
+  json::object ev;
+  ev["type"] = "message";
+  ev["id"] = event_id;
+  ev["flags"] = json::array{};
+  ev["message"] = std::move(m);
+  events->emplace_back(std::move(ev));
+  body = json::serialize(v);
+  return {};
+}
+
+}  // namespace
+
+
 const decoder zulip_decoder{
     .name = "zulip",
     .app = "zulip",
@@ -404,6 +488,10 @@ const decoder zulip_decoder{
     .decode_request = &decode_request,
     .decode_response = &decode_response,
     .rewrite = &rewrite,
+    .session_of = session_of,
+    .render_block = render_block,
+    // strip: null (one message per request).
+    .inject_notice = inject_notice,
 };
 
 }  // namespace imcap::modules::zulip
