@@ -1042,8 +1042,11 @@ class imcap_exchange final : public icap::exchange {
     auto kind = modules::notice::kind::block;
     auto n = make_notice(kind, j.message.empty() ? policy_->block_message : j.message,
                          j.ev.conversation_id);
-    modules::http_reply r = decoder_->render_block != nullptr ? decoder_->render_block(x, j.ev, n)
-                                                              : fallback_block(*head_, n, rules);
+    // A browser navigation gets a page whatever the transport: the user is looking at the
+    // window, not at a script that would read the protocol's error.
+    modules::http_reply r = decoder_->render_block != nullptr && !is_navigation(*head_)
+                                ? decoder_->render_block(x, j.ev, n)
+                                : fallback_block(*head_, n, rules);
     auto m = response_message(r, *head_);
     co_return finish(icap::reply::replace(std::move(m), std::string(verdict_word(act))),
                      decoder_->app, rules);
