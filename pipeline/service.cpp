@@ -30,6 +30,7 @@
 #include "modules/apps/classify_app.hpp"
 #include "modules/content/codings.hpp"
 #include "modules/registry.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "signatures/scanner.hpp"
 
@@ -401,6 +402,8 @@ void apply_policy(const policy_settings& p, const subject& who, judged& j) {
       }
     }
     if (h.where == signatures::part::app && app_allowed) act = action::allow;
+    // The pack's message is written for the user; a policy rule's replaces it.
+    if (message.empty()) message = h.message;
     rec.action = std::string(to_string(act));
     bool enforce_it = !h.monitor && !p.monitor && act > action::log;
     rec.monitor = !enforce_it && act > action::log;
@@ -642,6 +645,9 @@ class imcap_exchange final : public icap::exchange {
       if (auto g = tx.request.headers.get(policy_->groups_header)) split_groups(*g);
     }
     add_directory_groups(who_.user);
+    if (!policy_->transaction_header.empty()) {
+      if (auto v = tx.request.headers.get(policy_->transaction_header)) xaction_ = std::string(*v);
+    }
   }
 
   asio::awaitable<icap::reply> on_preview(std::string_view preview, bool complete) override {
@@ -652,8 +658,11 @@ class imcap_exchange final : public icap::exchange {
     if (app_) co_return co_await judge_app();
     bool decodes =
         reqmod_ ? decoder_->decode_request != nullptr : decoder_->decode_response != nullptr;
-    if (!reqmod_ && decoder_->inject_notice != nullptr && decoder_->session_of != nullptr) {
-      poll_session_ = decoder_->session_of(*head_);
+    if (!reqmod_ && decoder_->inject_notice != nullptr) {
+      if (decoder_->session_of != nullptr) poll_session_ = decoder_->session_of(*head_);
+      if (poll_session_.empty() && !xaction_.empty()) {
+        if (auto k = core_->sessions.get("imcap:xaction:" + xaction_)) poll_session_ = *k;
+      }
       if (!poll_session_.empty() && core_->notices.has(poll_session_)) inject_ = true;
     }
     if (!reqmod_ && !tx_.request.http_response) co_return icap::reply::unmodified("pass");
@@ -1013,6 +1022,7 @@ class imcap_exchange final : public icap::exchange {
       auto s = decoder_->session_of(*head_);
       if (!s.empty()) return s;
     }
+    if (!body_session_.empty()) return body_session_;
     return ev.session_key;
   }
 
@@ -1042,6 +1052,7 @@ class imcap_exchange final : public icap::exchange {
     auto kind = modules::notice::kind::block;
     auto n = make_notice(kind, j.message.empty() ? policy_->block_message : j.message,
                          j.ev.conversation_id);
+    n.reply_to = modules::replies::call_id_of(j.ev);
     // A browser navigation gets a page whatever the transport: the user is looking at the
     // window, not at a script that would read the protocol's error.
     modules::http_reply r = decoder_->render_block != nullptr && !is_navigation(*head_)
@@ -1093,6 +1104,13 @@ class imcap_exchange final : public icap::exchange {
           decode_problem = e.message();
         }
       }
+    }
+    if (reqmod_ && decoder_->session_of_exchange != nullptr && !decode_failed) {
+      // The session is named in this body only: remember it for the RESPMOD of the same
+      // exchange, whose answer is where a notice can go.
+      body_session_ = decoder_->session_of_exchange(x);
+      if (!body_session_.empty() && !xaction_.empty())
+        core_->sessions.put("imcap:xaction:" + xaction_, body_session_);
     }
     std::vector<judged> js(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) js[i].ev = std::move(events[i]);
@@ -1158,7 +1176,9 @@ class imcap_exchange final : public icap::exchange {
         auto kind = j.act == action::warn     ? modules::notice::kind::warn
                     : j.act == action::redact ? modules::notice::kind::redact
                                               : modules::notice::kind::block;
-        queue_notice(session, make_notice(kind, j.message, j.ev.conversation_id));
+        auto n = make_notice(kind, j.message, j.ev.conversation_id);
+        if (kind == modules::notice::kind::block) n.reply_to = modules::replies::call_id_of(j.ev);
+        queue_notice(session, std::move(n));
       }
       if (p.disclaimer_period.count() > 0 && j.ev.direction == modules::direction::outbound) {
         std::string me = who_.user.empty() ? j.ev.sender.id : who_.user;
@@ -1262,6 +1282,8 @@ class imcap_exchange final : public icap::exchange {
   subject who_;
   bool inject_ = false;
   std::string poll_session_;
+  std::string xaction_;       // the REQMOD/RESPMOD correlation id (policy.transaction_header)
+  std::string body_session_;  // REQMOD: session_of_exchange of this request, when it has one
   std::vector<std::pair<judged*, archive::rule_hit>> uploaded_hits_;
 };
 
