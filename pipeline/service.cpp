@@ -660,8 +660,11 @@ class imcap_exchange final : public icap::exchange {
         reqmod_ ? decoder_->decode_request != nullptr : decoder_->decode_response != nullptr;
     if (!reqmod_ && decoder_->inject_notice != nullptr) {
       if (decoder_->session_of != nullptr) poll_session_ = decoder_->session_of(*head_);
-      if (poll_session_.empty() && !xaction_.empty()) {
-        if (auto k = core_->sessions.get("imcap:xaction:" + xaction_)) poll_session_ = *k;
+      if (poll_session_.empty() && decoder_->session_of_exchange != nullptr) {
+        std::optional<std::string> k;
+        if (!xaction_.empty()) k = core_->sessions.get("imcap:xaction:" + xaction_);
+        if (!k) k = core_->sessions.get(client_key());
+        if (k) poll_session_ = *k;
       }
       if (!poll_session_.empty() && core_->notices.has(poll_session_)) inject_ = true;
     }
@@ -1016,6 +1019,12 @@ class imcap_exchange final : public icap::exchange {
   }
 
   // The session a notice for `ev` is queued under, or "" when the transport cannot show it.
+  // The latest body-named session of this client, user, transport and host.
+  std::string client_key() const {
+    return "imcap:client:" + std::string(decoder_->name) + "\x1f" + tx_.client.client_ip + "\x1f" +
+           tx_.client.user + "\x1f" + head_->host;
+  }
+
   std::string notice_session(const modules::chat_event& ev) const {
     if (decoder_->inject_notice == nullptr) return {};
     if (decoder_->session_of != nullptr) {
@@ -1109,8 +1118,12 @@ class imcap_exchange final : public icap::exchange {
       // The session is named in this body only: remember it for the RESPMOD of the same
       // exchange, whose answer is where a notice can go.
       body_session_ = decoder_->session_of_exchange(x);
-      if (!body_session_.empty() && !xaction_.empty())
-        core_->sessions.put("imcap:xaction:" + xaction_, body_session_);
+      if (!body_session_.empty()) {
+        if (!xaction_.empty()) core_->sessions.put("imcap:xaction:" + xaction_, body_session_);
+        // Without the xaction header: the client's latest session of this transport and host
+        // (a second session from the same client and user may then get the other's notice).
+        core_->sessions.put(client_key(), body_session_);
+      }
     }
     std::vector<judged> js(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) js[i].ev = std::move(events[i]);

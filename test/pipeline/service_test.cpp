@@ -468,6 +468,14 @@ TEST_CASE("BOSH: a warning reaches the answer of the same exchange through the x
   REQUIRE(r.status == 200);
   CHECK(r.body.find("Please check your organisation") != std::string::npos);
   CHECK(r.body.find("bob@example.com") != std::string::npos);
+  // Without the header (Squid not configured for it): the client's latest session.
+  c.send(reqmod(req, body, "X-Client-Username: alice\r\nX-Client-IP: 10.0.0.9\r\n"));
+  CHECK(c.read_response().status == 204);
+  c.send(respmod(req + "Content-Length: 0\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n",
+                 "<body xmlns='http://jabber.org/protocol/httpbind'/>",
+                 "X-Client-Username: alice\r\nX-Client-IP: 10.0.0.9\r\n"));
+  CHECK(c.read_response().body.find("Please check your organisation") != std::string::npos);
 }
 
 TEST_CASE("disclaimer: once per period per user and conversation") {
