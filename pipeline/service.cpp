@@ -834,7 +834,7 @@ class imcap_exchange final : public icap::exchange {
     }
     add_directory_groups(ev.sender.id);
     for (auto& a : ev.attachments) {
-      if (a.ref.empty() || !a.sha256.empty()) continue;
+      if (a.ref.empty() || !a.bytes.empty()) continue;  // bytes here: scanned here
       auto rec = st.get("imcap:upload:" + a.ref);
       if (!rec) continue;
       // "sha256\tsize\tname\tmedia_type\tworst action\trule ids"
@@ -846,9 +846,9 @@ class imcap_exchange final : public icap::exchange {
         if (tab == std::string_view::npos) break;
         v.remove_prefix(tab + 1);
       }
-      if (f.size() < 6) continue;
+      if (f.size() < 6 || (!a.sha256.empty() && a.sha256 != f[0])) continue;
       a.sha256 = f[0];
-      if (!f[1].empty()) a.size = std::strtoull(f[1].c_str(), nullptr, 10);
+      if (!f[1].empty() && !a.size) a.size = std::strtoull(f[1].c_str(), nullptr, 10);
       if (a.name.empty()) a.name = f[2];
       if (a.media_type.empty()) a.media_type = f[3];
       if (!f[5].empty()) {

@@ -21,6 +21,7 @@
 #include "icap/icap_client.hpp"
 #include "icap/server.hpp"
 #include "modules/content/codings.hpp"
+#include "modules/event.hpp"
 #include "pipeline/service.hpp"
 #include "pipeline/settings.hpp"
 #include "signatures/engine.hpp"
@@ -505,6 +506,79 @@ TEST_CASE("disclaimer: once per period per user and conversation") {
   f.now += std::chrono::hours(25);
   send("next day");
   CHECK(poll().body.find("All chats are archived.") != std::string::npos);
+}
+
+TEST_CASE("an upload and the message that references it later are tied in the archive") {
+  fixture f;
+  icap_client c(f.port);
+  const std::string auth = "Authorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
+  const std::string content = "quarterly report, warnword inside\n";
+  // 1. The client asks for an upload URL; the answer names the file id.
+  const std::string ask =
+      "POST https://slack.com/api/files.getUploadURLExternal HTTP/1.1\r\n"
+      "Host: slack.com\r\n" +
+      auth + "Content-Type: application/x-www-form-urlencoded\r\n";
+  std::string ask_body = "filename=q3.txt&length=" + std::to_string(content.size());
+  c.send(reqmod(ask, ask_body));
+  REQUIRE(c.read_response().status == 204);
+  c.send(respmod(
+      ask + "Content-Length: " + std::to_string(ask_body.size()) + "\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n",
+      R"({"ok": true, "upload_url": "https://files.slack.com/upload/v1/CwABAAAAXAoAAZnKg6Pipe", "file_id": "F044PIPE01"})"));
+  REQUIRE(c.read_response().status == 204);
+  // 2. The bytes go to the upload URL: scanned (a warn hit), stored.
+  c.send(
+      reqmod("POST https://files.slack.com/upload/v1/CwABAAAAXAoAAZnKg6Pipe HTTP/1.1\r\n"
+             "Host: files.slack.com\r\nContent-Type: text/plain\r\n",
+             content));
+  REQUIRE(c.read_response().status == 204);
+  // 3. The message that shares the file.
+  c.send(reqmod(
+      "POST https://slack.com/api/files.completeUploadExternal HTTP/1.1\r\n"
+      "Host: slack.com\r\n" +
+          auth + "Content-Type: application/json; charset=utf-8\r\n",
+      R"({"files": [{"id": "F044PIPE01", "title": "Q3.txt"}], "channel_id": "C0NF841BK", "initial_comment": "see attached"})"));
+  REQUIRE(c.read_response().status == 204);
+  archive::query q;
+  q.conversation = "C0NF841BK";
+  auto recs = f.archived(q);
+  REQUIRE(recs.size() == 1);
+  const auto& m = recs[0];
+  CHECK(m.kind == "message");
+  CHECK(m.text == "see attached");
+  REQUIRE(m.attachments.size() == 1);
+  CHECK(m.attachments[0].sha256 == modules::sha256_hex(content));
+  // The upload's hit travels with the message that shared the file.
+  CHECK(std::any_of(m.hits.begin(), m.hits.end(), [](const archive::rule_hit& h) {
+    return h.rule_id == "t.warn" && h.detail.find("F044PIPE01") != std::string::npos;
+  }));
+  CHECK(m.verdict == "warn");
+  CHECK(f.store->attachment_content(m.attachments[0].sha256) == content);
+}
+
+TEST_CASE("RESPMOD: inbound messages are archived; an inbound block is masked in place") {
+  fixture f;
+  icap_client c(f.port);
+  const std::string req =
+      "GET https://acme.slack.com/api/conversations.history?channel=C0HIST HTTP/1.1\r\n"
+      "Host: acme.slack.com\r\nAuthorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
+  std::string body =
+      R"({"ok": true, "messages": [{"type": "message", "user": "U1", "text": "fine text", "ts": "1512085950.000216"}, {"type": "message", "user": "U2", "text": "forbiddenword here", "ts": "1512104434.000490"}]})";
+  c.send(
+      respmod(req, "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n", body));
+  auto r = c.read_response();
+  REQUIRE(r.status == 200);
+  auto v = boost::json::parse(r.body);
+  auto& msgs = v.at("messages").as_array();
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[0].at("text").as_string() == "fine text");
+  CHECK(std::string(msgs[1].at("text").as_string()).find("forbiddenword") == std::string::npos);
+  CHECK(header_value(r.res_head, "Content-Length") == std::to_string(r.body.size()));
+  archive::query q;
+  q.conversation = "C0HIST";
+  auto recs = f.archived(q);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[0].direction == "inbound");
 }
 
 TEST_CASE("quarantine: blocked, and archived as held with the message") {
