@@ -90,8 +90,8 @@ struct decoder {
   // `blocked` is refused: the protocol's own error shape (Slack ok:false, Matrix M_FORBIDDEN,
   // Teams 403 JSON, Bayeux 403::, MSN NAK, ...), so the client shows an error and neither
   // hangs nor reconnects in a loop.
-  http_reply (*render_block)(const exchange& x, const chat_event& blocked, const notice& n) =
-      nullptr;
+  http_reply (*render_block)(const exchange& x, const chat_event& blocked,
+                             const notice& n) = nullptr;
   // Polling transports that batch several messages in one request body: removes the frame
   // or stanza holding `at` (an event's text_at) and leaves the rest valid, so the other
   // messages still go out. Error (body untouched) when it cannot.

@@ -86,6 +86,21 @@ std::vector<std::string> validate_table(std::span<const decoder> t) {
     if (d.classify == nullptr) problems.push_back(who + ": no classify function");
     if (d.decode_request == nullptr && d.decode_response == nullptr)
       problems.push_back(who + ": neither decode_request nor decode_response");
+    // Replies (decoder.hpp, modules/README.md "Replies").
+    if (d.decode_request != nullptr && d.render_block == nullptr)
+      problems.push_back(who + ": decodes outbound messages but has no render_block");
+    if (d.strip != nullptr && d.decode_request == nullptr)
+      problems.push_back(who + ": strip without decode_request (strip takes its locations)");
+    if (d.inject_notice != nullptr && d.decode_response == nullptr)
+      problems.push_back(who + ": inject_notice without decode_response (answers not read)");
+    if (d.inject_notice != nullptr && d.session_of == nullptr && d.session_of_exchange == nullptr)
+      problems.push_back(who +
+                         ": inject_notice without session_of or session_of_exchange "
+                         "(a queued notice could never find its poll)");
+    if (d.strip != nullptr && d.inject_notice == nullptr)
+      problems.push_back(who +
+                         ": strip without inject_notice (the user would never learn "
+                         "that a message was removed)");
   }
   return problems;
 }

@@ -15,8 +15,11 @@ namespace imcap::modules {
 std::span<const decoder> decoders() noexcept;
 
 // Checks the table: names unique and non-empty, app and family set, classify present, at least
-// one of decode_request / decode_response. Returns one line per problem (empty when sound).
-// imcapd refuses to start, and a unit test fails, when it is not empty.
+// one of decode_request / decode_response; and the reply hooks: a decoder of outbound messages
+// has render_block, strip comes with decode_request and inject_notice, inject_notice with
+// decode_response and a way to find the session (session_of or session_of_exchange). Returns one
+// line per problem (empty when sound). imcapd refuses to start, and a unit test fails, when it is
+// not empty.
 std::vector<std::string> validate_table(std::span<const decoder> table);
 
 // The first decoder whose classify accepts the head, or nullptr (not chat: answer 204 from the

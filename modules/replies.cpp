@@ -29,13 +29,20 @@ std::string id_of(const notice& n) {
 
 std::string reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Payload Too Large";
+    default:
+      return "Error";
   }
 }
 
@@ -128,8 +135,8 @@ std::string html_paragraph(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     const std::size_t nl = text.find('\n', start);
-    const std::string line(text.substr(start, nl == std::string_view::npos ? text.size() - start
-                                                                            : nl - start));
+    const std::string line(
+        text.substr(start, nl == std::string_view::npos ? text.size() - start : nl - start));
     if (!line.empty()) p.append_child(pugi::node_pcdata).set_value(line.c_str());
     if (nl == std::string_view::npos) break;
     p.append_child("br");

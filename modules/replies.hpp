@@ -56,8 +56,8 @@ std::optional<std::string_view> first_key(const location& at, layer_kind k) noex
 // `text` escaped as XML/HTML character data by pugixml ("a<b&c" -> "a&lt;b&amp;c").
 std::string xml_escape(std::string_view text);
 
-// `text` as one HTML paragraph, escaped by pugixml, each newline a <br />:
-// "a<b\nc" -> "<p>a&lt;b<br />c</p>".
+// `text` as one HTML paragraph, escaped by pugixml, each newline a <br/>:
+// "a<b\nc" -> "<p>a&lt;b<br/>c</p>".
 std::string html_paragraph(std::string_view text);
 
 // A generic chat object the polling decoders' shape reader understands (polling/common.hpp):

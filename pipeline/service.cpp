@@ -30,6 +30,7 @@
 #include "modules/apps/classify_app.hpp"
 #include "modules/content/codings.hpp"
 #include "modules/registry.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "signatures/scanner.hpp"
 
@@ -401,6 +402,8 @@ void apply_policy(const policy_settings& p, const subject& who, judged& j) {
       }
     }
     if (h.where == signatures::part::app && app_allowed) act = action::allow;
+    // The pack's message is written for the user; a policy rule's replaces it.
+    if (message.empty()) message = h.message;
     rec.action = std::string(to_string(act));
     bool enforce_it = !h.monitor && !p.monitor && act > action::log;
     rec.monitor = !enforce_it && act > action::log;
@@ -642,6 +645,9 @@ class imcap_exchange final : public icap::exchange {
       if (auto g = tx.request.headers.get(policy_->groups_header)) split_groups(*g);
     }
     add_directory_groups(who_.user);
+    if (!policy_->transaction_header.empty()) {
+      if (auto v = tx.request.headers.get(policy_->transaction_header)) xaction_ = std::string(*v);
+    }
   }
 
   asio::awaitable<icap::reply> on_preview(std::string_view preview, bool complete) override {
@@ -652,8 +658,14 @@ class imcap_exchange final : public icap::exchange {
     if (app_) co_return co_await judge_app();
     bool decodes =
         reqmod_ ? decoder_->decode_request != nullptr : decoder_->decode_response != nullptr;
-    if (!reqmod_ && decoder_->inject_notice != nullptr && decoder_->session_of != nullptr) {
-      poll_session_ = decoder_->session_of(*head_);
+    if (!reqmod_ && decoder_->inject_notice != nullptr) {
+      if (decoder_->session_of != nullptr) poll_session_ = decoder_->session_of(*head_);
+      if (poll_session_.empty() && decoder_->session_of_exchange != nullptr) {
+        std::optional<std::string> k;
+        if (!xaction_.empty()) k = core_->sessions.get("imcap:xaction:" + xaction_);
+        if (!k) k = core_->sessions.get(client_key());
+        if (k) poll_session_ = *k;
+      }
       if (!poll_session_.empty() && core_->notices.has(poll_session_)) inject_ = true;
     }
     if (!reqmod_ && !tx_.request.http_response) co_return icap::reply::unmodified("pass");
@@ -822,7 +834,7 @@ class imcap_exchange final : public icap::exchange {
     }
     add_directory_groups(ev.sender.id);
     for (auto& a : ev.attachments) {
-      if (a.ref.empty() || !a.sha256.empty()) continue;
+      if (a.ref.empty() || !a.bytes.empty()) continue;  // bytes here: scanned here
       auto rec = st.get("imcap:upload:" + a.ref);
       if (!rec) continue;
       // "sha256\tsize\tname\tmedia_type\tworst action\trule ids"
@@ -834,9 +846,9 @@ class imcap_exchange final : public icap::exchange {
         if (tab == std::string_view::npos) break;
         v.remove_prefix(tab + 1);
       }
-      if (f.size() < 6) continue;
+      if (f.size() < 6 || (!a.sha256.empty() && a.sha256 != f[0])) continue;
       a.sha256 = f[0];
-      if (!f[1].empty()) a.size = std::strtoull(f[1].c_str(), nullptr, 10);
+      if (!f[1].empty() && !a.size) a.size = std::strtoull(f[1].c_str(), nullptr, 10);
       if (a.name.empty()) a.name = f[2];
       if (a.media_type.empty()) a.media_type = f[3];
       if (!f[5].empty()) {
@@ -1007,12 +1019,19 @@ class imcap_exchange final : public icap::exchange {
   }
 
   // The session a notice for `ev` is queued under, or "" when the transport cannot show it.
+  // The latest body-named session of this client, user, transport and host.
+  std::string client_key() const {
+    return "imcap:client:" + std::string(decoder_->name) + "\x1f" + tx_.client.client_ip + "\x1f" +
+           tx_.client.user + "\x1f" + head_->host;
+  }
+
   std::string notice_session(const modules::chat_event& ev) const {
     if (decoder_->inject_notice == nullptr) return {};
     if (decoder_->session_of != nullptr) {
       auto s = decoder_->session_of(*head_);
       if (!s.empty()) return s;
     }
+    if (!body_session_.empty()) return body_session_;
     return ev.session_key;
   }
 
@@ -1042,8 +1061,12 @@ class imcap_exchange final : public icap::exchange {
     auto kind = modules::notice::kind::block;
     auto n = make_notice(kind, j.message.empty() ? policy_->block_message : j.message,
                          j.ev.conversation_id);
-    modules::http_reply r = decoder_->render_block != nullptr ? decoder_->render_block(x, j.ev, n)
-                                                              : fallback_block(*head_, n, rules);
+    n.reply_to = modules::replies::call_id_of(j.ev);
+    // A browser navigation gets a page whatever the transport: the user is looking at the
+    // window, not at a script that would read the protocol's error.
+    modules::http_reply r = decoder_->render_block != nullptr && !is_navigation(*head_)
+                                ? decoder_->render_block(x, j.ev, n)
+                                : fallback_block(*head_, n, rules);
     auto m = response_message(r, *head_);
     co_return finish(icap::reply::replace(std::move(m), std::string(verdict_word(act))),
                      decoder_->app, rules);
@@ -1089,6 +1112,17 @@ class imcap_exchange final : public icap::exchange {
           decode_failed = true;
           decode_problem = e.message();
         }
+      }
+    }
+    if (reqmod_ && decoder_->session_of_exchange != nullptr && !decode_failed) {
+      // The session is named in this body only: remember it for the RESPMOD of the same
+      // exchange, whose answer is where a notice can go.
+      body_session_ = decoder_->session_of_exchange(x);
+      if (!body_session_.empty()) {
+        if (!xaction_.empty()) core_->sessions.put("imcap:xaction:" + xaction_, body_session_);
+        // Without the xaction header: the client's latest session of this transport and host
+        // (a second session from the same client and user may then get the other's notice).
+        core_->sessions.put(client_key(), body_session_);
       }
     }
     std::vector<judged> js(events.size());
@@ -1155,7 +1189,9 @@ class imcap_exchange final : public icap::exchange {
         auto kind = j.act == action::warn     ? modules::notice::kind::warn
                     : j.act == action::redact ? modules::notice::kind::redact
                                               : modules::notice::kind::block;
-        queue_notice(session, make_notice(kind, j.message, j.ev.conversation_id));
+        auto n = make_notice(kind, j.message, j.ev.conversation_id);
+        if (kind == modules::notice::kind::block) n.reply_to = modules::replies::call_id_of(j.ev);
+        queue_notice(session, std::move(n));
       }
       if (p.disclaimer_period.count() > 0 && j.ev.direction == modules::direction::outbound) {
         std::string me = who_.user.empty() ? j.ev.sender.id : who_.user;
@@ -1259,6 +1295,8 @@ class imcap_exchange final : public icap::exchange {
   subject who_;
   bool inject_ = false;
   std::string poll_session_;
+  std::string xaction_;       // the REQMOD/RESPMOD correlation id (policy.transaction_header)
+  std::string body_session_;  // REQMOD: session_of_exchange of this request, when it has one
   std::vector<std::pair<judged*, archive::rule_hit>> uploaded_hits_;
 };
 

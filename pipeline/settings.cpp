@@ -222,6 +222,8 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
       s.groups_header = string(file, n, key);
     } else if (key == "groups_separator") {
       s.groups_separator = nonempty(file, n, key);
+    } else if (key == "transaction_header") {
+      s.transaction_header = string(file, n, key);
     } else if (key == "redact_mask") {
       s.redact_mask = string(file, n, key);
     } else if (key == "redact_per_character") {

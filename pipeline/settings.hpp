@@ -83,6 +83,11 @@ struct policy_settings {
   archive_scope archive = archive_scope::all;
   std::string groups_header = "X-Authenticated-Groups";
   std::string groups_separator = ",";
+  // ICAP request header carrying an id shared by the REQMOD and RESPMOD of one HTTP exchange
+  // (Squid: adaptation_meta X-Imcap-Xaction "%master_xaction"). Transports whose session is
+  // named only in the request body (BOSH, Bayeux, MSN) need it to find the session of a poll
+  // answer. "" turns it off.
+  std::string transaction_header = "X-Imcap-Xaction";
   std::string redact_mask = "\u2588";  // "█"
   bool redact_per_character = true;    // one mask per character of the span, else one per span
   std::string block_message = "This message was blocked by your organisation's chat policy.";

@@ -519,8 +519,7 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
   if (std::string_view(root.attribute("type").value()) == "terminate")
     return {errc::malformed_frame, "bosh: the session is ending"};
   const std::string room = bare(n.conversation_id);
-  const bool groupchat =
-      x.sessions != nullptr && x.sessions->get(room_key(room)).has_value();
+  const bool groupchat = x.sessions != nullptr && x.sessions->get(room_key(room)).has_value();
   const std::string text = replies::text_of(n);
   if (!n.reply_to.empty()) {
     pugi::xml_node m = root.append_child("message");

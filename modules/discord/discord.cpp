@@ -8,10 +8,10 @@
 
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
+#include "modules/replies.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -262,7 +262,6 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
 }
 
 }  // namespace
-
 
 const decoder discord_decoder{
     .name = k_name,

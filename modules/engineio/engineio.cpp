@@ -6,9 +6,9 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules::engineio {
 
@@ -811,8 +811,8 @@ decode_error strip_payload(std::string& payload, std::string_view key) {
   if (text.size() >= 2 && text[0] == '4' && (text[1] == '5' || text[1] == '6')) {
     sio_header h;
     if (auto err = parse_sio_header(std::string_view(text).substr(1), h)) return err;
-    for (std::size_t k = 0; k < h.attachments && *index + count < packets.size() &&
-                            packets[*index + count].binary;
+    for (std::size_t k = 0;
+         k < h.attachments && *index + count < packets.size() && packets[*index + count].binary;
          ++k)
       ++count;
   }
@@ -906,7 +906,6 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
   body = std::move(out);
   return {};
 }
-
 
 const decoder socketio_decoder{
     .name = "socketio",

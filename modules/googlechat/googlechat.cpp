@@ -7,10 +7,10 @@
 
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
+#include "modules/replies.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -255,7 +255,6 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
 }
 
 }  // namespace
-
 
 const decoder google_chat_decoder{
     .name = k_name,

@@ -11,9 +11,9 @@
 #include "modules/content/json.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules::aim {
 

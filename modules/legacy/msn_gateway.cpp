@@ -396,7 +396,8 @@ http_reply render_block(const exchange& x, const chat_event& blocked, const noti
   http_reply r = replies::body_reply(200, "application/x-msn-messenger", "NAK " + trid + "\r\n");
   const std::string sid = x.request.head.query_param("SessionID").value_or("");
   if (!sid.empty())
-    r.headers.emplace_back("X-MSN-Messenger", "SessionID=" + sid + "; GW-IP=" + x.request.head.host);
+    r.headers.emplace_back("X-MSN-Messenger",
+                           "SessionID=" + sid + "; GW-IP=" + x.request.head.host);
   return r;
 }
 

@@ -7,9 +7,9 @@
 #include <boost/json.hpp>
 
 #include "modules/content/json.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules::matrix {
 
@@ -377,8 +377,6 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   return {};
 }
 
-
-
 std::string session_of(const request_head& head) {
   return session_key_of(head);
 }
@@ -430,8 +428,5 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
   body = json::serialize(v);
   return {};
 }
-
-
-
 
 }  // namespace imcap::modules::matrix

@@ -8,9 +8,9 @@
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules::mattermost {
 
@@ -367,6 +367,5 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
   o["status_code"] = 403;
   return replies::json_reply(403, o);
 }
-
 
 }  // namespace imcap::modules::mattermost

@@ -10,9 +10,9 @@
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
+#include "modules/replies.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules::rocketchat {
 
@@ -356,6 +356,5 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
   o["errorType"] = "error-action-not-allowed";
   return replies::json_reply(400, o);
 }
-
 
 }  // namespace imcap::modules::rocketchat

@@ -151,8 +151,7 @@ decode_error decode_classic_response(const exchange& x, std::vector<chat_event>&
       e.attributes.emplace_back("hub", content::string_at(m, "/H").value_or(""));
       e.attributes.emplace_back("method", content::string_at(m, "/M").value_or(""));
       if (x.sessions != nullptr && !session_key.empty())
-        x.sessions->put(receive_key(session_key), content::string_at(m, "/H").value_or("") +
-                                                      "\n" +
+        x.sessions->put(receive_key(session_key), content::string_at(m, "/H").value_or("") + "\n" +
                                                       content::string_at(m, "/M").value_or(""));
     } else {
       const auto shape = polling::read_chat_shape(m);
@@ -427,8 +426,7 @@ decode_error inject_notice_core(std::string& body, const exchange& x, const noti
   json::object inv;
   inv["type"] = 1;
   inv["target"] = target;
-  inv["arguments"] =
-      json::array{json::string(replies::sender), json::string(replies::text_of(n))};
+  inv["arguments"] = json::array{json::string(replies::sender), json::string(replies::text_of(n))};
   out += json::serialize(inv);
   out += record_separator;
   body = std::move(out);

@@ -9,10 +9,10 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/content/multipart.hpp"
+#include "modules/replies.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -786,7 +786,6 @@ http_reply render_block(const exchange&, const chat_event& blocked, const notice
 }
 
 }  // namespace
-
 
 const decoder slack_web_decoder{
     .name = k_name,

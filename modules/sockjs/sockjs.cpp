@@ -7,8 +7,8 @@
 #include "modules/content/form.hpp"
 #include "modules/content/json.hpp"
 #include "modules/polling/common.hpp"
-#include "modules/session.hpp"
 #include "modules/replies.hpp"
+#include "modules/session.hpp"
 #include "modules/wire.hpp"
 
 namespace imcap::modules::sockjs {
@@ -590,7 +590,7 @@ decode_error strip_array(std::string& text, std::string_view key) {
   if (auto err = replies::parse(text, v)) return err;
   if (!v.is_array()) return {errc::malformed_frame, "strip: messages are not a JSON array"};
   const auto index = key.size() > 1 && key[0] == '/' ? replies::frame_index(key.substr(1))
-                                                      : std::optional<std::size_t>{};
+                                                     : std::optional<std::size_t>{};
   auto& a = v.as_array();
   if (!index || *index >= a.size())
     return {errc::malformed_frame, "strip: no message " + std::string(key)};

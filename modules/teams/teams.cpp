@@ -6,10 +6,10 @@
 #include <boost/json.hpp>
 
 #include "modules/content/json.hpp"
+#include "modules/replies.hpp"
 #include "modules/rest/rest.hpp"
 #include "modules/session.hpp"
 #include "modules/wire.hpp"
-#include "modules/replies.hpp"
 
 namespace imcap::modules {
 namespace {
@@ -478,7 +478,6 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
 }
 
 }  // namespace
-
 
 const decoder teams_chatsvc_decoder{
     .name = k_name,

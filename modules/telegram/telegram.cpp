@@ -11,8 +11,8 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/content/xml.hpp"
-#include "modules/wire.hpp"
 #include "modules/replies.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::telegram {
 
@@ -496,7 +496,6 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
 }
 
 }  // namespace
-
 
 const decoder bot_decoder{
     .name = transport,

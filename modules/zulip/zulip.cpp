@@ -8,8 +8,8 @@
 #include "modules/content/multipart.hpp"
 #include "modules/content/rewrite.hpp"
 #include "modules/polling/common.hpp"
-#include "modules/wire.hpp"
 #include "modules/replies.hpp"
+#include "modules/wire.hpp"
 
 namespace imcap::modules::zulip {
 
@@ -423,7 +423,8 @@ http_reply render_block(const exchange&, const chat_event&, const notice& n) {
 decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
   if (endpoint_of(x.request.head) != endpoint::events)
     return {errc::malformed_frame, "zulip: notices go into events answers only"};
-  if (n.conversation_id.empty()) return {errc::malformed_frame, "zulip: the notice names no conversation"};
+  if (n.conversation_id.empty())
+    return {errc::malformed_frame, "zulip: the notice names no conversation"};
   json::value v;
   if (auto err = replies::parse(body, v)) return err;
   json::array* events = nullptr;
@@ -454,8 +455,8 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
     for (int k = 0; k < 256; ++k) {
       const std::size_t comma = n.conversation_id.find(',', pos);
       to.emplace_back(json::object{
-          {"email", n.conversation_id.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                             : comma - pos)}});
+          {"email", n.conversation_id.substr(
+                        pos, comma == std::string::npos ? std::string::npos : comma - pos)}});
       if (comma == std::string::npos) break;
       pos = comma + 1;
     }
@@ -478,7 +479,6 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
 }
 
 }  // namespace
-
 
 const decoder zulip_decoder{
     .name = "zulip",

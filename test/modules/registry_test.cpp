@@ -11,6 +11,18 @@ bool never(const request_head&) noexcept {
 decode_error nothing(const exchange&, std::vector<chat_event>&) {
   return {};
 }
+http_reply refuse(const exchange&, const chat_event&, const notice&) {
+  return {};
+}
+decode_error strip_none(std::string&, const location&) {
+  return {};
+}
+decode_error inject_none(std::string&, const exchange&, const notice&) {
+  return {};
+}
+std::string no_session(const request_head&) {
+  return {};
+}
 }  // namespace
 
 TEST_CASE("the built-in decoder table is sound") {
@@ -23,6 +35,7 @@ TEST_CASE("the built-in decoder table is sound") {
 
 TEST_CASE("validate_table names every problem") {
   decoder good{"a", "app", "fam", never, nothing, nullptr, nullptr};
+  good.render_block = refuse;
   decoder dup = good;
   decoder bad{"Bad Name", "", "", nullptr, nullptr, nullptr, nullptr};
   decoder unnamed{"", "x", "x", never, nullptr, nothing, nullptr};
@@ -37,6 +50,48 @@ TEST_CASE("validate_table names every problem") {
   CHECK(p[5].find("neither") != std::string::npos);
   CHECK(p[6].find("empty name") != std::string::npos);
   CHECK(validate_table(std::vector<decoder>{good}).empty());
+}
+
+TEST_CASE("validate_table checks the reply hooks") {
+  decoder d{"a", "app", "fam", never, nothing, nothing, nullptr};
+  d.render_block = refuse;
+  CHECK(validate_table(std::vector<decoder>{d}).empty());
+  auto only = [](const decoder& x) { return validate_table(std::vector<decoder>{x}); };
+  SECTION("outbound decoding needs render_block") {
+    decoder x = d;
+    x.render_block = nullptr;
+    auto p = only(x);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("render_block") != std::string::npos);
+  }
+  SECTION("inject_notice needs a session and decode_response") {
+    decoder x = d;
+    x.inject_notice = inject_none;
+    auto p = only(x);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("session_of") != std::string::npos);
+    x.session_of = no_session;
+    CHECK(only(x).empty());
+    x.decode_response = nullptr;
+    p = only(x);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("decode_response") != std::string::npos);
+  }
+  SECTION("strip needs decode_request and inject_notice") {
+    decoder x = d;
+    x.strip = strip_none;
+    auto p = only(x);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("inject_notice") != std::string::npos);
+    x.inject_notice = inject_none;
+    x.session_of = no_session;
+    CHECK(only(x).empty());
+    x.decode_request = nullptr;
+    x.render_block = nullptr;
+    p = only(x);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("strip without decode_request") != std::string::npos);
+  }
 }
 
 TEST_CASE("an unclassified request decodes to nothing") {

@@ -21,6 +21,7 @@
 #include "icap/icap_client.hpp"
 #include "icap/server.hpp"
 #include "modules/content/codings.hpp"
+#include "modules/event.hpp"
 #include "pipeline/service.hpp"
 #include "pipeline/settings.hpp"
 #include "signatures/engine.hpp"
@@ -302,7 +303,12 @@ TEST_CASE("a blocked Slack message: the client gets an error it can show, with C
 
 TEST_CASE("a browser navigation that is blocked gets an escaped HTML page") {
   pipeline::policy_settings p;
-  p.block_message = "<script>alert(1)</script> blocked";
+  pipeline::policy_rule rule;  // a policy message overrides the pack's
+  rule.id = "page";
+  rule.act = pipeline::action::block;
+  rule.match = {"t.block"};
+  rule.message = "<script>alert(1)</script> blocked";
+  p.rules.push_back(rule);
   p.archive = pipeline::archive_scope::off;
   options o;
   o.policy = p;
@@ -386,7 +392,7 @@ TEST_CASE("warn: delivered, and the notice is waiting for the session's next pol
   icap_client c(f.port);
   const std::string poll_q = "/socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC";
   std::string body =
-      R"(42["chat message",{"to":"room:finance","text":"warnword: pay DE89 3704 0044 0532 0130 00"}])";
+      R"(42["chat message",{"to":"room:finance","text":"warnword: see the report"}])";
   c.send(reqmod("POST " + poll_q +
                     "&t=N8hzxke HTTP/1.1\r\nHost: chat.example.com\r\n"
                     "Content-Type: text/plain;charset=UTF-8\r\n",
@@ -410,6 +416,169 @@ TEST_CASE("warn: delivered, and the notice is waiting for the session's next pol
       "GET http://chat.example.com" + poll_q + "&t=N8i1 HTTP/1.1\r\nHost: chat.example.com\r\n",
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", "2"));
   CHECK(c.read_response().status == 204);
+}
+
+TEST_CASE("Socket.IO batch: the blocked packet is stripped, the rest goes, a notice follows") {
+  fixture f;
+  icap_client c(f.port);
+  const std::string poll_q = "/socket.io/?EIO=4&transport=polling&sid=Zk3bS2a8xHq1YyAAAB";
+  std::string body =
+      "42[\"chat message\",{\"to\":\"room:ops\",\"text\":\"deploy at five\"}]\x1e"
+      "42[\"chat message\",{\"to\":\"room:ops\",\"text\":\"the forbiddenword\"}]";
+  c.send(reqmod("POST http://chat.example.com" + poll_q +
+                    "&t=a1 HTTP/1.1\r\n"
+                    "Host: chat.example.com\r\nContent-Type: text/plain;charset=UTF-8\r\n",
+                body, "X-Client-Username: alice\r\n"));
+  auto r = c.read_response();
+  REQUIRE(r.status == 200);
+  REQUIRE_FALSE(r.req_head.empty());  // forwarded, minus the blocked packet
+  CHECK(r.body.find("deploy at five") != std::string::npos);
+  CHECK(r.body.find("forbiddenword") == std::string::npos);
+  CHECK(header_value(r.req_head, "Content-Length") == std::to_string(r.body.size()));
+  // The sender learns it in the conversation on the next poll.
+  c.send(respmod("GET http://chat.example.com" + poll_q +
+                     "&t=a2 HTTP/1.1\r\n"
+                     "Host: chat.example.com\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", "2"));
+  auto p = c.read_response();
+  REQUIRE(p.status == 200);
+  CHECK(p.body.find("forbidden word") != std::string::npos);  // the rule's message
+  auto recs = f.archived();
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[0].verdict == "allow");
+  CHECK(recs[1].verdict == "block");
+}
+
+TEST_CASE("BOSH: a warning reaches the answer of the same exchange through the xaction id") {
+  fixture f;
+  icap_client c(f.port);
+  std::string body =
+      "<body rid='1249243562' sid='SomeSID-7e2a' xmlns='http://jabber.org/protocol/httpbind'>"
+      "<message to='bob@example.com' type='chat' id='m1'><body>warnword inside</body></message>"
+      "</body>";
+  const std::string req =
+      "POST http://chat.example.com/http-bind HTTP/1.1\r\nHost: chat.example.com\r\n"
+      "Content-Type: text/xml; charset=utf-8\r\n";
+  c.send(reqmod(req, body, "X-Client-Username: alice\r\nX-Imcap-Xaction: 7731\r\n"));
+  CHECK(c.read_response().status == 204);
+  c.send(respmod(req + "Content-Length: " + std::to_string(body.size()) + "\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n",
+                 "<body xmlns='http://jabber.org/protocol/httpbind'/>",
+                 "X-Imcap-Xaction: 7731\r\n"));
+  auto r = c.read_response();
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("Please check your organisation") != std::string::npos);
+  CHECK(r.body.find("bob@example.com") != std::string::npos);
+  // Without the header (Squid not configured for it): the client's latest session.
+  c.send(reqmod(req, body, "X-Client-Username: alice\r\nX-Client-IP: 10.0.0.9\r\n"));
+  CHECK(c.read_response().status == 204);
+  c.send(respmod(req + "Content-Length: 0\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n",
+                 "<body xmlns='http://jabber.org/protocol/httpbind'/>",
+                 "X-Client-Username: alice\r\nX-Client-IP: 10.0.0.9\r\n"));
+  CHECK(c.read_response().body.find("Please check your organisation") != std::string::npos);
+}
+
+TEST_CASE("disclaimer: once per period per user and conversation") {
+  options o;
+  o.policy.disclaimer_period = std::chrono::hours(24);
+  o.policy.disclaimer_message = "All chats are archived.";
+  fixture f(o);
+  icap_client c(f.port);
+  const std::string q = "/socket.io/?EIO=4&transport=polling&sid=DiscLaimer0001";
+  auto send = [&](const std::string& text) {
+    c.send(reqmod("POST http://chat.example.com" + q +
+                      " HTTP/1.1\r\nHost: chat.example.com\r\n"
+                      "Content-Type: text/plain;charset=UTF-8\r\n",
+                  "42[\"chat message\",{\"to\":\"room:ops\",\"text\":\"" + text + "\"}]",
+                  "X-Client-Username: alice\r\n"));
+    REQUIRE(c.read_response().status == 204);
+  };
+  auto poll = [&] {
+    c.send(respmod("GET http://chat.example.com" + q + " HTTP/1.1\r\nHost: chat.example.com\r\n",
+                   "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", "2"));
+    return c.read_response();
+  };
+  send("hello");
+  CHECK(poll().body.find("All chats are archived.") != std::string::npos);
+  send("hello again");
+  CHECK(poll().status == 204);  // within the period: nothing new
+  f.now += std::chrono::hours(25);
+  send("next day");
+  CHECK(poll().body.find("All chats are archived.") != std::string::npos);
+}
+
+TEST_CASE("an upload and the message that references it later are tied in the archive") {
+  fixture f;
+  icap_client c(f.port);
+  const std::string auth = "Authorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
+  const std::string content = "quarterly report, warnword inside\n";
+  // 1. The client asks for an upload URL; the answer names the file id.
+  const std::string ask =
+      "POST https://slack.com/api/files.getUploadURLExternal HTTP/1.1\r\n"
+      "Host: slack.com\r\n" +
+      auth + "Content-Type: application/x-www-form-urlencoded\r\n";
+  std::string ask_body = "filename=q3.txt&length=" + std::to_string(content.size());
+  c.send(reqmod(ask, ask_body));
+  REQUIRE(c.read_response().status == 204);
+  c.send(respmod(
+      ask + "Content-Length: " + std::to_string(ask_body.size()) + "\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n",
+      R"({"ok": true, "upload_url": "https://files.slack.com/upload/v1/CwABAAAAXAoAAZnKg6Pipe", "file_id": "F044PIPE01"})"));
+  REQUIRE(c.read_response().status == 204);
+  // 2. The bytes go to the upload URL: scanned (a warn hit), stored.
+  c.send(
+      reqmod("POST https://files.slack.com/upload/v1/CwABAAAAXAoAAZnKg6Pipe HTTP/1.1\r\n"
+             "Host: files.slack.com\r\nContent-Type: text/plain\r\n",
+             content));
+  REQUIRE(c.read_response().status == 204);
+  // 3. The message that shares the file.
+  c.send(reqmod(
+      "POST https://slack.com/api/files.completeUploadExternal HTTP/1.1\r\n"
+      "Host: slack.com\r\n" +
+          auth + "Content-Type: application/json; charset=utf-8\r\n",
+      R"({"files": [{"id": "F044PIPE01", "title": "Q3.txt"}], "channel_id": "C0NF841BK", "initial_comment": "see attached"})"));
+  REQUIRE(c.read_response().status == 204);
+  archive::query q;
+  q.conversation = "C0NF841BK";
+  auto recs = f.archived(q);
+  REQUIRE(recs.size() == 1);
+  const auto& m = recs[0];
+  CHECK(m.kind == "message");
+  CHECK(m.text == "see attached");
+  REQUIRE(m.attachments.size() == 1);
+  CHECK(m.attachments[0].sha256 == modules::sha256_hex(content));
+  // The upload's hit travels with the message that shared the file.
+  CHECK(std::any_of(m.hits.begin(), m.hits.end(), [](const archive::rule_hit& h) {
+    return h.rule_id == "t.warn" && h.detail.find("F044PIPE01") != std::string::npos;
+  }));
+  CHECK(m.verdict == "warn");
+  CHECK(f.store->attachment_content(m.attachments[0].sha256) == content);
+}
+
+TEST_CASE("RESPMOD: inbound messages are archived; an inbound block is masked in place") {
+  fixture f;
+  icap_client c(f.port);
+  const std::string req =
+      "GET https://acme.slack.com/api/conversations.history?channel=C0HIST HTTP/1.1\r\n"
+      "Host: acme.slack.com\r\nAuthorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
+  std::string body =
+      R"({"ok": true, "messages": [{"type": "message", "user": "U1", "text": "fine text", "ts": "1512085950.000216"}, {"type": "message", "user": "U2", "text": "forbiddenword here", "ts": "1512104434.000490"}]})";
+  c.send(
+      respmod(req, "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n", body));
+  auto r = c.read_response();
+  REQUIRE(r.status == 200);
+  auto v = boost::json::parse(r.body);
+  auto& msgs = v.at("messages").as_array();
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[0].at("text").as_string() == "fine text");
+  CHECK(std::string(msgs[1].at("text").as_string()).find("forbiddenword") == std::string::npos);
+  CHECK(header_value(r.res_head, "Content-Length") == std::to_string(r.body.size()));
+  archive::query q;
+  q.conversation = "C0HIST";
+  auto recs = f.archived(q);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[0].direction == "inbound");
 }
 
 TEST_CASE("quarantine: blocked, and archived as held with the message") {
