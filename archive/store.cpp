@@ -803,6 +803,8 @@ std::optional<std::string> lmdb_store::attachment_content(std::string_view sha25
 
 std::error_code lmdb_store::set_quarantine(std::uint64_t id, std::string_view state,
                                            const audit_entry& why) {
+  if (state != "" && state != "held" && state != "released" && state != "deleted")
+    return std::make_error_code(std::errc::invalid_argument);
   return run_op([this, id, st = std::string(state), why](lmdb::txn& t) -> std::error_code {
     auto e = load(t, id);
     if (!e) return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());
@@ -845,7 +847,8 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
   const bool valid = (subject.starts_with("user:") && subject.size() > 5) ||
                      (subject.starts_with("conversation:") && subject.size() > 13) ||
                      (subject.starts_with("event:") && subject.size() > 6);
-  if (!valid) return std::make_error_code(std::errc::invalid_argument);
+  // LMDB keys are at most 511 bytes; no real user or conversation id comes near 400.
+  if (!valid || subject.size() > 400) return std::make_error_code(std::errc::invalid_argument);
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) {
     audit_entry a = why;
     a.action = "hold";
@@ -857,6 +860,7 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
 }
 
 std::error_code lmdb_store::remove_hold(std::string_view subject, const audit_entry& why) {
+  if (subject.empty() || subject.size() > 400) return errc::not_found;  // add_hold's limits
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) -> std::error_code {
     if (!t.exists(d_.holds, s))
       return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());
@@ -1003,17 +1007,38 @@ verify_report lmdb_store::verify() const {
   std::string prev = genesis;
   bool prev_known = true;
   std::uint64_t expect = 1;
-  auto walk_gap = [&](std::uint64_t upto) {  // ids [expect, upto) are absent from events
-    for (std::uint64_t id = expect; id < upto; ++id) {
+  // Ids [expect, upto) are absent from events: each must have a purge record. The walk follows
+  // the purged entries with a cursor, so a huge gap (or a tampered next_event_id) costs one
+  // line per run of missing ids, not one step per id.
+  auto missing = [&](std::uint64_t from, std::uint64_t to) {  // [from, to)
+    if (from >= to) return;
+    if (to - from == 1)
+      problem("event " + std::to_string(from) + ": missing (deleted without a purge record)");
+    else
+      problem("events " + std::to_string(from) + " to " + std::to_string(to - 1) + ": missing (" +
+              std::to_string(to - from) + " ids deleted without a purge record)");
+    prev_known = false;
+  };
+  auto walk_gap = [&](std::uint64_t upto) {
+    if (expect >= upto) return;
+    lmdb::cursor pc(t, d_.purged);
+    std::uint64_t at = expect;
+    for (bool on = pc.seek(lmdb::be64(expect)); on && at < upto; on = pc.next()) {
+      if (pc.key().size() != 8) continue;
+      const std::uint64_t id = lmdb::get_be64(pc.key());
+      if (id >= upto) break;
+      missing(at, id);
       std::string h;
       if (purged_hash(id, h)) {
         prev = h;
         prev_known = true;
       } else {
-        problem("event " + std::to_string(id) + ": missing (deleted without a purge record)");
+        problem("event " + std::to_string(id) + ": malformed purge record");
         prev_known = false;
       }
+      at = id + 1;
     }
+    missing(at, upto);
   };
   {
     lmdb::cursor c(t, d_.events);
