@@ -12,8 +12,9 @@
 // - rewrite replaces the value at `at` (a location this decoder produced) with `replacement`
 //   inside `body` (content codings undone) and re-encodes every layer, so the framing stays
 //   valid; it returns an error and leaves `body` untouched when it cannot.
-// - session_of, render_block, strip and inject_notice are how the pipeline answers in the
-//   client's own protocol (see modules/README.md, "Replies"). Each may be null: then the
+// - session_of (or session_of_exchange), render_block, strip and inject_notice are how the
+//   pipeline answers in the client's own protocol (see modules/README.md, "Replies"; shared
+//   helpers and notice::reply_to's source in modules/replies.hpp). Each may be null: then the
 //   pipeline falls back (no session: notices are recorded only; no render_block: a generic 403
 //   with a JSON or HTML body; no strip: the whole request is blocked; no inject_notice: the
 //   transport cannot show a notice in the chat and the warning is only recorded).
@@ -46,9 +47,10 @@ struct notice {
   std::string id;               // unique id for the notice message (e.g. "imcap-<tx>-<n>")
   std::string timestamp;        // RFC 3339 UTC, the pipeline's clock
   // The call the client is still waiting on, when the blocked message was one (SignalR Core
-  // invocationId, DDP method id): set it with replies::call_id_of(blocked) (modules/replies.hpp).
-  // inject_notice then also answers that call with an error, so the client's promise or method
-  // callback fails with the text instead of waiting forever. Empty: no call to answer.
+  // invocationId, DDP method id, Socket.IO ack id): set it with replies::call_id_of(blocked)
+  // (modules/replies.hpp). inject_notice then also answers that call with an error, so the client's
+  // promise or method callback fails with the text instead of waiting forever. Empty: no call to
+  // answer.
   std::string reply_to;
 };
 

@@ -14,8 +14,11 @@ namespace json = boost::json;
 
 std::string call_id_of(const chat_event& blocked) {
   if (blocked.direction != direction::outbound) return {};
-  for (std::string_view name : {"invocation_id", "ddp_id"})
+  for (std::string_view name : {"invocation_id", "ddp_id", "ack_id"})
     if (auto v = blocked.attribute(name)) return std::string(*v);
+  // An XMPP message's id: its error stanza names it (BOSH).
+  if (blocked.transport == "bosh" && blocked.kind == event_kind::message)
+    return blocked.client_msg_id;
   return {};
 }
 

@@ -22,8 +22,9 @@ inline constexpr std::string_view sender = "imcap";
 inline constexpr std::string_view default_text = "Blocked by corporate policy";
 
 // The id of the call a blocked outbound event leaves waiting, for notice::reply_to: the
-// "invocation_id" attribute (SignalR Core) or the "ddp_id" attribute (DDP method over SockJS);
-// empty for anything else.
+// "invocation_id" attribute (SignalR Core), the "ddp_id" attribute (DDP method over SockJS) or
+// the "ack_id" attribute (a Socket.IO event sent with an acknowledgement callback), or a BOSH
+// message's id (its error stanza names it); empty for anything else.
 std::string call_id_of(const chat_event& blocked);
 
 // The notice text, or default_text when it is empty.

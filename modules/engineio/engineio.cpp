@@ -865,9 +865,10 @@ decode_error strip(std::string& body, const location& at) {
 }
 
 // A Socket.IO EVENT packet 42["<event>",{"id","from":"imcap","text","room","timestamp"}]
-// appended to a GET poll payload, in the payload's own framing (v4, v3 text or binary, JSONP).
-// The event name is the one the session's chat events used (learned), else "message". Plain
-// Engine.IO (/engine.io/) gets a message packet with the JSON object as its text.
+// (after an ACK 43<id>["<text>"] when the notice answers an event sent with a callback,
+// notice::reply_to) appended to a GET poll payload, in the payload's own framing (v4, v3 text or
+// binary, JSONP). The event name is the one the session's chat events used (learned), else
+// "message". Plain Engine.IO (/engine.io/) gets a message packet with the JSON object as its text.
 decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
   if (x.request.head.method != "GET")
     return {errc::malformed_frame, "engine.io: notices go into GET poll answers only"};
@@ -899,6 +900,14 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
   if (!packets.empty() && !packets[0].binary && !packets[0].data.empty() &&
       packets[0].data[0] == '0')
     return {errc::malformed_frame, "engine.io: an open answer; the notice waits for the next poll"};
+  if (!n.reply_to.empty() && c.socketio) {
+    // The acknowledgement the client's callback waits for, error first: 43<id>["<text>"].
+    if (n.reply_to.find_first_not_of("0123456789") != std::string::npos)
+      return {errc::malformed_frame, "engine.io: the ack id is not a number"};
+    packets.push_back(packet{
+        false,
+        "43" + n.reply_to + json::serialize(json::array{json::string(replies::text_of(n))})});
+  }
   packets.push_back(packet{false, std::move(text_packet)});
   std::string out = serialize_payload(packets, fmt);
   if (jsonp)

@@ -468,6 +468,42 @@ std::string session_of(const request_head& head) {
   return session_key(head);
 }
 
+// A NewMessage event from imcap appended to a subscriptions/0/poll answer's eventMessages
+// (Skype and the older Teams clients long-poll there; new Teams uses trouter and never sees
+// it). The event id is 2^52 plus the notice time in milliseconds: above the server's ids, never
+// one the server will send. The content is one escaped HTML paragraph (RichText/Html).
+decode_error inject_notice(std::string& body, const exchange& x, const notice& n) {
+  if (route_of(x.request.head).kind != endpoint::poll)
+    return {errc::malformed_frame, "teams: notices go into poll answers only"};
+  if (n.conversation_id.empty())
+    return {errc::malformed_frame, "teams: the notice names no conversation"};
+  json::value v;
+  if (auto err = replies::parse(body, v)) return err;
+  if (!v.is_object()) return {errc::malformed_json, "teams: poll answer is not an object"};
+  json::value& list = v.as_object()["eventMessages"];
+  if (list.is_null()) list = json::array{};
+  if (!list.is_array()) return {errc::malformed_json, "teams: eventMessages is not a list"};
+  const std::int64_t ms = replies::notice_ms(n);
+  const std::string base = "https://" + x.request.head.host + "/v1/users/ME/";
+  json::object res;
+  res["id"] = replies::id_of(n);
+  res["type"] = "Message";
+  res["messagetype"] = "RichText/Html";
+  res["content"] = replies::html_paragraph(replies::text_of(n));
+  res["from"] = base + "contacts/" + std::string(replies::sender);
+  res["imdisplayname"] = replies::sender;
+  res["conversationLink"] = base + "conversations/" + n.conversation_id;
+  if (!n.timestamp.empty()) res["composetime"] = n.timestamp;
+  json::object ev;
+  ev["id"] = (std::int64_t{1} << 52) + (ms & ((std::int64_t{1} << 40) - 1));
+  ev["type"] = "EventMessage";
+  ev["resourceType"] = "NewMessage";
+  ev["resource"] = std::move(res);
+  list.as_array().emplace_back(std::move(ev));
+  body = json::serialize(v);
+  return {};
+}
+
 // chatsvc has no documented error body; the client marks the message "Failed to send" on any
 // 4xx with JSON. Never 2xx: the client would show the message as sent.
 http_reply render_block(const exchange&, const chat_event&, const notice& n) {
@@ -489,8 +525,8 @@ const decoder teams_chatsvc_decoder{
     .rewrite = rest::rewrite_at,
     .session_of = session_of,
     .render_block = render_block,
-    // strip: null (one message per request). inject_notice: null. The old subscriptions/0/poll
-    // answer could carry one, but new Teams receives over trouter (WebSocket, invisible to ICAP).
+    // strip: null (one message per request).
+    .inject_notice = inject_notice,
 };
 
 }  // namespace imcap::modules

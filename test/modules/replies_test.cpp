@@ -524,8 +524,17 @@ TEST_CASE("reply hooks refuse malformed bodies without crashing", "[replies]") {
   std::size_t errors = 0;
   for (const auto& s : fixture_steps()) {
     const decoder& d = *s.d;
-    if (d.strip == nullptr && d.inject_notice == nullptr) continue;
     for (const auto& b : bodies) {
+      // Every hook that reads a request body: render_block and session_of_exchange.
+      http_request req{s.request.head, b};
+      http_response resp;
+      resp.status = 200;
+      resp.body = b;
+      const limits lim;
+      exchange x{req, &resp, "", "", nullptr, lim};
+      const http_reply r = d.render_block(x, chat_event{}, notice{});
+      CHECK(r.status >= 200);
+      if (d.session_of_exchange) (void)d.session_of_exchange(x);
       for (const auto& at : places) {
         if (d.strip == nullptr) break;
         std::string body = b;
@@ -540,12 +549,6 @@ TEST_CASE("reply hooks refuse malformed bodies without crashing", "[replies]") {
         ++errors;
         CHECK(body == b);
       }
-      http_request req{s.request.head, b};
-      const limits lim;
-      exchange x{req, nullptr, "", "", nullptr, lim};
-      chat_event e;
-      const http_reply r = d.render_block(x, e, notice{});
-      CHECK(r.status >= 200);
     }
   }
   CHECK(errors > 0);
@@ -573,6 +576,9 @@ TEST_CASE("malformed poll answers are refused with an error value", "[replies]")
       {"msn-gateway", "POST", "/gateway/gateway.dll?Action=poll&SessionID=1", "MSG a b 99\r\nx"},
       {"ymsg-http", "POST", "http://http.pager.yahoo.com/notify", "YMSG\x00\x0f"},
       {"aim-wim", "GET", "/aim/fetchEvents?aimsid=a&seqNum=1", "{\"response\":{}}"},
+      {"teams-chatsvc", "POST",
+       "https://amer.ng.msg.teams.microsoft.com/v1/users/ME/endpoints/SELF/subscriptions/0/poll",
+       "{\"eventMessages\":{}}"},
   };
   std::set<std::string_view> probed;
   for (const auto& p : probes) {
@@ -674,6 +680,27 @@ TEST_CASE("a call left waiting is answered with an error", "[replies]") {
     REQUIRE(!d->decode_response(xp, got));
     REQUIRE(got.size() == 1);
     CHECK(got[0].sender.id == "imcap");
+    CHECK(got[0].text == tricky);
+    CHECK(got[0].conversation_id == "GENERAL");
+  }
+  SECTION("Socket.IO: the acknowledgement, error first, before the notice") {
+    const decoder* d = find_decoder("socketio");
+    http_request poll{request_head::make("GET", "/socket.io/?EIO=4&transport=polling&sid=abc", {}),
+                      ""};
+    http_response resp;
+    resp.status = 200;
+    resp.body = "2";
+    const limits lim;
+    exchange x{poll, &resp, "", "", nullptr, lim};
+    std::string body = resp.body;
+    REQUIRE(!d->inject_notice(body, x, n));
+    const std::string ack =
+        "43" + std::string("7") + json::serialize(json::array{json::string(tricky)});
+    CHECK(body.substr(0, 2 + ack.size()) == "2\x1e" + ack);
+    resp.body = body;
+    std::vector<chat_event> got;
+    REQUIRE(!d->decode_response(x, got));
+    REQUIRE(got.size() == 1);
     CHECK(got[0].text == tricky);
     CHECK(got[0].conversation_id == "GENERAL");
   }
