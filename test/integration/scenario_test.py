@@ -269,7 +269,7 @@ adaptation_access imcap_resp allow all
 # The same value in the REQMOD and the RESPMOD of one HTTP transaction (checked with Squid 5.7),
 # so imcapd can tie a poll's answer to the session key it read from the request body (BOSH sid;
 # see session_of_exchange in modules/decoder.hpp).
-adaptation_meta X-Imcap-Transaction "%master_xaction"
+adaptation_meta X-Imcap-Xaction "%master_xaction"
 """)
         self.proc = None
 
