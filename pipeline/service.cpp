@@ -27,6 +27,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "metrics/metrics.hpp"
 #include "modules/apps/classify_app.hpp"
 #include "modules/content/codings.hpp"
 #include "modules/registry.hpp"
@@ -111,7 +112,52 @@ class disclaimer_times {
 
 }  // namespace
 
+// Prometheus series (metrics/metrics.hpp, imcapd exports the global registry). Unlabelled
+// ones are looked up once; labelled ones per use (a shared lock).
+struct pipeline_metrics {
+  metrics::registry& reg = metrics::registry::global();
+  metrics::counter& not_chat = reg.counter_of("imcap_pipeline_not_chat_total",
+                                              "Transactions answered from the preview as not chat");
+  metrics::histogram& scan_seconds = reg.histogram_of(
+      "imcap_pipeline_scan_seconds", "Signature and ClamAV scanning time per transaction",
+      metrics::latency_buckets());
+  metrics::histogram& archive_seconds = reg.histogram_of(
+      "imcap_pipeline_archive_seconds", "Archive submit to commit per transaction (strict)",
+      metrics::latency_buckets());
+  metrics::gauge& archive_queue =
+      reg.gauge_of("imcap_archive_queue_depth", "Events submitted to the archive, not committed");
+
+  void verdict(std::string_view app, std::string_view verdict) {
+    reg.counter_of("imcap_pipeline_verdicts_total", "Chat transactions by app and verdict",
+                   {"app", "verdict"}, {std::string(app), std::string(verdict)})
+        .inc();
+  }
+  void hit(std::string_view rule, std::string_view action, bool monitor) {
+    reg.counter_of("imcap_pipeline_rule_hits_total", "Rule hits by rule, action and enforcement",
+                   {"rule", "action", "mode"},
+                   {std::string(rule), std::string(action), monitor ? "monitor" : "enforce"})
+        .inc();
+  }
+  void decode_error(std::string_view transport) {
+    reg.counter_of("imcap_pipeline_decode_errors_total", "Chat bodies that did not decode",
+                   {"transport"}, {std::string(transport)})
+        .inc();
+  }
+  void stage_failure(std::string_view stage, fail_mode m) {
+    reg.counter_of("imcap_pipeline_stage_failures_total",
+                   "Failed stages by stage and the fail policy applied", {"stage", "policy"},
+                   {std::string(stage), std::string(to_string(m))})
+        .inc();
+  }
+  void notice(std::string_view what) {
+    reg.counter_of("imcap_pipeline_notices_total", "Notices queued and injected", {"what"},
+                   {std::string(what)})
+        .inc();
+  }
+};
+
 struct core {
+  pipeline_metrics metrics;
   std::atomic<std::shared_ptr<const policy_settings>> policy;
   dependencies deps;
   pipeline_stats stats;
@@ -653,6 +699,7 @@ class imcap_exchange final : public icap::exchange {
   asio::awaitable<icap::reply> on_preview(std::string_view preview, bool complete) override {
     if (!head_ || (decoder_ == nullptr && !app_)) {
       core_->stats.not_chat.fetch_add(1, std::memory_order_relaxed);
+      core_->metrics.not_chat.inc();
       co_return icap::reply::unmodified("pass");
     }
     if (app_) co_return co_await judge_app();
@@ -740,6 +787,7 @@ class imcap_exchange final : public icap::exchange {
 
   bool fail(fail_mode m, std::string_view stage, std::string_view why) {
     spdlog::warn("imcap tx {}: {} failed ({}): {}", tx_.id, stage, to_string(m), why);
+    core_->metrics.stage_failure(stage, m);
     if (m == fail_mode::open) {
       core_->stats.failed_open.fetch_add(1, std::memory_order_relaxed);
       return false;
@@ -941,12 +989,16 @@ class imcap_exchange final : public icap::exchange {
       }
       co_return true;
     }
+    auto archive_start = std::chrono::steady_clock::now();
     auto results = co_await gather<std::error_code>(items.size(), [&](std::size_t i, auto done) {
       auto& [rec, contents] = items[i];
       auto ec = store->submit(std::move(rec), std::move(contents),
                               [done, i](std::error_code e, std::uint64_t) mutable { done(i, e); });
       if (ec) done(i, ec);
     });
+    core_->metrics.archive_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - archive_start).count());
+    core_->metrics.archive_queue.set(static_cast<std::int64_t>(store->statistics().queued));
     std::error_code first;
     for (const auto& e : results) {
       if (e) {
@@ -984,6 +1036,7 @@ class imcap_exchange final : public icap::exchange {
   }
 
   icap::reply finish(icap::reply r, std::string_view app, std::string rules) {
+    core_->metrics.verdict(app, r.verdict);
     r.app = std::string(app);
     r.rules = std::move(rules);
     return r;
@@ -1039,6 +1092,7 @@ class imcap_exchange final : public icap::exchange {
     if (session.empty()) return;
     core_->notices.push(session, std::move(n), core_->deps.now(), *policy_);
     core_->stats.notices_queued.fetch_add(1, std::memory_order_relaxed);
+    core_->metrics.notice("queued");
   }
 
   // Re-applies the content coding and fixes the head's framing headers.
@@ -1131,16 +1185,21 @@ class imcap_exchange final : public icap::exchange {
     std::string all_message;
     if (decode_failed) {
       core_->stats.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      core_->metrics.decode_error(decoder_->name);
       if (fail(p.on_decode_error, "decode", decode_problem)) {
         refuse_all = true;
         all_message = p.block_message;
       }
     }
     for (auto& j : js) track(j);
+    auto scan_start = std::chrono::steady_clock::now();
     for (auto& j : js) {
       co_await scan(j, nullptr);
       apply_policy(p, who_, j);
     }
+    if (!js.empty())
+      core_->metrics.scan_seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count());
     for (auto& [jp, h] : uploaded_hits_) {
       auto act = action_named(h.action);
       if (!p.monitor && act > action::log) {
@@ -1176,6 +1235,8 @@ class imcap_exchange final : public icap::exchange {
     }
     core_->stats.events.fetch_add(js.size(), std::memory_order_relaxed);
     count(tx_act);
+    for (const auto& j : js)
+      for (const auto& h : j.hits) core_->metrics.hit(h.rule_id, h.action, h.monitor);
     auto rules = rules_of(js);
     const std::string_view app = decoder_->app;
 
@@ -1269,6 +1330,7 @@ class imcap_exchange final : public icap::exchange {
           continue;
         }
         core_->stats.notices_injected.fetch_add(1, std::memory_order_relaxed);
+        core_->metrics.notice("injected");
         changed = true;
       }
     }

@@ -20,6 +20,7 @@
 #include "icap/echo_service.hpp"
 #include "icap/icap_client.hpp"
 #include "icap/server.hpp"
+#include "metrics/metrics.hpp"
 #include "modules/content/codings.hpp"
 #include "modules/event.hpp"
 #include "pipeline/service.hpp"
@@ -299,6 +300,12 @@ TEST_CASE("a blocked Slack message: the client gets an error it can show, with C
   auto lines = f.access_lines();
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find(" block slack t.block") != std::string::npos);
+  auto exposed = metrics::registry::global().expose();
+  CHECK(exposed.find("imcap_pipeline_verdicts_total{app=\"slack\",verdict=\"block\"}") !=
+        std::string::npos);
+  CHECK(exposed.find(
+            "imcap_pipeline_rule_hits_total{rule=\"t.block\",action=\"block\",mode=\"enforce\"}") !=
+        std::string::npos);
 }
 
 TEST_CASE("a browser navigation that is blocked gets an escaped HTML page") {
