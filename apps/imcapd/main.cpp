@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
   imcap::icap::daemon_options opts;
   imcap::signatures::signatures_settings sig_settings;
   imcap::metrics::metrics_settings metrics_settings;
+  imcap::pipeline::policy_settings policy;
+  imcap::archive::settings archive_settings;
   try {
     if (vm.count("config")) {
       opts.config_file = vm["config"].as<std::string>();
@@ -83,8 +85,8 @@ int main(int argc, char** argv) {
     sig_settings = signatures_settings_of(opts.cfg);
     metrics_settings = metrics_settings_of(opts.cfg);
     // Validated before anything starts.
-    (void)imcap::pipeline::policy_settings_of(opts.cfg);
-    (void)imcap::pipeline::archive_settings_of(opts.cfg);
+    policy = imcap::pipeline::policy_settings_of(opts.cfg);
+    archive_settings = imcap::pipeline::archive_settings_of(opts.cfg);
   } catch (const std::exception& e) {  // config_error, signatures/metrics/pipeline settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
@@ -102,6 +104,15 @@ int main(int argc, char** argv) {
                       ? "on, " + std::to_string(sig_settings.clamav.database_dirs.size()) +
                             " database location(s)"
                       : std::string("off"))
+              << "\n"
+              << "imcapd: /imcap policy " << (policy.monitor ? "monitor" : "enforce") << ", "
+              << policy.rules.size() << " rule(s), " << policy.walls.size() << " wall(s); archive "
+              << (policy.archive == imcap::pipeline::archive_scope::off
+                      ? std::string("off")
+                      : archive_settings.path.string() +
+                            (archive_settings.mode == imcap::archive::durability::strict
+                                 ? " (strict)"
+                                 : " (relaxed)"))
               << "\n";
     return 0;
   }
@@ -121,9 +132,9 @@ int main(int argc, char** argv) {
     return std::vector<std::shared_ptr<imcap::icap::service>>{imcap};
   };
   opts.on_reload = [&](const imcap::icap::config& cfg) {
-    auto policy = imcap::pipeline::policy_settings_of(cfg);  // a bad [policy] changes nothing
+    auto next = imcap::pipeline::policy_settings_of(cfg);  // a bad [policy] changes nothing
     auto contribution = signatures->reload(signatures_settings_of(cfg));
-    imcap->reload(std::move(policy));
+    imcap->reload(std::move(next));
     return contribution;
   };
 
