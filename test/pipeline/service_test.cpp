@@ -122,6 +122,7 @@ struct options {
   pipeline::policy_settings policy;
   bool archive = true;
   bool break_archive = false;  // the archive path is a regular file: open() fails
+  std::uint64_t map_size = 0;  // non-zero: the archive map may not grow beyond this
   archive::durability durability = archive::durability::strict;
 };
 
@@ -137,6 +138,7 @@ struct fixture {
       as.path = dir / "archive";
       as.mode = o.durability;
       if (o.break_archive) std::ofstream(as.path) << "not a directory";
+      if (o.map_size != 0) as.map_size_initial = as.map_size_max = o.map_size;
       try {
         store = archive::store::open(as);
       } catch (const std::exception& e) {
@@ -640,6 +642,54 @@ TEST_CASE("archive broken: fail closed blocks chat and OPTIONS says unhealthy; f
     CHECK(c.read_response().status == 204);
     CHECK(f.svc->stats().failed_open == 1);
   }
+}
+
+TEST_CASE("archive full: the message that cannot be committed is not delivered") {
+  options o;
+  o.map_size = 1 << 20;
+  fixture f(o);
+  icap_client c(f.port);
+  c.send(reqmod(slack_json_head, slack_json("small message fits")));
+  CHECK(c.read_response().status == 204);
+  // An attachment the full map cannot hold (random bytes: zstd cannot shrink them).
+  std::string bytes(2 << 20, '\0');
+  std::uint64_t x = 88172645463325252ULL;
+  for (auto& ch : bytes) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ch = static_cast<char>(x >> 56);
+  }
+  std::string boundary = "----imcapfull";
+  std::string body =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"channels\"\r\n\r\nC0123ABCD\r\n--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n"
+      "Content-Type: application/octet-stream\r\n\r\n" +
+      bytes + "\r\n--" + boundary + "--\r\n";
+  c.send(
+      reqmod("POST https://slack.com/api/files.upload HTTP/1.1\r\nHost: slack.com\r\n"
+             "Authorization: Bearer xoxp-1-2-u\r\n"
+             "Content-Type: multipart/form-data; boundary=" +
+                 boundary + "\r\n",
+             body));
+  REQUIRE(c.read_response().status == 100);  // the preview was not all of it
+  c.send(chunked(body.substr(4096)) + "0\r\n\r\n");
+  auto r = c.read_response();
+  REQUIRE(r.status == 200);
+  CHECK(r.req_head.empty());  // refused: it could not be archived
+  CHECK(f.svc->stats().archive_errors >= 1);
+  // While the archive fails, OPTIONS tells Squid the service is down.
+  c.send("OPTIONS icap://127.0.0.1/imcap ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(c.read_response().status == 503);
+  // Thirty seconds later (the injected clock) it asks to be tried again.
+  f.now += std::chrono::seconds(31);
+  c.send("OPTIONS icap://127.0.0.1/imcap ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(c.read_response().status == 200);
+  // What was accepted before is still there.
+  auto recs = f.archived();
+  REQUIRE_FALSE(recs.empty());
+  CHECK(recs[0].text == "small message fits");
 }
 
 TEST_CASE("ethical wall: trading may not message research") {
