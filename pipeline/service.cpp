@@ -1056,7 +1056,10 @@ class imcap_exchange final : public icap::exchange {
     auto act = js[0].act;
     bool refused = act >= action::block;
     auto verdict = verdict_word(act >= action::redact && act < action::block ? action::log : act);
-    if (!co_await archive_events(js, verdict, refused) && !refused) {
+    // App events without a hit are not archived: an app like WhatsApp Web is recognised on
+    // every request its page makes, and each would otherwise be a record and a commit.
+    bool archived = js[0].hits.empty() || co_await archive_events(js, verdict, refused);
+    if (!archived && !refused) {
       act = action::block;
       refused = true;
       js[0].message = policy_->block_message;
