@@ -21,8 +21,10 @@
 #include <libxml/entities.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -158,6 +160,8 @@ struct pipeline_metrics {
 
 struct core {
   pipeline_metrics metrics;
+  // Pack scans of events carrying more than policy.inline_scan_bytes of attachments.
+  asio::thread_pool scan_pool{2};
   std::atomic<std::shared_ptr<const policy_settings>> policy;
   dependencies deps;
   pipeline_stats stats;
@@ -811,9 +815,24 @@ class imcap_exchange final : public icap::exchange {
     ctx.user = who_.user;
     ctx.groups = who_.groups;
     if (auto ua = head_->headers.get("User-Agent")) ctx.user_agent = std::string(*ua);
+    std::size_t attachment_bytes = 0;
+    for (const auto& a : j.ev.attachments) attachment_bytes += a.bytes.size();
+    const bool offload = attachment_bytes > policy_->inline_scan_bytes;
     if (packs_) {
       for (const auto& p : packs_->packs) {
-        auto r = signatures::scan(*p, in);
+        signatures::scan_result r;
+        if (offload) {
+          // Attachment bytes (libmagic, archive listing) can take milliseconds: not on the
+          // I/O thread. co_spawn resumes this coroutine on its own executor afterwards.
+          r = co_await asio::co_spawn(
+              core_->scan_pool.get_executor(),
+              [&]() -> asio::awaitable<signatures::scan_result> {
+                co_return signatures::scan(*p, in);
+              },
+              asio::use_awaitable);
+        } else {
+          r = signatures::scan(*p, in);
+        }
         if (r.status == signatures::scan_status::engine_error) {
           core_->stats.scan_errors.fetch_add(1, std::memory_order_relaxed);
           if (fail(policy_->on_scan_error, "scan", r.error))

@@ -258,6 +258,9 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
     } else if (key == "max_decoded_bytes") {
       s.max_decoded_bytes =
           static_cast<std::size_t>(integer(file, n, key, 1024, std::int64_t{1} << 32));
+    } else if (key == "inline_scan_bytes") {
+      s.inline_scan_bytes =
+          static_cast<std::size_t>(integer(file, n, key, 0, std::int64_t{1} << 32));
     } else if (key == "rules") {
       s.rules = rules_of(file, n);
     } else if (key == "walls") {
