@@ -1164,12 +1164,6 @@ class imcap_exchange final : public icap::exchange {
     std::string& body = reqmod_ ? hreq.body : hres.body;
     bool decode_failed = false;
     std::string decode_problem;
-    if (coding.empty()) {
-      body = raw_body;
-    } else if (auto e = modules::content::decode_content(coding, raw_body, lim, body)) {
-      decode_failed = true;
-      decode_problem = e.message();
-    }
     if (!reqmod_) {
       hres.status = tx_.request.http_response->response_status();
       for (const auto& f : tx_.request.http_response->fields.fields())
@@ -1179,16 +1173,35 @@ class imcap_exchange final : public icap::exchange {
         hreq, reqmod_ ? nullptr : &hres, tx_.client.user, tx_.client.client_ip, &core_->sessions,
         lim};
     std::vector<modules::chat_event> events;
-    if (!decode_failed) {
-      auto fn = reqmod_ ? decoder_->decode_request : decoder_->decode_response;
-      if (fn != nullptr) {
-        auto e = fn(x, events);
-        // A bodiless message that the decoder has nothing to say about is not an error.
-        if (e && !(raw_body.empty() && events.empty())) {
-          decode_failed = true;
-          decode_problem = e.message();
-        }
+    // Undoing the coding and decoding: on the I/O thread for small bodies, on the scan pool
+    // for large ones (multipart, decompression and JSON of megabytes take milliseconds).
+    auto decode = [&] {
+      if (coding.empty()) {
+        body = raw_body;
+      } else if (auto e = modules::content::decode_content(coding, raw_body, lim, body)) {
+        decode_failed = true;
+        decode_problem = e.message();
+        return;
       }
+      auto fn = reqmod_ ? decoder_->decode_request : decoder_->decode_response;
+      if (fn == nullptr) return;
+      auto e = fn(x, events);
+      // A bodiless message that the decoder has nothing to say about is not an error.
+      if (e && !(raw_body.empty() && events.empty())) {
+        decode_failed = true;
+        decode_problem = e.message();
+      }
+    };
+    if (raw_body.size() > p.inline_scan_bytes) {
+      co_await asio::co_spawn(
+          core_->scan_pool.get_executor(),
+          [&]() -> asio::awaitable<void> {
+            decode();
+            co_return;
+          },
+          asio::use_awaitable);
+    } else {
+      decode();
     }
     if (reqmod_ && decoder_->session_of_exchange != nullptr && !decode_failed) {
       // The session is named in this body only: remember it for the RESPMOD of the same

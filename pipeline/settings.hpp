@@ -108,8 +108,8 @@ struct policy_settings {
   std::size_t max_notices_per_session = 16;
   std::size_t max_sessions = 100'000;
   std::size_t max_decoded_bytes = 16u << 20;
-  // Events with more attachment bytes than this are pack-scanned on the pipeline's scan pool
-  // (2 threads) instead of the I/O thread.
+  // Bodies larger than this are decoded, and events with more attachment bytes than this are
+  // pack-scanned, on the pipeline's scan pool (2 threads) instead of the I/O thread.
   std::size_t inline_scan_bytes = 64u << 10;
   std::vector<policy_rule> rules;
   std::vector<wall> walls;
