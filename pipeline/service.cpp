@@ -683,20 +683,26 @@ namespace {
 
 class imcap_exchange final : public icap::exchange {
  public:
+  // Classification only: most traffic is not chat and costs nothing more.
   imcap_exchange(std::shared_ptr<core> c, const icap::transaction& tx)
-      : core_(std::move(c)), tx_(tx), policy_(core_->policy.load()) {
+      : core_(std::move(c)), tx_(tx) {
     reqmod_ = tx.request.method == icap::method::reqmod;
     if (!tx.request.http_request) return;
     head_ = to_request_head(*tx.request.http_request);
     decoder_ = modules::classify(*head_);
     if (decoder_ == nullptr && reqmod_) app_ = modules::classify_app(*head_);
-    who_.user = tx.client.user;
+  }
+
+  // For chat: the policy snapshot, who is behind it, the correlation id.
+  void start_chat() {
+    policy_ = core_->policy.load();
+    who_.user = tx_.client.user;
     if (!policy_->groups_header.empty()) {
-      if (auto g = tx.request.headers.get(policy_->groups_header)) split_groups(*g);
+      if (auto g = tx_.request.headers.get(policy_->groups_header)) split_groups(*g);
     }
     add_directory_groups(who_.user);
     if (!policy_->transaction_header.empty()) {
-      if (auto v = tx.request.headers.get(policy_->transaction_header)) xaction_ = std::string(*v);
+      if (auto v = tx_.request.headers.get(policy_->transaction_header)) xaction_ = std::string(*v);
     }
   }
 
@@ -706,6 +712,7 @@ class imcap_exchange final : public icap::exchange {
       core_->metrics.not_chat.inc();
       co_return icap::reply::unmodified("pass");
     }
+    start_chat();
     if (app_) co_return co_await judge_app();
     bool decodes =
         reqmod_ ? decoder_->decode_request != nullptr : decoder_->decode_response != nullptr;
