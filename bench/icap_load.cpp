@@ -79,6 +79,8 @@ struct options {
   bool json = false;
   bool verify = true;
   bool allow_204 = true;  // REQMOD modes send Allow: 204 unless --no-204
+  std::string request = "generic";  // REQMOD HTTP request shape: generic | slack
+  std::string user;                 // X-Client-Username sent with every transaction
 };
 
 [[noreturn]] void usage(int code) {
@@ -100,6 +102,11 @@ struct options {
       "  --server-pid PID    report CPU time of PID and its descendants during the measurement\n"
       "  --no-verify         do not compare echoed body bytes (lengths are still checked)\n"
       "  --no-204            REQMOD modes: omit Allow: 204, so the server must echo (200)\n"
+      "  --request R         REQMOD HTTP request: generic (a JSON POST to chat.example.com, which\n"
+      "                      no decoder claims: non-chat for /imcap) or slack (a Slack\n"
+      "                      chat.postMessage JSON message, decoded, scanned and archived by\n"
+      "                      /imcap) (default generic)\n"
+      "  --user NAME         send X-Client-Username: NAME (the proxy user)\n"
       "  --json              print one JSON object instead of the text report\n"
       "Exit status: 0 no errors, 1 some transactions failed, 2 usage, 3 nothing completed.\n",
       code == 0 ? stdout : stderr);
@@ -178,6 +185,14 @@ options parse_options(int argc, char** argv) {
       o.verify = false;
     else if (flag == "--no-204")
       o.allow_204 = false;
+    else if (flag == "--request") {
+      o.request = value();
+      if (o.request != "generic" && o.request != "slack") {
+        std::fprintf(stderr, "icap_load: --request is generic or slack\n");
+        std::exit(2);
+      }
+    } else if (flag == "--user")
+      o.user = value();
     else if (flag == "--json")
       o.json = true;
     else {
@@ -229,6 +244,20 @@ std::string make_json_body(std::size_t n) {
   return s;
 }
 
+// A Slack chat.postMessage JSON body of about n bytes (at least the fixed fields): plain words
+// that no shipped signature matches, so /imcap decodes, scans, archives and allows it (204).
+std::string make_slack_body(std::size_t n) {
+  static constexpr std::string_view head =
+      R"({"channel":"C0123ABCD","client_msg_id":"5b1c9a1e-0000-4c3e-9d7c-1a2b3c4d5e6f","text":")";
+  static constexpr std::string_view words =
+      "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ";
+  std::string s(head);
+  std::size_t i = 0;
+  while (s.size() + 2 < n) s.push_back(words[i++ % words.size()]);
+  s += "\"}";
+  return s;
+}
+
 // Deterministic pseudo-random bytes (xorshift64): a binary download nobody can shortcut.
 std::string make_binary_body(std::size_t n) {
   std::string s(n, '\0');
@@ -259,6 +288,7 @@ request_template build_request(const options& o) {
   std::string http_head;
   std::string icap = (o.mode == run_mode::respmod ? "RESPMOD" : "REQMOD");
   icap += " icap://" + authority + o.service + " ICAP/1.0\r\nHost: " + authority + "\r\n";
+  if (!o.user.empty()) icap += "X-Client-Username: " + o.user + "\r\n";
 
   if (o.mode == run_mode::respmod) {
     t.body = make_binary_body(o.body_bytes);
@@ -278,14 +308,26 @@ request_template build_request(const options& o) {
   } else {
     t.reqmod = true;
     t.allow_204 = o.allow_204;
-    t.body = make_json_body(o.body_bytes);
-    http_head =
-        "POST /api/v1/conversations/c-7d1e42/messages HTTP/1.1\r\n"
-        "Host: chat.example.com\r\n"
-        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
-        "Content-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(t.body.size()) + "\r\n\r\n";
+    if (o.request == "slack") {
+      t.body = make_slack_body(o.body_bytes);
+      http_head =
+          "POST https://acme.slack.com/api/chat.postMessage HTTP/1.1\r\n"
+          "Host: acme.slack.com\r\n"
+          "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
+          "Authorization: Bearer xoxp-3333-4444-benchuser\r\n"
+          "Content-Type: application/json; charset=utf-8\r\n"
+          "Content-Length: " +
+          std::to_string(t.body.size()) + "\r\n\r\n";
+    } else {
+      t.body = make_json_body(o.body_bytes);
+      http_head =
+          "POST /api/v1/conversations/c-7d1e42/messages HTTP/1.1\r\n"
+          "Host: chat.example.com\r\n"
+          "User-Agent: Mozilla/5.0 (X11; Linux x86_64) icap_load/1\r\n"
+          "Content-Type: application/json\r\n"
+          "Content-Length: " +
+          std::to_string(t.body.size()) + "\r\n\r\n";
+    }
     if (t.allow_204) icap += "Allow: 204\r\n";
     if (o.mode == run_mode::reqmod_preview) {
       std::size_t preview = std::min(o.preview.value_or(t.body.size()), t.body.size());

@@ -90,6 +90,8 @@ void append_access_record(std::string& out, const access_record& r, icap::access
     out += ' ';
     out += std::to_string(r.duration_us);
     field(r.verdict);
+    field(r.app);
+    field(r.rules);
     return;
   }
   out += "\"id\":";
@@ -106,6 +108,8 @@ void append_access_record(std::string& out, const access_record& r, icap::access
   append_json(out, "bytes_out", r.bytes_out);
   append_json(out, "duration_us", r.duration_us);
   append_json(out, "verdict", r.verdict);
+  append_json(out, "app", r.app);
+  append_json(out, "rules", r.rules);
 }
 
 namespace {

@@ -39,6 +39,8 @@ struct access_record {
   std::uint64_t bytes_out = 0;    // ICAP bytes sent
   std::uint64_t duration_us = 0;  // from the first byte to the last byte sent
   std::string_view verdict;       // service verdict or error reason
+  std::string_view app;           // chat app the service judged, "" if none
+  std::string_view rules;         // rule ids that hit, comma-separated, "" if none
 };
 
 class access_log {

@@ -39,7 +39,8 @@ void setup_logging(const log_settings& s) {
 namespace {
 
 void write_ready_file(const std::filesystem::path& path,
-                      const std::vector<asio::ip::tcp::endpoint>& endpoints) {
+                      const std::vector<asio::ip::tcp::endpoint>& endpoints,
+                      const std::vector<std::string>& extra) {
   // Written to a temporary name and renamed, so a reader never sees half a file.
   auto tmp = path;
   tmp += ".tmp";
@@ -52,6 +53,7 @@ void write_ready_file(const std::filesystem::path& path,
       else
         out << addr.to_string() << ':' << ep.port() << '\n';
     }
+    for (const auto& line : extra) out << line << '\n';
     if (!out) throw std::runtime_error("cannot write ready file " + tmp.string());
   }
   std::filesystem::rename(tmp, path);
@@ -68,12 +70,15 @@ int run_daemon(daemon_options opts) {
     asio::post(srv.blocking_executor(), [&task] { task(); });
     srv.set_istag_contribution(result.get());  // rethrows the hook's exception
   }
+  if (opts.services) {
+    for (auto& s : opts.services(opts.cfg)) srv.add_service(std::move(s));
+  }
   auto endpoints = srv.listen();
   srv.start();
   for (const auto& ep : endpoints)
     spdlog::info("imcapd {} listening on {}:{} ({} I/O threads), ISTag {}", IMCAP_VERSION,
                  ep.address().to_string(), ep.port(), opts.cfg.threads, srv.istag());
-  if (opts.ready_file) write_ready_file(*opts.ready_file, endpoints);
+  if (opts.ready_file) write_ready_file(*opts.ready_file, endpoints, opts.ready_extra);
 
   // Signals are handled on this thread's own loop, away from the I/O threads.
   asio::io_context control(1);

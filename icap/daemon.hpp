@@ -13,10 +13,13 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "icap/config.hpp"
+#include "icap/service.hpp"
 
 namespace imcap::icap {
 
@@ -24,6 +27,9 @@ struct daemon_options {
   config cfg;
   std::optional<std::filesystem::path> config_file;  // re-read on SIGHUP
   std::optional<std::filesystem::path> ready_file;   // gets "host:port" lines once listening
+  // Lines written to the ready file after the ICAP "host:port" lines, each "<what> host:port"
+  // (imcapd adds "metrics 127.0.0.1:9181" when the metrics listener runs).
+  std::vector<std::string> ready_extra;
 
   // Before listening, with the start-up configuration. An exception stops the daemon (exit 1,
   // the message logged).
@@ -32,6 +38,10 @@ struct daemon_options {
   // when the file is rejected). An exception is logged and the previous contribution stays:
   // the hook must then keep serving what it served before.
   std::function<std::string(const config&)> on_reload;
+  // After on_start, before listening: the application's services (imcapd adds /imcap), served
+  // beside /echo. An exception stops the daemon like one from on_start. The services live
+  // until run_daemon returns (after the drain).
+  std::function<std::vector<std::shared_ptr<service>>(const config&)> services;
 };
 
 // Returns the process exit status.

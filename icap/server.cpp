@@ -36,6 +36,7 @@
 #include "icap/parser.hpp"
 #include "icap/serializer.hpp"
 #include "imcap_version.hpp"
+#include "metrics/metrics.hpp"
 
 namespace imcap::icap {
 
@@ -247,10 +248,21 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   // ---- transaction bookkeeping ------------------------------------------------------------
 
+  struct tx_series {
+    std::string service;
+    std::string method;
+    int status = 0;
+    metrics::counter* count = nullptr;
+    metrics::histogram* latency = nullptr;
+  };
+  tx_series metrics_;
+
   void begin_tx() {
     tx_status_ = 0;
     tx_bytes_out_ = 0;
     tx_verdict_.clear();
+    tx_app_.clear();
+    tx_rules_.clear();
     tx_started_ = false;
     response_started_ = false;
     identity_ = client_identity{};
@@ -294,7 +306,37 @@ class connection : public std::enable_shared_from_this<connection> {
                                        std::chrono::steady_clock::now() - tx_start_)
                                        .count());
     r.verdict = tx_verdict_;
+    r.app = tx_app_;
+    r.rules = tx_rules_;
+    count_tx(r);  // before the log line: a test that sees the line sees the count
     srv_.log_line(index_, rt_->log, r);
+  }
+
+  // Prometheus series (metrics/): transactions by service, method and status, and latency by
+  // service and method. A service the server does not have is counted as "other", so a client
+  // cannot grow the label set. Looking a series up takes a lock and a map search; a connection
+  // mostly repeats one service/method/status, so it keeps the last series it used.
+  void count_tx(const access_record& r) {
+    const std::string_view service =
+        srv_.services.contains(r.service) ? r.service : std::string_view("other");
+    auto& m = metrics_;
+    if (m.count == nullptr || m.status != r.status || m.service != service ||
+        m.method != r.icap_method) {
+      auto& reg = metrics::registry::global();
+      m.service = service;
+      m.method = r.icap_method;
+      m.status = r.status;
+      m.count = &reg.counter_of("imcap_icap_transactions_total",
+                                "ICAP transactions answered, by service, method and status",
+                                {"service", "method", "status"},
+                                {m.service, m.method, std::to_string(r.status)});
+      m.latency = &reg.histogram_of(
+          "imcap_icap_transaction_duration_seconds",
+          "Time from a transaction's first byte to its last byte sent, in seconds",
+          metrics::latency_buckets(), {"service", "method"}, {m.service, m.method});
+    }
+    m.count->inc();
+    m.latency->observe(static_cast<double>(r.duration_us) / 1e6);
   }
 
   response_meta meta(bool close = false) const { return {rt_->istag, close, {}}; }
@@ -529,6 +571,11 @@ class connection : public std::enable_shared_from_this<connection> {
     const auto& info = svc.info();
 
     if (req.method == method::options) {
+      if (auto why = svc.unhealthy(); !why.empty()) {
+        // Squid treats a non-200 OPTIONS answer as a failed service (down until
+        // icap_service_revival_delay), which is what a fail-closed stage that is down needs.
+        co_return co_await reject(503, std::move(why));
+      }
       std::string methods;
       if (info.reqmod) methods = "REQMOD";
       if (info.respmod) methods += methods.empty() ? "RESPMOD" : ", RESPMOD";
@@ -627,6 +674,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<after> act(exchange& ex, reply rep) {
     const auto& req = parser_.request();
     tx_verdict_ = rep.verdict;
+    if (!rep.app.empty()) tx_app_ = rep.app;
+    if (!rep.rules.empty()) tx_rules_ = rep.rules;
     switch (rep.what) {
       case reply::kind::unmodified:
         if (can_204()) {
@@ -857,6 +906,8 @@ class connection : public std::enable_shared_from_this<connection> {
   int tx_status_ = 0;
   std::uint64_t tx_bytes_out_ = 0;
   std::string tx_verdict_;
+  std::string tx_app_;
+  std::string tx_rules_;
   std::chrono::steady_clock::time_point tx_start_;
   client_identity identity_;
   std::string body_;

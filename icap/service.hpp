@@ -58,6 +58,8 @@ struct reply {
   int status = 0;
   std::string reason;
   std::string verdict;  // one word for the access log ("allow", "block", ...)
+  std::string app;      // the chat app judged, for the access log ("" when none)
+  std::string rules;    // rule ids that hit, comma-separated, for the access log
 
   static reply unmodified(std::string verdict = "allow") {
     reply r;
@@ -122,6 +124,10 @@ class service {
   virtual ~service() = default;
   virtual const service_info& info() const noexcept = 0;
   virtual std::unique_ptr<exchange> open(const transaction& tx) = 0;
+  // Empty when the service can serve; otherwise why not (e.g. "archive unavailable"). OPTIONS
+  // for this service is then answered 503 with the reason in X-Imcap-Error, so Squid marks
+  // the service down until it asks again (icap_service_revival_delay). Any thread; cheap.
+  virtual std::string unhealthy() const { return {}; }
 };
 
 }  // namespace imcap::icap

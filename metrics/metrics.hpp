@@ -76,8 +76,7 @@ class registry {
   gauge& gauge_of(std::string_view name, std::string_view help,
                   std::initializer_list<std::string_view> label_names = {},
                   const labels& values = {});
-  histogram& histogram_of(std::string_view name, std::string_view help,
-                          std::vector<double> bounds,
+  histogram& histogram_of(std::string_view name, std::string_view help, std::vector<double> bounds,
                           std::initializer_list<std::string_view> label_names = {},
                           const labels& values = {});
 

@@ -3,10 +3,14 @@
 #include <iostream>
 #include <memory>
 
+#include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 
 #include "icap/daemon.hpp"
 #include "imcap_version.hpp"
+#include "metrics/exporter.hpp"
+#include "metrics/settings.hpp"
+#include "pipeline/daemon.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -21,6 +25,15 @@ imcap::signatures::signatures_settings signatures_settings_of(const imcap::icap:
   return s;
 }
 
+// The [metrics] tables, validated by metrics/.
+imcap::metrics::metrics_settings metrics_settings_of(const imcap::icap::config& cfg) {
+  imcap::metrics::metrics_settings s;
+  if (auto it = cfg.extensions.find("metrics"); it != cfg.extensions.end()) {
+    for (const auto& t : it->second) imcap::metrics::apply_metrics_table(*t.table, t.file, s);
+  }
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,7 +45,8 @@ int main(int argc, char** argv) {
       "check-config", "load and validate the configuration, print a summary, and exit")(
       "print-defaults", "print the embedded default configuration and exit")(
       "ready-file", po::value<std::string>(),
-      "write the bound host:port lines to this file once listening");
+      "once listening, write the bound ICAP host:port lines to this file, then\n"
+      "\"metrics host:port\" when [metrics] is enabled");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -58,6 +72,9 @@ int main(int argc, char** argv) {
 
   imcap::icap::daemon_options opts;
   imcap::signatures::signatures_settings sig_settings;
+  imcap::metrics::metrics_settings metrics_settings;
+  imcap::pipeline::policy_settings policy;
+  imcap::archive::settings archive_settings;
   try {
     if (vm.count("config")) {
       opts.config_file = vm["config"].as<std::string>();
@@ -66,7 +83,11 @@ int main(int argc, char** argv) {
       opts.cfg = imcap::icap::default_config();
     }
     sig_settings = signatures_settings_of(opts.cfg);
-  } catch (const std::exception& e) {  // config_error, signatures::settings_error
+    metrics_settings = metrics_settings_of(opts.cfg);
+    // Validated before anything starts.
+    policy = imcap::pipeline::policy_settings_of(opts.cfg);
+    archive_settings = imcap::pipeline::archive_settings_of(opts.cfg);
+  } catch (const std::exception& e) {  // config_error, signatures/metrics/pipeline settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
@@ -83,6 +104,15 @@ int main(int argc, char** argv) {
                       ? "on, " + std::to_string(sig_settings.clamav.database_dirs.size()) +
                             " database location(s)"
                       : std::string("off"))
+              << "\n"
+              << "imcapd: /imcap policy " << (policy.monitor ? "monitor" : "enforce") << ", "
+              << policy.rules.size() << " rule(s), " << policy.walls.size() << " wall(s); archive "
+              << (policy.archive == imcap::pipeline::archive_scope::off
+                      ? std::string("off")
+                      : archive_settings.path.string() +
+                            (archive_settings.mode == imcap::archive::durability::strict
+                                 ? " (strict)"
+                                 : " (relaxed)"))
               << "\n";
     return 0;
   }
@@ -95,12 +125,30 @@ int main(int argc, char** argv) {
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };
+  // /imcap: decoding, scanning, policy, archive (pipeline/), served beside /echo.
+  std::shared_ptr<imcap::pipeline::imcap_service> imcap;
+  opts.services = [&](const imcap::icap::config& cfg) {
+    imcap = imcap::pipeline::make_imcap_service(cfg, signatures.get());
+    return std::vector<std::shared_ptr<imcap::icap::service>>{imcap};
+  };
   opts.on_reload = [&](const imcap::icap::config& cfg) {
-    return signatures->reload(signatures_settings_of(cfg));
+    auto next = imcap::pipeline::policy_settings_of(cfg);  // a bad [policy] changes nothing
+    auto contribution = signatures->reload(signatures_settings_of(cfg));
+    imcap->reload(std::move(next));
+    return contribution;
   };
 
   try {
     imcap::icap::setup_logging(opts.cfg.log);
+    // Prometheus metrics: listening before the ICAP port, so a ready file names both.
+    // Changing [metrics] needs a restart.
+    std::unique_ptr<imcap::metrics::exporter> exporter;
+    if (metrics_settings.enabled) {
+      exporter = std::make_unique<imcap::metrics::exporter>(
+          imcap::metrics::registry::global(), metrics_settings.host, metrics_settings.port);
+      spdlog::info("metrics on http://{}/metrics", exporter->address());
+      opts.ready_extra.push_back("metrics " + exporter->address());
+    }
     return imcap::icap::run_daemon(std::move(opts));
   } catch (const std::exception& e) {
     std::cerr << "imcapd: " << e.what() << "\n";

@@ -22,7 +22,7 @@ TEST_CASE("plain lines escape what would break the columns") {
   auto line = format_access_record(r, access_format::plain);
   CHECK(line ==
         "7 127.0.0.1:4000 - CORP\\alice%20smith REQMOD /echo 200 POST "
-        "http://x/a%20b%0D%0AInjected:%201%25%22 0 0 0 allow");
+        "http://x/a%20b%0D%0AInjected:%201%25%22 0 0 0 allow - -");
   CHECK(line.find('\n') == std::string::npos);
 }
 

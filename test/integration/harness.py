@@ -3,7 +3,8 @@
 Starts the ICAP server under test in a private temporary directory and stops it again:
 
   * imcapd (the default): a generated imcapd.toml listening on 127.0.0.1:0; the bound port is
-    read from the file given to --ready-file; SIGTERM must make it exit with status 0.
+    read from the file given to --ready-file (ICAP "host:port" lines first, then
+    "metrics host:port" when [metrics] is on); SIGTERM must make it exit with status 0.
   * c-icap with its srv_echo module (--server cicap): the reference server, used to check that
     the tests themselves are right. It cannot bind port 0, so a free port is picked first.
 
@@ -181,7 +182,7 @@ class IcapServer:
     """The ICAP server under test, running in its own subdirectory of workdir."""
 
     def __init__(self, kind, workdir, imcapd=None, preview_size=4096, options_ttl=3600,
-                 max_connections=1024, signatures_extra=""):
+                 max_connections=1024, signatures_extra="", metrics=False, extra_config=""):
         self.kind = kind
         self.dir = os.path.join(workdir, kind)
         os.makedirs(self.dir)
@@ -193,6 +194,11 @@ class IcapServer:
         # repository, and any extra keys a test needs (signing policy, ...).
         self.pack_store = os.path.join(self.dir, "packs")
         self.signatures_extra = signatures_extra
+        # [metrics] on a port of its own (the ready file's "metrics host:port" line), and any
+        # further sections a test needs, appended to the generated imcapd.toml.
+        self.metrics = metrics
+        self.metrics_address = None
+        self.extra_config = extra_config
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -250,6 +256,9 @@ cache_dir = "{os.path.join(self.dir, 'cache')}"
 clamav_databases = ["{os.path.join(REPO_ROOT, 'signatures', 'clamav')}"]
 {self.signatures_extra}
 """)
+            if self.metrics:
+                f.write('\n[metrics]\nenabled = true\nlisten = "127.0.0.1:0"\n')
+            f.write(self.extra_config)
         self._spawn([self.imcapd, "--config", conf, "--ready-file", ready])
 
         def ready_port():
@@ -262,8 +271,12 @@ clamav_databases = ["{os.path.join(REPO_ROOT, 'signatures', 'clamav')}"]
                 return None
             if not text.endswith("\n"):
                 return None  # not completely written yet
-            first = text.splitlines()[0].strip()
-            host, _, port = first.rpartition(":")
+            # ICAP "host:port" lines first, then "<what> host:port" lines (metrics).
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            for line in lines:
+                if line.startswith("metrics "):
+                    self.metrics_address = line.split(" ", 1)[1]
+            host, _, port = lines[0].rpartition(":")
             return host.strip("[]"), int(port)
 
         self.host, self.port = wait_until(ready_port, timeout, "imcapd's ready file")
