@@ -171,6 +171,16 @@ struct audit_entry {
   std::string reason;
 };
 
+// A reviewer UI account (quarantine/). Stored in the archive environment so that the daemon's UI
+// and `imcapctl user` (another process) see the same accounts. The store keeps what it is given:
+// hashing and role checks belong to the caller (quarantine/users.hpp).
+struct user_record {
+  std::string name;           // login name, 1..64 bytes (the caller validates the characters)
+  std::string role;           // admin | reviewer | auditor
+  std::string password_hash;  // libsodium crypto_pwhash_str (argon2id) string
+  std::int64_t created_us = 0;
+};
+
 struct verify_report {
   std::uint64_t events_checked = 0;
   std::uint64_t audit_checked = 0;
@@ -222,6 +232,16 @@ class store {
   virtual std::error_code add_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::error_code remove_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::vector<std::string> holds() const = 0;
+
+  // Reviewer UI accounts ("users" database; archive/README.md). put_user creates or replaces
+  // the account named u.name; remove_user gives errc::not_found for an unknown name. Both are
+  // synchronous write transactions and append `why` to the audit trail (action "user_add" /
+  // "user_remove" unless set, target "user:<name>"); the password hash is never audited.
+  // Reads of an archive written before the users database existed find no users.
+  virtual std::error_code put_user(const user_record& u, const audit_entry& why) = 0;
+  virtual std::error_code remove_user(std::string_view name, const audit_entry& why) = 0;
+  virtual std::optional<user_record> user(std::string_view name) const = 0;
+  virtual std::vector<user_record> users() const = 0;  // sorted by name
 
   virtual verify_report verify() const = 0;
   virtual purge_report purge(std::int64_t now_us) = 0;
