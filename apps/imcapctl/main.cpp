@@ -8,6 +8,7 @@
 
 #include "imcap_version.hpp"
 #include "modules/cli.hpp"
+#include "quarantine/cli.hpp"
 #include "signatures/cli.hpp"
 
 namespace {
@@ -18,6 +19,7 @@ constexpr std::string_view usage =
     "Commands:\n"
     "  decode --request FILE [--response FILE]   print the chat events in raw HTTP messages\n"
     "  sigpack SUBCOMMAND ...                     signature packs (imcapctl sigpack help)\n"
+    "  user add|list|remove ...                   reviewer UI accounts (imcapctl user help)\n"
     "  version                                    print the version\n";
 
 }  // namespace
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   }
   if (command == "decode") return imcap::modules::decode_command(rest, std::cout, std::cerr);
   if (command == "sigpack") return imcap::signatures::sigpack_command(rest, std::cout, std::cerr);
+  if (command == "user") return imcap::quarantine::user_command(rest, std::cout, std::cerr);
   std::cerr << "imcapctl: unknown command '" << command << "'\n" << usage;
   return 2;
 }
