@@ -259,6 +259,13 @@ class store {
   virtual stats statistics() const = 0;
 };
 
+// One store per archive directory per process. LMDB must not open one environment twice in a
+// process (closing either handle drops the other's locks), so every component of one process
+// that works on the archive (imcapd: the pipeline and the reviewer UI) opens it through here:
+// the store already open for the same directory (canonical path) is returned as long as anyone
+// holds it; otherwise it is opened read_write with `s`. Thread-safe. Throws archive_error.
+std::shared_ptr<store> open_shared(const settings& s);
+
 // The archive's JSON form (one event), as `imcapctl archive search/show/export` print it.
 std::string to_json_line(const event_record& e);
 

@@ -7,6 +7,7 @@
 
 #include "icap/daemon.hpp"
 #include "imcap_version.hpp"
+#include "quarantine/daemon.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -19,6 +20,15 @@ imcap::signatures::signatures_settings signatures_settings_of(const imcap::icap:
   }
   imcap::signatures::finish_signatures_settings(s, cfg.source);
   return s;
+}
+
+// The raw tables of one extension section, for quarantine/ (which knows nothing of icap/).
+std::vector<imcap::quarantine::config_table> tables_of(const imcap::icap::config& cfg,
+                                                       std::string_view section) {
+  std::vector<imcap::quarantine::config_table> out;
+  if (auto it = cfg.extensions.find(section); it != cfg.extensions.end())
+    for (const auto& t : it->second) out.push_back({t.file, t.table});
+  return out;
 }
 
 }  // namespace
@@ -66,6 +76,7 @@ int main(int argc, char** argv) {
       opts.cfg = imcap::icap::default_config();
     }
     sig_settings = signatures_settings_of(opts.cfg);
+    (void)imcap::quarantine::webui_settings_from(tables_of(opts.cfg, "webui"), opts.cfg.source);
   } catch (const std::exception& e) {  // config_error, signatures::settings_error
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
@@ -91,7 +102,11 @@ int main(int argc, char** argv) {
   // Signature packs and ClamAV: loaded before listening, reloaded on SIGHUP; both on the
   // daemon's blocking pool. A pack that fails to load on SIGHUP leaves the old ones active.
   std::unique_ptr<imcap::signatures::signature_service> signatures;
-  opts.on_start = [&](const imcap::icap::config&) {
+  std::unique_ptr<imcap::quarantine::server> webui;  // reviewer UI ([webui]); not reloaded
+  opts.on_start = [&](const imcap::icap::config& cfg) {
+    webui = imcap::quarantine::start_for_daemon(
+        imcap::quarantine::webui_settings_from(tables_of(cfg, "webui"), cfg.source),
+        imcap::quarantine::archive_settings_from(tables_of(cfg, "archive"), cfg.source));
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };
