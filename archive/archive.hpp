@@ -206,7 +206,11 @@ class store {
 
   // Queues one event with the attachment contents it carries. Returns errc::queue_full or
   // errc::shutting_down at once (done is then not called); otherwise `done` is called exactly
-  // once, after the commit or with the commit's error.
+  // once, after the commit or with the commit's error (errc::map_full at map_size_max,
+  // errc::disk_full, errc::io_error). errc::read_only on a read-only store.
+  // Contents: an attachment whose sha256 names a content in `contents` (bytes checked against
+  // the hash; a mismatching content is ignored) or one already stored gets content_stored = true
+  // and one more reference; e.quarantine, when set, is the event's initial quarantine state.
   virtual std::error_code submit(event_record e, std::vector<content> contents,
                                  completion done) = 0;
 
@@ -222,13 +226,19 @@ class store {
                                                  std::string_view conversation_id,
                                                  std::size_t limit = 10'000) const = 0;
 
-  // Quarantine and review (synchronous write transactions; also audited).
+  // Quarantine and review (synchronous write transactions; also audited). The quarantine state
+  // lives beside the chained record, so changing it never breaks verify(); set_quarantine
+  // returns errc::not_found for an unknown id, errc::on_hold for "deleted" on a held event and
+  // std::errc::invalid_argument for a state other than "", held, released, deleted.
+  // An audit_entry's empty action/target are filled in ("<state>", "event:<id>").
   virtual std::error_code set_quarantine(std::uint64_t id, std::string_view state,
                                          const audit_entry& why) = 0;
   virtual std::error_code add_audit(audit_entry a) = 0;
   virtual std::vector<audit_entry> audit(std::uint64_t after_id, std::size_t limit) const = 0;
 
   // Legal holds: by user, conversation or event ("user:alice", "conversation:C1", "event:42").
+  // A user hold matches proxy_user or sender_id. Another subject form (or one longer than 400
+  // bytes) gives std::errc::invalid_argument; removing an absent hold gives errc::not_found.
   virtual std::error_code add_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::error_code remove_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::vector<std::string> holds() const = 0;
@@ -243,6 +253,9 @@ class store {
   virtual std::optional<user_record> user(std::string_view name) const = 0;
   virtual std::vector<user_record> users() const = 0;  // sorted by name
 
+  // verify(): both hash chains, id gaps not explained by a purge, index consistency
+  // (archive/README.md, "Tamper evidence"). purge(): retention with holds; a read-only store
+  // purges nothing.
   virtual verify_report verify() const = 0;
   virtual purge_report purge(std::int64_t now_us) = 0;
 

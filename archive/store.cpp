@@ -195,7 +195,20 @@ struct pending {
   std::vector<prepared_content> contents;
   completion done;
   std::uint64_t seq = 0;
+  std::chrono::steady_clock::time_point submitted;
 };
+
+// A completion that throws must not take the writer thread (and every later event) with it.
+void complete(pending& p, std::error_code ec, std::uint64_t id) noexcept {
+  if (!p.done) return;
+  try {
+    p.done(ec, id);
+  } catch (const std::exception& e) {
+    spdlog::error("archive: a completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("archive: a completion threw");
+  }
+}
 
 struct op_item {
   std::function<std::error_code(lmdb::txn&)> fn;
@@ -253,6 +266,7 @@ class lmdb_store final : public store {
     }
     p.e = std::move(e);
     p.done = std::move(done);
+    p.submitted = std::chrono::steady_clock::now();
     {
       std::lock_guard lk(q_mutex_);
       if (stopping_) return errc::shutting_down;
@@ -310,7 +324,10 @@ class lmdb_store final : public store {
     st.commits = commits_.load();
     st.commit_errors = commit_errors_.load();
     MDB_envinfo info{};
-    mdb_env_info(env_.get(), &info);
+    {
+      std::shared_lock map_lock(map_mutex_);  // mdb_env_info reads the map: not during a resize
+      mdb_env_info(env_.get(), &info);
+    }
     st.map_size = info.me_mapsize;
     st.map_grows = map_grows_.load();
     st.last_commit_us = last_commit_us_.load();
@@ -457,7 +474,10 @@ void lmdb_store::writer_loop() {
     if (s_.mode == durability::relaxed && dirty) {
       if (!q_cv_.wait_until(lk, last_sync + sync_every, ready)) {
         lk.unlock();
-        mdb_env_sync(env_.get(), 1);
+        {
+          std::shared_lock map_lock(map_mutex_);  // a reader may be adopting a resize
+          mdb_env_sync(env_.get(), 1);
+        }
         lk.lock();
         dirty = false;
         last_sync = std::chrono::steady_clock::now();
@@ -503,9 +523,22 @@ void lmdb_store::writer_loop() {
       if (stopping_) break;
       continue;
     }
+    // Group commit: the oldest queued event waits at most max_batch_delay (counted from its
+    // submission, so time spent in the previous commit counts) for companions, and the wait ends
+    // early once arrivals pause for an eighth of the delay: a closed loop of waiting clients has
+    // nobody left to wait for.
     if (queue_.size() < s_.max_batch && s_.max_batch_delay.count() > 0 && !stopping_) {
-      q_cv_.wait_for(lk, s_.max_batch_delay,
-                     [&] { return stopping_ || queue_.size() >= s_.max_batch; });
+      const auto deadline = queue_.front().submitted + s_.max_batch_delay;
+      const auto gap = std::max<std::chrono::microseconds>(s_.max_batch_delay / 8,
+                                                           std::chrono::microseconds(20));
+      while (!stopping_ && queue_.size() < s_.max_batch) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        const std::size_t before = queue_.size();
+        q_cv_.wait_until(lk, std::min<std::chrono::steady_clock::time_point>(deadline, now + gap),
+                         [&] { return stopping_ || queue_.size() >= s_.max_batch; });
+        if (queue_.size() == before) break;
+      }
     }
     std::vector<pending> batch;
     const std::size_t n = std::min(queue_.size(), std::max<std::size_t>(s_.max_batch, 1));
@@ -555,8 +588,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
     commits_.fetch_add(1);
     committed_events_.fetch_add(batch.size());
     queued_.fetch_sub(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].done) batch[i].done({}, ids[i]);
+    for (std::size_t i = 0; i < batch.size(); ++i) complete(batch[i], {}, ids[i]);
     return;
   }
   if (rc == MDB_MAP_FULL && batch.size() > 1) {
@@ -570,7 +602,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
       } else {
         commit_errors_.fetch_add(1);
       }
-      if (batch[i].done) batch[i].done(lmdb::translate(r), r == 0 ? ids[0] : 0);
+      complete(batch[i], lmdb::translate(r), r == 0 ? ids[0] : 0);
     }
     return;
   }
@@ -578,8 +610,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
   spdlog::error("archive: commit of {} events failed: {}", batch.size(), lmdb::describe(rc));
   queued_.fetch_sub(batch.size());
   const auto ec = lmdb::translate(rc);
-  for (auto& p : batch)
-    if (p.done) p.done(ec, 0);
+  for (auto& p : batch) complete(p, ec, 0);
 }
 
 int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std::size_t to,
@@ -802,6 +833,8 @@ std::optional<std::string> lmdb_store::attachment_content(std::string_view sha25
 
 std::error_code lmdb_store::set_quarantine(std::uint64_t id, std::string_view state,
                                            const audit_entry& why) {
+  if (state != "" && state != "held" && state != "released" && state != "deleted")
+    return std::make_error_code(std::errc::invalid_argument);
   return run_op([this, id, st = std::string(state), why](lmdb::txn& t) -> std::error_code {
     auto e = load(t, id);
     if (!e) return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());
@@ -844,7 +877,8 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
   const bool valid = (subject.starts_with("user:") && subject.size() > 5) ||
                      (subject.starts_with("conversation:") && subject.size() > 13) ||
                      (subject.starts_with("event:") && subject.size() > 6);
-  if (!valid) return std::make_error_code(std::errc::invalid_argument);
+  // LMDB keys are at most 511 bytes; no real user or conversation id comes near 400.
+  if (!valid || subject.size() > 400) return std::make_error_code(std::errc::invalid_argument);
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) {
     audit_entry a = why;
     a.action = "hold";
@@ -856,6 +890,7 @@ std::error_code lmdb_store::add_hold(std::string_view subject, const audit_entry
 }
 
 std::error_code lmdb_store::remove_hold(std::string_view subject, const audit_entry& why) {
+  if (subject.empty() || subject.size() > 400) return errc::not_found;  // add_hold's limits
   return run_op([this, s = std::string(subject), why](lmdb::txn& t) -> std::error_code {
     if (!t.exists(d_.holds, s))
       return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());
@@ -1002,17 +1037,38 @@ verify_report lmdb_store::verify() const {
   std::string prev = genesis;
   bool prev_known = true;
   std::uint64_t expect = 1;
-  auto walk_gap = [&](std::uint64_t upto) {  // ids [expect, upto) are absent from events
-    for (std::uint64_t id = expect; id < upto; ++id) {
+  // Ids [expect, upto) are absent from events: each must have a purge record. The walk follows
+  // the purged entries with a cursor, so a huge gap (or a tampered next_event_id) costs one
+  // line per run of missing ids, not one step per id.
+  auto missing = [&](std::uint64_t from, std::uint64_t to) {  // [from, to)
+    if (from >= to) return;
+    if (to - from == 1)
+      problem("event " + std::to_string(from) + ": missing (deleted without a purge record)");
+    else
+      problem("events " + std::to_string(from) + " to " + std::to_string(to - 1) + ": missing (" +
+              std::to_string(to - from) + " ids deleted without a purge record)");
+    prev_known = false;
+  };
+  auto walk_gap = [&](std::uint64_t upto) {
+    if (expect >= upto) return;
+    lmdb::cursor pc(t, d_.purged);
+    std::uint64_t at = expect;
+    for (bool on = pc.seek(lmdb::be64(expect)); on && at < upto; on = pc.next()) {
+      if (pc.key().size() != 8) continue;
+      const std::uint64_t id = lmdb::get_be64(pc.key());
+      if (id >= upto) break;
+      missing(at, id);
       std::string h;
       if (purged_hash(id, h)) {
         prev = h;
         prev_known = true;
       } else {
-        problem("event " + std::to_string(id) + ": missing (deleted without a purge record)");
+        problem("event " + std::to_string(id) + ": malformed purge record");
         prev_known = false;
       }
+      at = id + 1;
     }
+    missing(at, upto);
   };
   {
     lmdb::cursor c(t, d_.events);

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archive/cli.hpp"
 #include "imcap_version.hpp"
 #include "modules/cli.hpp"
 #include "quarantine/cli.hpp"
@@ -19,6 +20,8 @@ constexpr std::string_view usage =
     "Commands:\n"
     "  decode --request FILE [--response FILE]   print the chat events in raw HTTP messages\n"
     "  sigpack SUBCOMMAND ...                     signature packs (imcapctl sigpack help)\n"
+    "  archive SUBCOMMAND ...                     the archive: search, show, export, verify,\n"
+    "                                             purge, holds (imcapctl archive help)\n"
     "  user add|list|remove ...                   reviewer UI accounts (imcapctl user help)\n"
     "  version                                    print the version\n";
 
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "decode") return imcap::modules::decode_command(rest, std::cout, std::cerr);
+  if (command == "archive") return imcap::archive::archive_command(rest, std::cout, std::cerr);
   if (command == "sigpack") return imcap::signatures::sigpack_command(rest, std::cout, std::cerr);
   if (command == "user") return imcap::quarantine::user_command(rest, std::cout, std::cerr);
   std::cerr << "imcapctl: unknown command '" << command << "'\n" << usage;

@@ -249,3 +249,48 @@ TEST_CASE("a garbage data.mdb is refused with an error naming the path", "[archi
   bad.map_size_max = 1;
   CHECK_THROWS_AS(store::open(bad), archive_error);
 }
+
+TEST_CASE("readers in this process keep working while the writer grows the map", "[archive][map]") {
+  temp_dir dir;
+  auto st = test_settings(dir.path);
+  st.map_size_initial = 1u << 20;
+  st.max_batch = 8;
+  auto s = store::open(st);
+  put(*s, big_event(0, 100));
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, bad{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto e = s->get(1);
+      if (!e || e->text != big_event(0, 100).text) bad.fetch_add(1);
+      query q;
+      q.limit = 5;
+      if (s->search(q).empty()) bad.fetch_add(1);
+      reads.fetch_add(1);
+    }
+  });
+  for (int i = 1; i < 300; ++i) REQUIRE(!s->submit(big_event(i, 20'000), {}, {}));
+  s->flush();
+  stop.store(true);
+  reader.join();
+  CHECK(bad.load() == 0);
+  CHECK(reads.load() > 0);
+  CHECK(s->statistics().map_grows >= 2);
+  CHECK(s->get(300)->text == big_event(299, 20'000).text);
+}
+
+TEST_CASE("relaxed durability commits and survives reopening", "[archive]") {
+  temp_dir dir;
+  auto st = test_settings(dir.path);
+  st.mode = durability::relaxed;
+  {
+    auto s = store::open(st);
+    for (int i = 0; i < 50; ++i) REQUIRE(!s->submit(sample_event(i), {}, {}));
+    s->flush();
+    CHECK(s->statistics().committed_events == 50);
+  }
+  auto ro = store::open(st, store::open_mode::read_only);
+  REQUIRE(ro->get(50));
+  CHECK(ro->get(50)->session_key == "sess-49");
+  CHECK(ro->verify().ok());
+}

@@ -187,6 +187,7 @@ TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays gr
   CHECK(!s->add_hold("conversation:C-legal", why("litigation 13")));
   CHECK(!s->add_hold("event:7", why("evidence")));
   CHECK(s->add_hold("nonsense", why("x")) == std::errc::invalid_argument);
+  CHECK(s->add_hold("user:" + std::string(600, 'u'), why("x")) == std::errc::invalid_argument);
   CHECK(s->holds() == std::vector<std::string>{"conversation:C-legal", "event:7", "user:carol"});
   // A held event cannot be deleted through the quarantine either.
   CHECK(s->set_quarantine(7, "deleted", why("cleanup")) == errc::on_hold);
@@ -304,4 +305,27 @@ TEST_CASE("[archive] settings: defaults match conf/imcapd.toml, errors name file
                     Catch::Contains("archive.max_batch: expected an integer from 1"));
   CHECK_THROWS_WITH(parse("[archive]\nmap_size_initial = 4194304\nmap_size_max = 2097152\n"),
                     Catch::Contains("archive.map_size_max: must be at least"));
+}
+
+TEST_CASE("verify reports a run of deleted events and a forged next id in a few lines",
+          "[archive][tamper]") {
+  temp_dir dir;
+  auto st = test_settings(dir.path);
+  {
+    auto s = store::open(st);
+    for (int i = 0; i < 6; ++i) put(*s, sample_event(i));
+    CHECK(s->set_quarantine(1, "frozen", why("x")) == std::errc::invalid_argument);
+  }
+  {
+    raw_env raw(st.path);
+    auto events = raw.db("events");
+    for (std::uint64_t id = 2; id <= 4; ++id) raw.del(events, raw_env::key(id));
+    raw.put(raw.db("meta"), "next_event_id", raw_env::key(std::uint64_t{1} << 60));
+  }
+  auto s = store::open(st, store::open_mode::read_only);
+  const auto rep = s->verify();
+  for (const auto& p : rep.problems) UNSCOPED_INFO(p);
+  CHECK(has_problem(rep, "events 2 to 4: missing (3 ids"));
+  CHECK(has_problem(rep, "events 7 to 1152921504606846975: missing"));
+  CHECK(!has_problem(rep, "event 5:"));  // its link cannot be checked, its bytes are unchanged
 }
