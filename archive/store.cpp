@@ -1256,7 +1256,9 @@ std::optional<user_record> decode_user(std::string_view name, std::string_view v
 }  // namespace
 
 std::error_code lmdb_store::put_user(const user_record& u, const audit_entry& why) {
-  if (u.name.empty() || u.name.size() > 64) return std::make_error_code(std::errc::invalid_argument);
+  if (u.name.empty() || u.name.size() > 64) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
   return run_op([this, u, why](lmdb::txn& t) {
     user_record stored = u;
     if (stored.created_us == 0) stored.created_us = now_us();

@@ -17,7 +17,9 @@ json::value event_json(const archive::event_record& e) {
   return ec ? json::value(nullptr) : v;
 }
 
-response ok(const json::value& v) { return json_response(200, json::serialize(v)); }
+response ok(const json::value& v) {
+  return json_response(200, json::serialize(v));
+}
 
 response error(unsigned status, std::string_view message) {
   json::object o;
@@ -82,8 +84,12 @@ response api_dashboard(const context& c) {
   return ok(o);
 }
 
-response api_queue(const context& c) { return event_list(c, queue_query(c)); }
-response api_search(const context& c) { return event_list(c, search_query(c)); }
+response api_queue(const context& c) {
+  return event_list(c, queue_query(c));
+}
+response api_search(const context& c) {
+  return event_list(c, search_query(c));
+}
 
 response api_item(const context& c) {
   const auto id = c.rq.captures.empty() ? std::nullopt : parse_id(c.rq.captures[0]);
@@ -92,15 +98,20 @@ response api_item(const context& c) {
   return ok(event_json(*e));
 }
 
-response api_item_release(const context& c) { return action(c, "release"); }
-response api_item_delete(const context& c) { return action(c, "delete"); }
+response api_item_release(const context& c) {
+  return action(c, "release");
+}
+response api_item_delete(const context& c) {
+  return action(c, "delete");
+}
 
 response api_conversation(const context& c) {
   const auto events = c.archive.conversation(c.rq.arg("app"), c.rq.arg("id"), 2000);
   if (events.empty()) return error(404, "no such conversation");
   json::array a;
   for (const auto& e : events) a.push_back(event_json(e));
-  return ok(json::object{{"app", c.rq.arg("app")}, {"id", c.rq.arg("id")}, {"events", std::move(a)}});
+  return ok(
+      json::object{{"app", c.rq.arg("app")}, {"id", c.rq.arg("id")}, {"events", std::move(a)}});
 }
 
 response api_packs(const context& c) {

@@ -30,9 +30,12 @@ std::optional<role> parse_role(std::string_view s) noexcept {
 
 std::string_view role_name(role r) noexcept {
   switch (r) {
-    case role::admin: return "admin";
-    case role::reviewer: return "reviewer";
-    case role::auditor: return "auditor";
+    case role::admin:
+      return "admin";
+    case role::reviewer:
+      return "reviewer";
+    case role::auditor:
+      return "auditor";
   }
   return "auditor";
 }
@@ -167,8 +170,9 @@ void login_throttle::failure(std::string_view user, std::string_view address) {
   std::lock_guard lk(mutex_);
   // Bounded memory: a flood of distinct names cannot grow the table without limit.
   if (failures_.size() > 100'000) {
-    std::erase_if(failures_,
-                  [&](const auto& kv) { return kv.second.empty() || now - kv.second.back() >= window_us_; });
+    std::erase_if(failures_, [&](const auto& kv) {
+      return kv.second.empty() || now - kv.second.back() >= window_us_;
+    });
   }
   for (auto key : {"user:" + std::string(user), "addr:" + std::string(address)}) {
     auto& q = failures_[key];

@@ -23,20 +23,27 @@ std::string find(const pairs& p, std::string_view key) {
   return {};
 }
 
-std::string date_of(std::int64_t us) { return format_time(us).substr(0, 10); }
+std::string date_of(std::int64_t us) {
+  return format_time(us).substr(0, 10);
+}
 
 template <class Map>
 std::vector<std::pair<std::string, std::uint64_t>> top(const Map& m, std::size_t n) {
   std::vector<std::pair<std::string, std::uint64_t>> v(m.begin(), m.end());
-  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   if (v.size() > n) v.resize(n);
   return v;
 }
 
 }  // namespace
 
-std::string request::arg(std::string_view key) const { return find(query, key); }
-std::string request::field(std::string_view key) const { return find(form, key); }
+std::string request::arg(std::string_view key) const {
+  return find(query, key);
+}
+std::string request::field(std::string_view key) const {
+  return find(form, key);
+}
 std::vector<std::string> request::fields(std::string_view key) const {
   std::vector<std::string> out;
   for (const auto& [k, v] : form)
@@ -125,7 +132,8 @@ dashboard_data dashboard_of(const context& c) {
     events.resize(aggregate_limit);
   }
   d.events = events.size();
-  for (std::int64_t t = d.range.from_us; t < d.range.to_us; t += day_us) d.days.push_back(date_of(t));
+  for (std::int64_t t = d.range.from_us; t < d.range.to_us; t += day_us)
+    d.days.push_back(date_of(t));
   std::map<std::string, std::uint64_t> app_count, verdicts, rules, users;
   std::map<std::string, std::set<std::string>> app_users;
   for (const auto& e : events) {

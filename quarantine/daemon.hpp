@@ -22,7 +22,8 @@ struct config_table {
 };
 
 // Throws settings_error ("file:line:column: webui.key: reason").
-webui_settings webui_settings_from(const std::vector<config_table>& webui, const std::string& source);
+webui_settings webui_settings_from(const std::vector<config_table>& webui,
+                                   const std::string& source);
 // Throws archive::settings_error.
 archive::settings archive_settings_from(const std::vector<config_table>& archive,
                                         const std::string& source);

@@ -58,14 +58,26 @@ void append_html(std::string& out, std::string_view s) {
     if (n == 1) {
       const char c = s[i];
       switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
         case '\t':
         case '\n':
-        case '\r': out += c; break;
+        case '\r':
+          out += c;
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
             out += replacement;

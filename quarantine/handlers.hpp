@@ -19,9 +19,9 @@ using pairs = std::vector<std::pair<std::string, std::string>>;
 struct request {
   std::string method;
   std::string path;
-  std::string address;  // client IP
-  pairs query;          // decoded GET arguments
-  pairs form;           // decoded application/x-www-form-urlencoded body
+  std::string address;                // client IP
+  pairs query;                        // decoded GET arguments
+  pairs form;                         // decoded application/x-www-form-urlencoded body
   std::vector<std::string> captures;  // the {} segments of the route pattern
   std::string session_cookie, login_cookie, csrf_header;
   bool tls = false;
@@ -50,7 +50,7 @@ struct context {
 using handler = response (*)(const context&);
 
 // Helpers shared by pages and API.
-std::string format_time(std::int64_t us);                // "2026-11-23 15:04:05"
+std::string format_time(std::int64_t us);                             // "2026-11-23 15:04:05"
 std::optional<std::int64_t> parse_date(std::string_view yyyy_mm_dd);  // 00:00 UTC
 std::optional<std::uint64_t> parse_id(std::string_view s);
 response redirect(std::string location);
@@ -67,10 +67,10 @@ time_range range_of(const context& c);
 struct dashboard_data {
   time_range range;
   std::size_t events = 0;
-  bool truncated = false;  // more events in range than the dashboard reads
-  std::vector<std::string> days;                                 // "YYYY-MM-DD", ascending
-  std::vector<std::string> apps;                                 // by event count, descending
-  std::vector<std::vector<std::uint64_t>> messages, attachments;  // [app][day]
+  bool truncated = false;         // more events in range than the dashboard reads
+  std::vector<std::string> days;  // "YYYY-MM-DD", ascending
+  std::vector<std::string> apps;  // by event count, descending
+  std::vector<std::vector<std::uint64_t>> messages, attachments;            // [app][day]
   std::vector<std::pair<std::string, std::vector<std::string>>> app_users;  // app -> users
   std::vector<std::pair<std::string, std::uint64_t>> verdicts, rules, users;
 };

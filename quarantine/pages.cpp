@@ -13,7 +13,9 @@ namespace imcap::quarantine::detail {
 
 namespace {
 
-std::string h(std::string_view s) { return html(s); }
+std::string h(std::string_view s) {
+  return html(s);
+}
 
 // "/path?k=v&..." with empty values left out, ready for an href (already escaped).
 std::string href(std::string_view path, const pairs& params = {}) {
@@ -50,9 +52,10 @@ response html_page(const context& c, std::string_view title, const std::string& 
       h(title) +
       " · imcap review</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head><body>";
   if (c.who != nullptr) {
-    out += "<header><nav><strong>imcap</strong> <a href=\"/\">Dashboard</a> "
-           "<a href=\"/queue\">Quarantine</a> <a href=\"/search\">Archive</a> "
-           "<a href=\"/packs\">Packs</a>";
+    out +=
+        "<header><nav><strong>imcap</strong> <a href=\"/\">Dashboard</a> "
+        "<a href=\"/queue\">Quarantine</a> <a href=\"/search\">Archive</a> "
+        "<a href=\"/packs\">Packs</a>";
     if (can_audit(c)) out += " <a href=\"/audit\">Audit log</a>";
     if (c.who->role == role::admin) out += " <a href=\"/users\">Users</a>";
     out += "</nav><form class=\"logout\" method=\"post\" action=\"/logout\">" + csrf_field(c) +
@@ -67,9 +70,8 @@ response html_page(const context& c, std::string_view title, const std::string& 
 }
 
 std::string badge(std::string_view verdict) {
-  static const std::set<std::string, std::less<>> known = {"allow", "warn", "modify", "block",
-                                                           "quarantine", "held", "released",
-                                                           "deleted"};
+  static const std::set<std::string, std::less<>> known = {
+      "allow", "warn", "modify", "block", "quarantine", "held", "released", "deleted"};
   const std::string cls = known.count(verdict) != 0 ? std::string(verdict) : "other";
   return "<span class=\"badge b-" + cls + "\">" + h(verdict.empty() ? "-" : verdict) + "</span>";
 }
@@ -116,7 +118,8 @@ std::string highlighted(const archive::event_record& e) {
   for (const auto& hit : e.hits) {
     if (hit.part != "text" || hit.end <= hit.begin || hit.begin >= text.size()) continue;
     cuts.insert(utf8_floor(text, static_cast<std::size_t>(hit.begin)));
-    cuts.insert(utf8_floor(text, static_cast<std::size_t>(std::min<std::uint64_t>(hit.end, text.size()))));
+    cuts.insert(
+        utf8_floor(text, static_cast<std::size_t>(std::min<std::uint64_t>(hit.end, text.size()))));
     spans.push_back(&hit);
   }
   std::string out;
@@ -125,7 +128,8 @@ std::string highlighted(const archive::event_record& e) {
     std::string rules;
     for (const auto* hit : spans) {
       const auto hb = utf8_floor(text, static_cast<std::size_t>(hit->begin));
-      const auto he = utf8_floor(text, static_cast<std::size_t>(std::min<std::uint64_t>(hit->end, text.size())));
+      const auto he = utf8_floor(
+          text, static_cast<std::size_t>(std::min<std::uint64_t>(hit->end, text.size())));
       if (hb <= b && en <= he) rules += (rules.empty() ? "" : ", ") + hit->rule_id;
     }
     const std::string seg = h(std::string_view(text).substr(b, en - b));
@@ -202,9 +206,11 @@ std::string bubbles(const context& c, const std::vector<archive::event_record>& 
 std::string reason_form(const context& c, std::uint64_t id, std::string_view action,
                         std::string_view label) {
   return "<form class=\"action\" method=\"post\" action=\"/item/" + std::to_string(id) + "/" +
-         std::string(action) + "\">" + csrf_field(c) + "<label>Reason <textarea name=\"reason\" "
+         std::string(action) + "\">" + csrf_field(c) +
+         "<label>Reason <textarea name=\"reason\" "
          "required maxlength=\"4000\"></textarea></label> <button type=\"submit\" name=\"do\" "
-         "value=\"" + std::string(action) + "\">" + h(label) + "</button></form>";
+         "value=\"" +
+         std::string(action) + "\">" + h(label) + "</button></form>";
 }
 
 // A chart as inline SVG: stacked bars per day, one colour per app, drawn on the server.
@@ -256,14 +262,15 @@ std::string bar_chart(const std::vector<std::string>& days, const std::vector<st
   return svg + "</ul>";
 }
 
-std::string count_table(std::string_view head, const std::vector<std::pair<std::string, std::uint64_t>>& rows,
+std::string count_table(std::string_view head,
+                        const std::vector<std::pair<std::string, std::uint64_t>>& rows,
                         std::string_view link_key = {}) {
   std::string out = "<table><thead><tr><th>" + h(head) + "</th><th>Count</th></tr></thead><tbody>";
   for (const auto& [k, n] : rows) {
-    const std::string label = link_key.empty()
-                                  ? h(k)
-                                  : "<a href=\"" + href("/search", {{std::string(link_key), k}}) +
-                                        "\">" + h(k) + "</a>";
+    const std::string label =
+        link_key.empty()
+            ? h(k)
+            : "<a href=\"" + href("/search", {{std::string(link_key), k}}) + "\">" + h(k) + "</a>";
     out += "<tr><td>" + label + "</td><td>" + std::to_string(n) + "</td></tr>";
   }
   if (rows.empty()) out += "<tr><td colspan=\"2\">none</td></tr>";
@@ -322,7 +329,8 @@ response login_form(const context& c, std::string_view error, unsigned status) {
   response extra;
   if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
     token = random_token();
-    extra.headers.emplace_back("Set-Cookie", set_cookie("imcap_login", token, "/login", c.rq.tls, false));
+    extra.headers.emplace_back("Set-Cookie",
+                               set_cookie("imcap_login", token, "/login", c.rq.tls, false));
   }
   std::string body;
   if (!error.empty()) body += "<p class=\"error\">" + h(error) + "</p>";
@@ -353,7 +361,9 @@ response page_style(const context&) {
   return r;
 }
 
-response page_login(const context& c) { return login_form(c, "", 200); }
+response page_login(const context& c) {
+  return login_form(c, "", 200);
+}
 
 response page_login_post(const context& c) {
   const std::string user = c.rq.field("user");
@@ -425,9 +435,10 @@ response page_dashboard(const context& c) {
   }
   if (d.app_users.empty()) b += "<tr><td colspan=\"2\">none</td></tr>";
   b += "</tbody></table></section><section><h2>Verdicts</h2>" +
-       count_table("Verdict", d.verdicts, "verdict") + "</section><section><h2>Top policy hits</h2>" +
-       count_table("Rule", d.rules) + "</section><section><h2>Top users</h2>" +
-       count_table("User", d.users, "user") + "</section></div>";
+       count_table("Verdict", d.verdicts, "verdict") +
+       "</section><section><h2>Top policy hits</h2>" + count_table("Rule", d.rules) +
+       "</section><section><h2>Top users</h2>" + count_table("User", d.users, "user") +
+       "</section></div>";
   return html_page(c, "Dashboard", b);
 }
 
@@ -439,12 +450,12 @@ response page_queue(const context& c) {
   const auto& a = c.rq;
   std::string b = "<form class=\"filters\" method=\"get\" action=\"/queue\">" +
                   field("App", "app", a.arg("app")) + field("User", "user", a.arg("user")) +
-                  field("Rule", "rule", a.arg("rule")) + field("From", "from", a.arg("from"), "date") +
-                  field("To", "to", a.arg("to"), "date") +
-                  "<label>Status <select name=\"status\">";
+                  field("Rule", "rule", a.arg("rule")) +
+                  field("From", "from", a.arg("from"), "date") +
+                  field("To", "to", a.arg("to"), "date") + "<label>Status <select name=\"status\">";
   for (const char* s : {"held", "released", "deleted"}) {
-    b += std::string("<option value=\"") + s + "\"" + (q.quarantine == s ? " selected" : "") +
-         ">" + s + "</option>";
+    b += std::string("<option value=\"") + s + "\"" + (q.quarantine == s ? " selected" : "") + ">" +
+         s + "</option>";
   }
   b += "</select></label> <button type=\"submit\">Filter</button></form>";
   if (const auto msg = a.arg("done"); !msg.empty()) b += "<p class=\"notice\">" + h(msg) + "</p>";
@@ -499,8 +510,10 @@ response page_queue_bulk(const context& c) {
 response page_item(const context& c) {
   const auto e = item_of(c);
   if (!e) return page_error(c, 404, "no such item");
-  std::string b = "<p>" + badge(e->verdict) + (e->quarantine.empty() ? "" : " " + badge(e->quarantine)) + "</p>";
-  if (const auto msg = c.rq.arg("done"); !msg.empty()) b += "<p class=\"notice\">" + h(msg) + "</p>";
+  std::string b = "<p>" + badge(e->verdict) +
+                  (e->quarantine.empty() ? "" : " " + badge(e->quarantine)) + "</p>";
+  if (const auto msg = c.rq.arg("done"); !msg.empty())
+    b += "<p class=\"notice\">" + h(msg) + "</p>";
   b += "<table><tbody>";
   auto row = [&](std::string_view k, std::string_view v) {
     b += "<tr><th>" + h(k) + "</th><td>" + h(v) + "</td></tr>";
@@ -512,7 +525,8 @@ response page_item(const context& c) {
   row("Kind", e->kind);
   row("Sender", e->sender_name.empty() ? e->sender_id : e->sender_name + " <" + e->sender_id + ">");
   std::string rcpt;
-  for (const auto& [id, name] : e->recipients) rcpt += (rcpt.empty() ? "" : ", ") + (name.empty() ? id : name + " <" + id + ">");
+  for (const auto& [id, name] : e->recipients)
+    rcpt += (rcpt.empty() ? "" : ", ") + (name.empty() ? id : name + " <" + id + ">");
   row("Recipients", rcpt);
   row("Proxy user", e->proxy_user);
   row("Client", e->client_ip);
@@ -525,7 +539,8 @@ response page_item(const context& c) {
     b += "<h3>HTML as sent (shown as text)</h3><div class=\"message\">" + h(e->html) + "</div>";
   }
   b += "<h2>Rule hits</h2><table><thead><tr><th>Rule</th><th>Pack</th><th>Action</th>"
-       "<th>Severity</th><th>Part</th><th>Bytes</th><th>Mode</th><th>Message</th></tr></thead><tbody>";
+       "<th>Severity</th><th>Part</th><th>Bytes</th><th>Mode</th><th>Message</th></tr></"
+       "thead><tbody>";
   for (const auto& hit : e->hits) {
     b += "<tr><td>" + h(hit.rule_id) + "</td><td>" + h(hit.pack + "@" + hit.pack_version) +
          "</td><td>" + h(hit.action) + "</td><td>" + h(hit.severity) + "</td><td>" + h(hit.part) +
@@ -541,7 +556,8 @@ response page_item(const context& c) {
   }
   if (!e->conversation_id.empty()) {
     auto conv = c.archive.conversation(e->app, e->conversation_id, 10'000);
-    const auto pos = std::find_if(conv.begin(), conv.end(), [&](const auto& x) { return x.id == e->id; });
+    const auto pos =
+        std::find_if(conv.begin(), conv.end(), [&](const auto& x) { return x.id == e->id; });
     const auto at = static_cast<std::ptrdiff_t>(pos - conv.begin());
     const auto from = std::max<std::ptrdiff_t>(0, at - 5);
     const auto to = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(conv.size()), at + 6);
@@ -560,25 +576,29 @@ response item_action(const context& c, std::string_view action) {
   if (!id) return page_error(c, 404, "no such item");
   const std::string why = quarantine_action(c, *id, action, c.rq.field("reason"));
   if (!why.empty()) return page_error(c, why == "no such item" ? 404 : 409, why);
-  return redirect("/item/" + std::to_string(*id) + "?done=" +
-                  url_component(action == "release" ? "released" : "deleted"));
+  return redirect("/item/" + std::to_string(*id) +
+                  "?done=" + url_component(action == "release" ? "released" : "deleted"));
 }
 
 }  // namespace
 
-response page_item_release(const context& c) { return item_action(c, "release"); }
-response page_item_delete(const context& c) { return item_action(c, "delete"); }
+response page_item_release(const context& c) {
+  return item_action(c, "release");
+}
+response page_item_delete(const context& c) {
+  return item_action(c, "delete");
+}
 
 response page_search(const context& c) {
   const auto& a = c.rq;
-  std::string b = "<form class=\"filters\" method=\"get\" action=\"/search\">" +
-                  field("Text", "text", a.arg("text")) + field("User", "user", a.arg("user")) +
-                  field("Peer", "peer", a.arg("peer")) +
-                  field("Conversation", "conversation", a.arg("conversation")) +
-                  field("App", "app", a.arg("app")) + field("Verdict", "verdict", a.arg("verdict")) +
-                  field("Rule", "rule", a.arg("rule")) + field("From", "from", a.arg("from"), "date") +
-                  field("To", "to", a.arg("to"), "date") +
-                  "<button type=\"submit\">Search</button></form>";
+  std::string b =
+      "<form class=\"filters\" method=\"get\" action=\"/search\">" +
+      field("Text", "text", a.arg("text")) + field("User", "user", a.arg("user")) +
+      field("Peer", "peer", a.arg("peer")) +
+      field("Conversation", "conversation", a.arg("conversation")) +
+      field("App", "app", a.arg("app")) + field("Verdict", "verdict", a.arg("verdict")) +
+      field("Rule", "rule", a.arg("rule")) + field("From", "from", a.arg("from"), "date") +
+      field("To", "to", a.arg("to"), "date") + "<button type=\"submit\">Search</button></form>";
   auto items = c.archive.search(search_query(c));
   const bool more = items.size() > page_size;
   if (more) items.resize(page_size);
@@ -641,9 +661,10 @@ response page_attachment_confirm(const context& c) {
   const auto& a = ref->event.attachments[ref->index];
   std::string b = attachments_table(ref->event, false);
   b += "<p>The file was sent by someone outside our control. It downloads as an opaque file "
-       "(never opened in the browser) named <code>" + h(safe_file_name(a.name)) +
-       "</code>; the download is recorded in the audit log.</p>";
-  if (!a.virus_names.empty()) b += "<p class=\"error\">ClamAV reported: " + h(clamav_text(a)) + "</p>";
+       "(never opened in the browser) named <code>" +
+       h(safe_file_name(a.name)) + "</code>; the download is recorded in the audit log.</p>";
+  if (!a.virus_names.empty())
+    b += "<p class=\"error\">ClamAV reported: " + h(clamav_text(a)) + "</p>";
   if (!a.content_stored) {
     b += "<p class=\"error\">The archive holds no content for this attachment.</p>";
   } else {
@@ -707,16 +728,17 @@ response page_audit(const context& c) {
     if (!action.empty() && it->action != action) continue;
     ++shown;
     b += "<tr><td>" + std::to_string(it->id) + "</td><td>" + h(format_time(it->at_us)) +
-         "</td><td>" + h(it->actor) + "</td><td>" + h(it->action) + "</td><td>" +
-         h(it->target) + "</td><td class=\"text\">" + h(it->reason) + "</td></tr>";
+         "</td><td>" + h(it->actor) + "</td><td>" + h(it->action) + "</td><td>" + h(it->target) +
+         "</td><td class=\"text\">" + h(it->reason) + "</td></tr>";
   }
   if (shown == 0) b += "<tr><td colspan=\"6\">none</td></tr>";
   return html_page(c, "Audit log", b + "</tbody></table><p>Newest first, at most 500 rows.</p>");
 }
 
 response page_users(const context& c) {
-  std::string b = "<p>Accounts are managed with <code>imcapctl user add|list|remove</code>.</p>"
-                  "<table><thead><tr><th>User</th><th>Role</th><th>Created (UTC)</th></tr></thead><tbody>";
+  std::string b =
+      "<p>Accounts are managed with <code>imcapctl user add|list|remove</code>.</p>"
+      "<table><thead><tr><th>User</th><th>Role</th><th>Created (UTC)</th></tr></thead><tbody>";
   for (const auto& u : c.archive.users()) {
     b += "<tr><td>" + h(u.name) + "</td><td>" + h(u.role) + "</td><td>" +
          h(format_time(u.created_us)) + "</td></tr>";

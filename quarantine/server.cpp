@@ -58,7 +58,9 @@ std::vector<route_entry> make_routes() {
   const std::vector<role> admin = {role::admin};
   const std::vector<role> anyone;
   auto r = [](std::string m, std::string p, std::string ex, std::vector<role> who, bool api,
-              handler fn) { return route_entry{route_info{m, p, ex, who, api}, fn}; };
+              handler fn) {
+    return route_entry{route_info{m, p, ex, who, api}, fn};
+  };
   return {
       r("GET", "/login", "/login", anyone, false, page_login),
       r("POST", "/login", "/login", anyone, false, page_login_post),
@@ -190,8 +192,7 @@ class mhd_server final : public server {
   static MHD_Result on_access(void* cls, MHD_Connection* c, const char* url, const char* method,
                               const char* version, const char* upload, size_t* upload_size,
                               void** req_cls);
-  static void on_completed(void* cls, MHD_Connection*, void** req_cls,
-                           MHD_RequestTerminationCode);
+  static void on_completed(void* cls, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode);
   response dispatch(request& rq);
   MHD_Result send(MHD_Connection* c, const response& r) const;
 
@@ -229,8 +230,7 @@ void mhd_server::start() {
       {MHD_OPTION_CONNECTION_LIMIT, 256, nullptr},
       {MHD_OPTION_CONNECTION_TIMEOUT, 30, nullptr},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, nullptr},
-      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&mhd_server::on_completed),
-       nullptr},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&mhd_server::on_completed), nullptr},
   };
   if (!s.tls_cert.empty()) {
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
@@ -253,9 +253,9 @@ void mhd_server::start() {
   port_ = info != nullptr ? info->port : s.port;
 }
 
-MHD_Result mhd_server::on_access(void* cls, MHD_Connection* c, const char* url,
-                                 const char* method, const char*, const char* upload,
-                                 size_t* upload_size, void** req_cls) {
+MHD_Result mhd_server::on_access(void* cls, MHD_Connection* c, const char* url, const char* method,
+                                 const char*, const char* upload, size_t* upload_size,
+                                 void** req_cls) {
   auto* self = static_cast<mhd_server*>(cls);
   auto* st = static_cast<request_state*>(*req_cls);
   if (st == nullptr) {
@@ -309,8 +309,7 @@ MHD_Result mhd_server::on_access(void* cls, MHD_Connection* c, const char* url,
   return self->send(c, r);
 }
 
-void mhd_server::on_completed(void*, MHD_Connection*, void** req_cls,
-                              MHD_RequestTerminationCode) {
+void mhd_server::on_completed(void*, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode) {
   delete static_cast<request_state*>(*req_cls);
   *req_cls = nullptr;
 }
@@ -382,7 +381,8 @@ response mhd_server::dispatch(request& rq) {
     const std::string token = info.api ? rq.csrf_header : rq.field("csrf");
     if (!tokens_equal(token, s->csrf)) {
       if (info.api) return json_response(403, R"({"error":"CSRF token missing or wrong"})");
-      return page_error(ctx, 403, "The form's security token is missing or stale; reload the page.");
+      return page_error(ctx, 403,
+                        "The form's security token is missing or stale; reload the page.");
     }
   }
   return found->fn(ctx);

@@ -37,11 +37,11 @@ struct server_options {
 
 // One route as the server dispatches it.
 struct route_info {
-  std::string method;          // GET | POST
-  std::string pattern;         // "/item/{}" : {} matches one path segment
-  std::string example;         // a concrete path for the pattern ("/item/1")
-  std::vector<role> roles;     // who may use it; empty: anyone (login page, stylesheet)
-  bool api = false;            // JSON (401 for anonymous) or page (303 to /login)
+  std::string method;       // GET | POST
+  std::string pattern;      // "/item/{}" : {} matches one path segment
+  std::string example;      // a concrete path for the pattern ("/item/1")
+  std::vector<role> roles;  // who may use it; empty: anyone (login page, stylesheet)
+  bool api = false;         // JSON (401 for anonymous) or page (303 to /login)
 };
 
 class server {

@@ -95,7 +95,8 @@ void finish_webui_settings(const webui_settings& s, const std::string& file) {
   for (const auto& [key, p] : {std::pair{"tls_cert", &s.tls_cert}, {"tls_key", &s.tls_key}}) {
     std::error_code ec;
     if (!p->empty() && !std::filesystem::is_regular_file(*p, ec)) {
-      throw settings_error(file + ": webui." + key + ": " + p->string() + " is not a readable file");
+      throw settings_error(file + ": webui." + key + ": " + p->string() +
+                           " is not a readable file");
     }
   }
   if (s.session_absolute < s.session_idle) {

@@ -26,10 +26,10 @@ struct webui_settings {
   std::uint16_t port = 8181;       // 0: any free port (tests)
   std::filesystem::path tls_cert;  // PEM; both or neither of tls_cert / tls_key
   std::filesystem::path tls_key;
-  std::chrono::minutes session_idle{30};     // a session unused this long ends
-  std::chrono::hours session_absolute{12};   // a session ends this long after login, used or not
-  unsigned login_max_failures = 5;           // failed logins (per user name and per address) ...
-  std::chrono::minutes login_lockout{15};    // ... within this window lock logins for as long
+  std::chrono::minutes session_idle{30};    // a session unused this long ends
+  std::chrono::hours session_absolute{12};  // a session ends this long after login, used or not
+  unsigned login_max_failures = 5;          // failed logins (per user name and per address) ...
+  std::chrono::minutes login_lockout{15};   // ... within this window lock logins for as long
 };
 
 // Applies one [webui] table over `s`. `file` names the table's source in errors.

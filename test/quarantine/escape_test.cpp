@@ -9,8 +9,7 @@ using namespace imcap::quarantine;
 TEST_CASE("html() escapes the five markup characters and nothing else in plain text",
           "[quarantine][escape]") {
   CHECK(html("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;");
-  CHECK(html("\"><img src=x onerror=alert(1)>") ==
-        "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
+  CHECK(html("\"><img src=x onerror=alert(1)>") == "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
   CHECK(html("a'b&c") == "a&#39;b&amp;c");
   CHECK(html("&amp;") == "&amp;amp;");  // escaping is not idempotent by design: escape once
   CHECK(html("héllo 👍 tab\tnl\ncr\r") == "héllo 👍 tab\tnl\ncr\r");
@@ -23,12 +22,12 @@ TEST_CASE("html() replaces control characters and malformed UTF-8 with U+FFFD",
   CHECK(html(std::string("a\0b", 3)) == "a" + fffd + "b");
   CHECK(html("\x1b[31m") == fffd + "[31m");
   CHECK(html("\x7f") == fffd);
-  CHECK(html("\xC2\x85") == fffd);          // C1 control NEL
-  CHECK(html("\xC0\xBC") == fffd + fffd);   // overlong '<'
+  CHECK(html("\xC2\x85") == fffd);         // C1 control NEL
+  CHECK(html("\xC0\xBC") == fffd + fffd);  // overlong '<'
   CHECK(html("\xE0\x80\xBC") == fffd + fffd + fffd);
   CHECK(html("\xED\xA0\x80") == fffd + fffd + fffd);  // surrogate
   CHECK(html("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);
-  CHECK(html("ok\xC3") == "ok" + fffd);  // truncated sequence at the end
+  CHECK(html("ok\xC3") == "ok" + fffd);   // truncated sequence at the end
   CHECK(html("\xC3<") == fffd + "&lt;");  // a lead byte cannot swallow the '<'
 }
 
@@ -49,8 +48,10 @@ TEST_CASE("url_component keeps only unreserved characters", "[quarantine][escape
   CHECK(url_component("é") == "%C3%A9");
 }
 
-TEST_CASE("safe_file_name keeps the last component and drops what could break a header or "
-          "a path", "[quarantine][escape]") {
+TEST_CASE(
+    "safe_file_name keeps the last component and drops what could break a header or "
+    "a path",
+    "[quarantine][escape]") {
   CHECK(safe_file_name("../../etc/passwd") == "passwd");
   CHECK(safe_file_name("..\\..\\boot.ini") == "boot.ini");
   CHECK(safe_file_name("a\r\nSet-Cookie: x=1") == "a__Set-Cookie: x=1");
@@ -77,7 +78,9 @@ TEST_CASE("content_disposition is RFC 6266 with an ASCII fallback and filename*"
 }
 
 TEST_CASE("utf8_floor never lands inside a character", "[quarantine][escape]") {
-  const std::string s = "a\xF0\x9F\x91\x8D" "b";  // a 👍 b
+  const std::string s =
+      "a\xF0\x9F\x91\x8D"
+      "b";  // a 👍 b
   CHECK(utf8_floor(s, 0) == 0);
   CHECK(utf8_floor(s, 1) == 1);
   CHECK(utf8_floor(s, 2) == 1);

@@ -75,10 +75,10 @@ inline sample_ids fill_sample(archive::store& st) {
   std::vector<std::uint64_t*> slots;
   auto submit = [&](archive::event_record e, std::vector<archive::content> contents,
                     std::uint64_t* slot) {
-    const auto ec = st.submit(std::move(e), std::move(contents),
-                              [slot](std::error_code, std::uint64_t id) {
-                                if (slot != nullptr) *slot = id;
-                              });
+    const auto ec =
+        st.submit(std::move(e), std::move(contents), [slot](std::error_code, std::uint64_t id) {
+          if (slot != nullptr) *slot = id;
+        });
     if (ec) throw std::runtime_error("submit: " + ec.message());
     st.flush();
   };
@@ -118,8 +118,7 @@ inline sample_ids fill_sample(archive::store& st) {
   // sha256 of the bytes, lowercase hex: computed the way the pipeline does (libsodium).
   {
     unsigned char raw[32];
-    crypto_hash_sha256(raw, reinterpret_cast<const unsigned char*>(c.bytes.data()),
-                       c.bytes.size());
+    crypto_hash_sha256(raw, reinterpret_cast<const unsigned char*>(c.bytes.data()), c.bytes.size());
     static constexpr char hex[] = "0123456789abcdef";
     for (unsigned char b : raw) {
       c.sha256 += hex[b >> 4];

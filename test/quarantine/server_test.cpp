@@ -58,19 +58,23 @@ TEST_CASE("every route refuses anonymous users: pages redirect to the login, the
   CHECK(ui.store->get(ui.ids.held)->quarantine == "held");
 }
 
-TEST_CASE("every route refuses the roles it does not name with 403, also for POST with a valid "
-          "CSRF token", "[quarantine]") {
+TEST_CASE(
+    "every route refuses the roles it does not name with 403, also for POST with a valid "
+    "CSRF token",
+    "[quarantine]") {
   webui ui;
   for (const role who : {role::admin, role::reviewer, role::auditor}) {
-    auto c = ui.as(std::string(who == role::admin ? "admin" : who == role::reviewer ? "rev" : "aud"));
+    auto c = ui.as(std::string(who == role::admin      ? "admin"
+                               : who == role::reviewer ? "rev"
+                                                       : "aud"));
     const std::string csrf = c.csrf();
     REQUIRE(csrf.size() == 64);
     for (const auto& r : routes()) {
       if (r.roles.empty() || admits(r, who) || r.pattern == "/logout") continue;
       INFO(role_name(who) << ": " << r.method << " " << r.pattern);
-      const auto rep = c.request(r.method, example_path(r, ui.ids),
-                                 "csrf=" + csrf + "&reason=x&id=1&action=release",
-                                 {{"X-CSRF-Token", csrf}});
+      const auto rep =
+          c.request(r.method, example_path(r, ui.ids),
+                    "csrf=" + csrf + "&reason=x&id=1&action=release", {{"X-CSRF-Token", csrf}});
       CHECK(rep.status == 403);
       check_security_headers(rep);
     }
@@ -85,7 +89,7 @@ TEST_CASE("every GET page a role may use renders for it", "[quarantine]") {
     for (const auto& r : routes()) {
       if (r.method != "GET" || r.pattern == "/conversation" || r.pattern == "/api/conversation")
         continue;
-      const role who = *parse_role(user == std::string("rev") ? "reviewer"
+      const role who = *parse_role(user == std::string("rev")   ? "reviewer"
                                    : user == std::string("aud") ? "auditor"
                                                                 : "admin");
       if (!r.roles.empty() && !admits(r, who)) continue;
@@ -107,8 +111,8 @@ TEST_CASE("state changes need POST and the session's CSRF token", "[quarantine]"
     for (const std::string& token : {std::string(), std::string(64, 'a'), foreign}) {
       const auto rep = c.post(item + "/release", "csrf=" + token + "&reason=ok");
       CHECK(rep.status == 403);
-      const auto api = c.request("POST", "/api" + item + "/release", "reason=ok",
-                                 {{"X-CSRF-Token", token}});
+      const auto api =
+          c.request("POST", "/api" + item + "/release", "reason=ok", {{"X-CSRF-Token", token}});
       CHECK(api.status == 403);
     }
     // The token in the form body does not count for the API (it needs the header).
@@ -140,7 +144,8 @@ TEST_CASE("release and delete need a reason, change the item and are audited", "
   CHECK(c.post(item + "/release", "csrf=" + csrf + "&reason=+++").status == 409);
   CHECK(ui.store->get(ui.ids.held)->quarantine == "held");
 
-  const auto rep = c.post(item + "/release", "csrf=" + csrf + "&reason=false+positive%3A+test+card");
+  const auto rep =
+      c.post(item + "/release", "csrf=" + csrf + "&reason=false+positive%3A+test+card");
   CHECK(rep.status == 303);
   CHECK(ui.store->get(ui.ids.held)->quarantine == "released");
   const auto audit = ui.store->audit(0, 1000);
@@ -163,8 +168,8 @@ TEST_CASE("release and delete need a reason, change the item and are audited", "
 
   // Bulk: the two remaining held items through the queue form.
   const auto bulk = c.post("/queue/bulk", "csrf=" + csrf + "&action=release&reason=bulk&id=" +
-                                              std::to_string(ui.ids.held_evil) + "&id=" +
-                                              std::to_string(ui.ids.discord_held));
+                                              std::to_string(ui.ids.held_evil) +
+                                              "&id=" + std::to_string(ui.ids.discord_held));
   CHECK(bulk.status == 303);
   CHECK(ui.store->get(ui.ids.held_evil)->quarantine == "released");
   CHECK(ui.store->get(ui.ids.discord_held)->quarantine == "released");
@@ -194,8 +199,8 @@ TEST_CASE("hostile archived strings render inert on every page", "[quarantine]")
       "/audit",
       "/users",
   };
-  const std::vector<std::string> raw = {"<script", "<img", "href=\"javascript:", "onclick=\"alert",
-                                        "<p onclick", "<a href=\"javascript"};
+  const std::vector<std::string> raw = {"<script",         "<img",       "href=\"javascript:",
+                                        "onclick=\"alert", "<p onclick", "<a href=\"javascript"};
   for (const auto& p : pages) {
     INFO(p);
     const auto rep = c.get(p);
@@ -204,7 +209,8 @@ TEST_CASE("hostile archived strings render inert on every page", "[quarantine]")
     // No script of any kind, no event handler attribute, no javascript: URL in an attribute.
     CHECK(rep.body.find("<script") == std::string::npos);
     CHECK(!std::regex_search(rep.body, std::regex(R"(<[^>]*\son[a-z]+\s*=)")));
-    CHECK(!std::regex_search(rep.body, std::regex(R"(<[^>]*(href|src|action)\s*=\s*"?\s*javascript:)")));
+    CHECK(!std::regex_search(rep.body,
+                             std::regex(R"(<[^>]*(href|src|action)\s*=\s*"?\s*javascript:)")));
   }
   // The payloads are there, as text.
   const auto item = c.get("/item/" + evil).body;
@@ -219,8 +225,10 @@ TEST_CASE("hostile archived strings render inert on every page", "[quarantine]")
   CHECK(teams.find("&lt;div&gt;") != std::string::npos);
 }
 
-TEST_CASE("attachments download only after a confirmation, as opaque files with a safe name, "
-          "audited", "[quarantine]") {
+TEST_CASE(
+    "attachments download only after a confirmation, as opaque files with a safe name, "
+    "audited",
+    "[quarantine]") {
   webui ui;
   auto c = ui.as("rev");
   const std::string path = "/attachment/" + std::to_string(ui.ids.held_evil) + "/0";
@@ -240,8 +248,9 @@ TEST_CASE("attachments download only after a confirmation, as opaque files with 
   CHECK(cd.find('\n') == std::string::npos);
   CHECK(cd.find("..") == std::string::npos);
   CHECK(cd.find('/') == std::string::npos);
-  CHECK(cd == "attachment; filename=\"passwd__X-Injected: yes___.txt\"; "
-              "filename*=UTF-8''passwd__X-Injected%3A%20yes__%22.txt");
+  CHECK(cd ==
+        "attachment; filename=\"passwd__X-Injected: yes___.txt\"; "
+        "filename*=UTF-8''passwd__X-Injected%3A%20yes__%22.txt");
   CHECK(rep.headers.count("content-disposition") == 1);
   check_security_headers(rep);
   const auto audit = ui.store->audit(0, 1000);
@@ -253,8 +262,10 @@ TEST_CASE("attachments download only after a confirmation, as opaque files with 
         std::string::npos);
 }
 
-TEST_CASE("login throttling locks a user name after repeated failures, even for the right "
-          "password, until the window passes", "[quarantine]") {
+TEST_CASE(
+    "login throttling locks a user name after repeated failures, even for the right "
+    "password, until the window passes",
+    "[quarantine]") {
   webui_settings s;
   s.login_max_failures = 3;
   s.login_lockout = std::chrono::minutes(10);
@@ -272,8 +283,10 @@ TEST_CASE("login throttling locks a user name after repeated failures, even for 
   CHECK(c.get("/").status == 200);
 }
 
-TEST_CASE("sessions end after the idle time, after the absolute lifetime, at logout, and when "
-          "the account is removed", "[quarantine]") {
+TEST_CASE(
+    "sessions end after the idle time, after the absolute lifetime, at logout, and when "
+    "the account is removed",
+    "[quarantine]") {
   webui_settings s;
   s.session_idle = std::chrono::minutes(30);
   s.session_absolute = std::chrono::hours(2);

@@ -59,7 +59,8 @@ TEST_CASE("bad [webui] values name file, line, column and key", "[quarantine]") 
         "test.toml:2:10: webui.listen: \"localhost\" is not a numeric IP address");
   CHECK(error_of("[webui]\nlisten = \"127.0.0.1:99999\"\n") ==
         "test.toml:2:10: webui.listen: the port must be a number from 0 to 65535");
-  CHECK(error_of("[webui]\n\nenabled = 1\n") == "test.toml:3:11: webui.enabled: expected true or false");
+  CHECK(error_of("[webui]\n\nenabled = 1\n") ==
+        "test.toml:3:11: webui.enabled: expected true or false");
   CHECK(error_of("[webui]\nsession_idle_minutes = 0\n") ==
         "test.toml:2:24: webui.session_idle_minutes: expected an integer from 1 to 1440");
   CHECK(error_of("[webui]\ncolour = \"blue\"\n") == "test.toml:2:10: webui.colour: unknown key");
