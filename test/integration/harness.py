@@ -244,6 +244,11 @@ level = "info"
 access_log = "{self.access_log}"
 access_format = "plain"
 
+[webui]
+# The reviewer UI on a port the kernel picks (never the fixed default 8181); its archive is
+# the default var/archive inside this directory.
+listen = "127.0.0.1:0"
+
 [signatures]
 store = "{self.pack_store}"
 cache_dir = "{os.path.join(self.dir, 'cache')}"
