@@ -181,7 +181,7 @@ class IcapServer:
     """The ICAP server under test, running in its own subdirectory of workdir."""
 
     def __init__(self, kind, workdir, imcapd=None, preview_size=4096, options_ttl=3600,
-                 max_connections=1024, signatures_extra=""):
+                 max_connections=1024, signatures_extra="", webui_extra=""):
         self.kind = kind
         self.dir = os.path.join(workdir, kind)
         os.makedirs(self.dir)
@@ -193,6 +193,7 @@ class IcapServer:
         # repository, and any extra keys a test needs (signing policy, ...).
         self.pack_store = os.path.join(self.dir, "packs")
         self.signatures_extra = signatures_extra
+        self.webui_extra = webui_extra  # more [webui] keys (TLS, ...)
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -248,6 +249,7 @@ access_format = "plain"
 # The reviewer UI on a port the kernel picks (never the fixed default 8181); its archive is
 # the default var/archive inside this directory.
 listen = "127.0.0.1:0"
+{self.webui_extra}
 
 [signatures]
 store = "{self.pack_store}"

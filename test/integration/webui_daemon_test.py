@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """imcapd serves the reviewer UI from [webui]: an admin created with `imcapctl user add`
 (password on stdin) while imcapd runs can log in; pages carry the strict headers; anonymous
-requests are sent to the login page; wrong passwords are refused.
+requests are sent to the login page; wrong passwords are refused. With tls_cert/tls_key the UI
+speaks HTTPS only (a certificate made with openssl for the test) and the session cookie is
+Secure.
 
 Run: webui_daemon_test.py --imcapd build/apps/imcapd/imcapd (IMCAPCTL names imcapctl).
 """
@@ -9,6 +11,7 @@ Run: webui_daemon_test.py --imcapd build/apps/imcapd/imcapd (IMCAPCTL names imca
 import http.cookiejar
 import os
 import re
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -33,6 +36,53 @@ def request(opener, url, data=None):
         return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
 
 
+def ui_url(server):
+    def found():
+        try:
+            with open(server.server_log, encoding="utf-8", errors="replace") as f:
+                m = re.search(r"webui: reviewer UI on (https?://127\.0\.0\.1:\d+)/", f.read())
+        except FileNotFoundError:
+            return None
+        return m.group(1) if m else None
+    return harness.wait_until(found, harness.remaining(30), "the webui line in the log")
+
+
+def tls_run(args, tmp, checks):
+    key = os.path.join(tmp, "ui.key")
+    cert = os.path.join(tmp, "ui.pem")
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                           key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+                          capture_output=True, timeout=harness.remaining(60))
+    if not checks.equal(made.returncode, 0, "openssl makes a test certificate"):
+        return
+    server = harness.IcapServer("imcapd", os.path.join(tmp, "tls"), imcapd=args.imcapd,
+                                webui_extra=f'tls_cert = "{cert}"\ntls_key = "{key}"')
+    try:
+        server.start()
+        base = ui_url(server)
+        checks.check(base.startswith("https://"), "with tls_cert/tls_key the UI is on HTTPS", base)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
+                                             urllib.request.HTTPSHandler(context=ctx), NoRedirect)
+        status, headers, _ = request(opener, base + "/login")
+        checks.equal(status, 200, "the login page answers over TLS")
+        checks.check("Secure" in headers.get("Set-Cookie", ""),
+                     "cookies are Secure under TLS", headers.get("Set-Cookie", ""))
+        plain = urllib.request.build_opener(NoRedirect)
+        try:
+            request(plain, base.replace("https://", "http://") + "/login")
+            checks.check(False, "plain HTTP is not served on the TLS port")
+        except (urllib.error.URLError, ConnectionError, OSError):
+            checks.check(True, "plain HTTP is not served on the TLS port")
+    except Exception as e:  # noqa: BLE001
+        checks.check(False, "no exception in the TLS run", repr(e))
+        server.dump_logs()
+    finally:
+        server.stop()
+
+
 def main():
     args = harness.parse_args(__doc__)
     imcapctl = os.environ.get("IMCAPCTL")
@@ -41,16 +91,7 @@ def main():
         server = harness.IcapServer("imcapd", tmp, imcapd=args.imcapd)
         try:
             server.start()
-
-            def ui_url():
-                try:
-                    with open(server.server_log, encoding="utf-8", errors="replace") as f:
-                        m = re.search(r"webui: reviewer UI on (http://127\.0\.0\.1:\d+)/", f.read())
-                except FileNotFoundError:
-                    return None
-                return m.group(1) if m else None
-
-            base = harness.wait_until(ui_url, harness.remaining(30), "the webui line in the log")
+            base = ui_url(server)
             harness.log(f"reviewer UI at {base}")
 
             conf = os.path.join(tmp, "imcapctl.toml")
@@ -95,6 +136,7 @@ def main():
         finally:
             server.stop()
             checks.equal(server.exit_status, 0, "imcapd exits 0 on SIGTERM")
+        tls_run(args, tmp, checks)
     return checks.finish("webui_daemon_test")
 
 
