@@ -917,8 +917,13 @@ bool lmdb_store::held(const std::set<std::string, std::less<>>& hs, const event_
   auto has = [&](std::string_view kind, std::string_view v) {
     return !v.empty() && hs.count(std::string(kind) + std::string(v)) != 0;
   };
-  return has("event:", std::to_string(e.id)) || has("user:", e.proxy_user) ||
-         has("user:", e.sender_id) || has("conversation:", e.conversation_id);
+  // A custodian's hold keeps what they sent and what they received: over-preserving is the
+  // safe side of a legal hold.
+  if (has("event:", std::to_string(e.id)) || has("user:", e.proxy_user) ||
+      has("user:", e.sender_id) || has("conversation:", e.conversation_id))
+    return true;
+  return std::any_of(e.recipients.begin(), e.recipients.end(),
+                     [&](const auto& r) { return has("user:", r.first); });
 }
 
 purge_report lmdb_store::purge(std::int64_t now) {
