@@ -108,6 +108,7 @@ response api_item_delete(const context& c) {
 response api_conversation(const context& c) {
   const auto events = c.archive.conversation(c.rq.arg("app"), c.rq.arg("id"), 2000);
   if (events.empty()) return error(404, "no such conversation");
+  audit_export(c, "conversation:" + c.rq.arg("app") + "/" + c.rq.arg("id"));
   json::array a;
   for (const auto& e : events) a.push_back(event_json(e));
   return ok(
@@ -128,9 +129,13 @@ response api_packs(const context& c) {
 }
 
 response api_audit(const context& c) {
-  const auto after = parse_id(c.rq.arg("after")).value_or(0);
+  // ?after=ID: oldest first from there (for following the trail); otherwise newest first,
+  // ?before=ID for older pages.
+  const auto after = parse_id(c.rq.arg("after"));
+  const auto rows = after ? c.archive.audit(*after, 500)
+                          : audit_page(c, parse_id(c.rq.arg("before")).value_or(0), "", "", 500);
   json::array a;
-  for (const auto& e : c.archive.audit(after, 500)) {
+  for (const auto& e : rows) {
     a.push_back(json::object{{"id", e.id},
                              {"at_us", e.at_us},
                              {"actor", e.actor},

@@ -224,6 +224,52 @@ archive::query search_query(const context& c) {
   return q;
 }
 
+std::vector<archive::audit_entry> audit_page(const context& c, std::uint64_t before,
+                                             std::string_view actor, std::string_view action,
+                                             std::size_t limit) {
+  // Audit ids are assigned one after another from 1 and never removed, so the newest id is
+  // found by doubling and bisection over "is there an entry after x".
+  if (before == 0) {
+    auto exists_after = [&](std::uint64_t x) { return !c.archive.audit(x, 1).empty(); };
+    if (!exists_after(0)) return {};
+    std::uint64_t lo = 0, hi = 1;  // exists_after(lo), !exists_after(hi) once found
+    while (exists_after(hi) && hi < (std::uint64_t{1} << 62)) {
+      lo = hi;
+      hi *= 2;
+    }
+    while (hi - lo > 1) {
+      const std::uint64_t mid = lo + (hi - lo) / 2;
+      (exists_after(mid) ? lo : hi) = mid;
+    }
+    before = hi + 1;  // hi is the newest id
+  }
+  std::vector<archive::audit_entry> out;
+  constexpr std::uint64_t chunk = 500;
+  std::uint64_t end = before;  // exclusive
+  for (int round = 0; round < 40 && end > 1 && out.size() < limit; ++round) {
+    const std::uint64_t start = end > chunk ? end - chunk : 1;  // inclusive
+    auto part = c.archive.audit(start - 1, static_cast<std::size_t>(end - start));
+    for (auto it = part.rbegin(); it != part.rend() && out.size() < limit; ++it) {
+      if (it->id >= end) continue;
+      if (!actor.empty() && it->actor != actor) continue;
+      if (!action.empty() && it->action != action) continue;
+      out.push_back(std::move(*it));
+    }
+    end = start;
+  }
+  return out;
+}
+
+void audit_export(const context& c, std::string target) {
+  archive::audit_entry a;
+  a.at_us = c.now_us;
+  a.actor = c.who->user;
+  a.action = "export";
+  a.target = std::move(target);
+  a.reason = "JSON API " + c.rq.path;
+  (void)c.archive.add_audit(std::move(a));
+}
+
 std::string quarantine_action(const context& c, std::uint64_t id, std::string_view action,
                               std::string_view reason) {
   if (reason.find_first_not_of(" \t\r\n") == std::string_view::npos) return "a reason is required";

@@ -91,6 +91,16 @@ archive::query queue_query(const context& c);
 archive::query search_query(const context& c);
 constexpr std::size_t page_size = 50;
 
+// The audit trail newest first: entries with id < before (0: from the newest), matching actor
+// and action when set, at most `limit`; scans back at most 20000 entries per call.
+constexpr std::size_t page_rows = 200;
+std::vector<archive::audit_entry> audit_page(const context& c, std::uint64_t before,
+                                             std::string_view actor, std::string_view action,
+                                             std::size_t limit);
+
+// An API read that hands archived content out (search, conversation): audited as "export".
+void audit_export(const context& c, std::string target);
+
 // A quarantine action (release | delete) on one item with a reason, audited. Returns "" or
 // the reason it was refused.
 std::string quarantine_action(const context& c, std::uint64_t id, std::string_view action,

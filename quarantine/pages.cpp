@@ -715,24 +715,28 @@ response page_packs(const context& c) {
 }
 
 response page_audit(const context& c) {
-  const auto all = c.archive.audit(0, 1'000'000);
   const std::string actor = c.rq.arg("actor"), action = c.rq.arg("action");
   std::string b = "<form class=\"filters\" method=\"get\" action=\"/audit\">" +
                   field("Actor", "actor", actor) + field("Action", "action", action) +
                   "<button type=\"submit\">Filter</button></form><table><thead><tr><th>#</th>"
                   "<th>When (UTC)</th><th>Who</th><th>What</th><th>Target</th><th>Why</th></tr>"
                   "</thead><tbody>";
-  std::size_t shown = 0;
-  for (auto it = all.rbegin(); it != all.rend() && shown < 500; ++it) {
-    if (!actor.empty() && it->actor != actor) continue;
-    if (!action.empty() && it->action != action) continue;
-    ++shown;
-    b += "<tr><td>" + std::to_string(it->id) + "</td><td>" + h(format_time(it->at_us)) +
-         "</td><td>" + h(it->actor) + "</td><td>" + h(it->action) + "</td><td>" + h(it->target) +
-         "</td><td class=\"text\">" + h(it->reason) + "</td></tr>";
+  const auto before = parse_id(c.rq.arg("before"));
+  const auto rows = audit_page(c, before.value_or(0), actor, action, page_rows);
+  for (const auto& a : rows) {
+    b += "<tr><td>" + std::to_string(a.id) + "</td><td>" + h(format_time(a.at_us)) + "</td><td>" +
+         h(a.actor) + "</td><td>" + h(a.action) + "</td><td>" + h(a.target) +
+         "</td><td class=\"text\">" + h(a.reason) + "</td></tr>";
   }
-  if (shown == 0) b += "<tr><td colspan=\"6\">none</td></tr>";
-  return html_page(c, "Audit log", b + "</tbody></table><p>Newest first, at most 500 rows.</p>");
+  if (rows.empty()) b += "<tr><td colspan=\"6\">none</td></tr>";
+  b += "</tbody></table>";
+  if (rows.size() == page_rows && rows.back().id > 1) {
+    b += "<p><a href=\"" +
+         href("/audit",
+              {{"actor", actor}, {"action", action}, {"before", std::to_string(rows.back().id)}}) +
+         "\">Older entries</a></p>";
+  }
+  return html_page(c, "Audit log", b);
 }
 
 response page_users(const context& c) {

@@ -397,3 +397,37 @@ TEST_CASE("unknown paths, oversized bodies and malformed forms are refused clean
   CHECK(c.post("/queue/bulk", "csrf=%zz").status == 400);
   CHECK(c.get("/queue").status == 200);
 }
+
+TEST_CASE("the audit log pages newest first; API exports are audited", "[quarantine]") {
+  webui ui;
+  for (int i = 0; i < 450; ++i) {
+    imcap::archive::audit_entry a;
+    a.actor = i % 2 == 0 ? "even" : "odd";
+    a.action = "note";
+    a.target = "n:" + std::to_string(i);
+    REQUIRE(!ui.store->add_audit(a));
+  }
+  auto c = ui.as("aud");
+  const auto first = c.get("/audit");
+  const auto at_newest = first.body.find("n:449");
+  const auto at_older = first.body.find("n:448");
+  REQUIRE(at_newest != std::string::npos);
+  REQUIRE(at_older != std::string::npos);
+  CHECK(at_newest < at_older);
+  CHECK(first.body.find("n:200<") == std::string::npos);  // beyond the first 200 rows
+  std::smatch m;
+  REQUIRE(std::regex_search(first.body, m, std::regex("href=\"(/audit\\?before=[0-9]+)\"")));
+  const auto second = c.get(m[1]);
+  CHECK(second.body.find("n:200<") != std::string::npos);
+  CHECK(second.body.find("n:449") == std::string::npos);
+  const auto odd = c.get("/audit?actor=odd");
+  CHECK(odd.body.find("n:449") != std::string::npos);
+  CHECK(odd.body.find("n:448") == std::string::npos);
+
+  CHECK(c.get("/api/conversation?app=slack&id=C-1").status == 200);
+  const auto trail = ui.store->audit(0, 10'000);
+  REQUIRE(!trail.empty());
+  CHECK(trail.back().action == "export");
+  CHECK(trail.back().actor == "aud");
+  CHECK(trail.back().target == "conversation:slack/C-1");
+}
