@@ -371,7 +371,9 @@ response page_login_post(const context& c) {
   if (!tokens_equal(c.rq.field("login_token"), c.rq.login_cookie)) {
     return login_form(c, "The login form expired; please try again.", 403);
   }
-  if (c.throttle.locked(user, c.rq.address)) {
+  // Names that cannot exist share one throttle entry, so junk names cannot grow the table.
+  const std::string throttle_key = valid_user_name(user) ? user : "(invalid)";
+  if (c.throttle.locked(throttle_key, c.rq.address)) {
     return login_form(c, "Too many failed logins; try again later.", 429);
   }
   const auto account = valid_user_name(user) ? c.archive.user(user) : std::nullopt;
@@ -382,12 +384,12 @@ response page_login_post(const context& c) {
   a.actor = valid_user_name(user) ? user : "(invalid name)";
   a.target = "webui:" + c.rq.address;
   if (!ok || !r) {
-    c.throttle.failure(user, c.rq.address);
+    c.throttle.failure(throttle_key, c.rq.address);
     a.action = "login_failed";
     (void)c.archive.add_audit(a);
     return login_form(c, "Wrong user name or password.", 401);
   }
-  c.throttle.success(user);
+  c.throttle.success(throttle_key);
   a.action = "login";
   (void)c.archive.add_audit(a);
   const session s = c.sessions.create(user, *r);

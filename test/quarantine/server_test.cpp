@@ -274,6 +274,8 @@ TEST_CASE(
   for (int i = 0; i < 3; ++i) CHECK(c.login("admin", "wrong").status == 401);
   CHECK(c.login("admin").status == 429);
   CHECK(c.cookies().count("imcap_session") == 0);
+  // The address is locked too: another account from the same client waits as well.
+  CHECK(c.login("rev").status == 429);
   // The failures are audited.
   std::size_t failed = 0;
   for (const auto& a : ui.store->audit(0, 1000)) failed += a.action == "login_failed";
