@@ -171,6 +171,16 @@ struct audit_entry {
   std::string reason;
 };
 
+// A reviewer UI account (quarantine/). Stored in the archive environment so that the daemon's UI
+// and `imcapctl user` (another process) see the same accounts. The store keeps what it is given:
+// hashing and role checks belong to the caller (quarantine/users.hpp).
+struct user_record {
+  std::string name;           // login name, 1..64 bytes (the caller validates the characters)
+  std::string role;           // admin | reviewer | auditor
+  std::string password_hash;  // libsodium crypto_pwhash_str (argon2id) string
+  std::int64_t created_us = 0;
+};
+
 struct verify_report {
   std::uint64_t events_checked = 0;
   std::uint64_t audit_checked = 0;
@@ -234,6 +244,16 @@ class store {
   virtual std::error_code remove_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::vector<std::string> holds() const = 0;
 
+  // Reviewer UI accounts ("users" database; archive/README.md). put_user creates or replaces
+  // the account named u.name; remove_user gives errc::not_found for an unknown name. Both are
+  // synchronous write transactions and append `why` to the audit trail (action "user_add" /
+  // "user_remove" unless set, target "user:<name>"); the password hash is never audited.
+  // Reads of an archive written before the users database existed find no users.
+  virtual std::error_code put_user(const user_record& u, const audit_entry& why) = 0;
+  virtual std::error_code remove_user(std::string_view name, const audit_entry& why) = 0;
+  virtual std::optional<user_record> user(std::string_view name) const = 0;
+  virtual std::vector<user_record> users() const = 0;  // sorted by name
+
   // verify(): both hash chains, id gaps not explained by a purge, index consistency
   // (archive/README.md, "Tamper evidence"). purge(): retention with holds; a read-only store
   // purges nothing.
@@ -252,6 +272,13 @@ class store {
   };
   virtual stats statistics() const = 0;
 };
+
+// One store per archive directory per process. LMDB must not open one environment twice in a
+// process (closing either handle drops the other's locks), so every component of one process
+// that works on the archive (imcapd: the pipeline and the reviewer UI) opens it through here:
+// the store already open for the same directory (canonical path) is returned as long as anyone
+// holds it; otherwise it is opened read_write with `s`. Thread-safe. Throws archive_error.
+std::shared_ptr<store> open_shared(const settings& s);
 
 // The archive's JSON form (one event), as `imcapctl archive search/show/export` print it.
 std::string to_json_line(const event_record& e);

@@ -25,6 +25,8 @@
 #include <shared_mutex>
 #include <thread>
 
+#include <boost/json.hpp>
+
 #include "archive/archive.hpp"
 #include "archive/codec.hpp"
 #include "archive/lmdb.hpp"
@@ -58,6 +60,8 @@ constexpr const char* index_names[ix_count] = {"idx_time",       "idx_user", "id
 
 struct dbis {
   MDB_dbi meta = 0, events = 0, qstate = 0, contents = 0, holds = 0, audit = 0, purged = 0;
+  MDB_dbi users = 0;
+  bool has_users = false;  // false: a read-only open of an archive without the users database
   MDB_dbi idx[ix_count] = {};
 };
 
@@ -308,6 +312,10 @@ class lmdb_store final : public store {
   std::vector<std::string> holds() const override;
   verify_report verify() const override;
   purge_report purge(std::int64_t now_us) override;
+  std::error_code put_user(const user_record& u, const audit_entry& why) override;
+  std::error_code remove_user(std::string_view name, const audit_entry& why) override;
+  std::optional<user_record> user(std::string_view name) const override;
+  std::vector<user_record> users() const override;
 
   stats statistics() const override {
     stats st;
@@ -428,6 +436,12 @@ void lmdb_store::open_env() {
   open_db("audit", d_.audit);
   open_db("purged", d_.purged);
   for (std::size_t i = 0; i < ix_count; ++i) open_db(index_names[i], d_.idx[i]);
+  {
+    // Added after schema 1 without a version bump: absent in older archives opened read-only.
+    const int r = mdb_dbi_open(t.get(), "users", ro ? 0u : MDB_CREATE, &d_.users);
+    if (r != 0 && r != MDB_NOTFOUND) fail("cannot open database 'users': " + lmdb::describe(r));
+    d_.has_users = r == 0;
+  }
   std::string_view v;
   if (t.get(d_.meta, k_schema, v)) {
     if (v.size() != 4) fail("corrupt schema version record");
@@ -1211,6 +1225,89 @@ const std::error_category& category() noexcept {
 
 std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), category()};
+}
+
+// Reviewer UI accounts: key = name, value = JSON {"role","hash","created_us"} (small, rare,
+// readable with mdb_dump).
+namespace {
+
+std::string encode_user(const user_record& u) {
+  boost::json::object o;
+  o["role"] = u.role;
+  o["hash"] = u.password_hash;
+  o["created_us"] = u.created_us;
+  return boost::json::serialize(o);
+}
+
+std::optional<user_record> decode_user(std::string_view name, std::string_view v) {
+  boost::system::error_code ec;
+  const auto doc = boost::json::parse(v, ec);
+  if (ec || !doc.is_object()) return std::nullopt;
+  const auto& o = doc.as_object();
+  const auto* role = o.if_contains("role");
+  const auto* hash = o.if_contains("hash");
+  const auto* created = o.if_contains("created_us");
+  if (role == nullptr || !role->is_string() || hash == nullptr || !hash->is_string()) {
+    return std::nullopt;
+  }
+  user_record u;
+  u.name = std::string(name);
+  u.role = std::string(role->as_string());
+  u.password_hash = std::string(hash->as_string());
+  if (created != nullptr && created->is_int64()) u.created_us = created->as_int64();
+  return u;
+}
+
+}  // namespace
+
+std::error_code lmdb_store::put_user(const user_record& u, const audit_entry& why) {
+  if (u.name.empty() || u.name.size() > 64) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  return run_op([this, u, why](lmdb::txn& t) {
+    user_record stored = u;
+    if (stored.created_us == 0) stored.created_us = now_us();
+    t.put(d_.users, stored.name, encode_user(stored));
+    audit_entry a = why;
+    if (a.action.empty()) a.action = "user_add";
+    if (a.target.empty()) a.target = "user:" + stored.name;
+    append_audit(t, a);
+    return std::error_code{};
+  });
+}
+
+std::error_code lmdb_store::remove_user(std::string_view name, const audit_entry& why) {
+  return run_op([this, n = std::string(name), why](lmdb::txn& t) -> std::error_code {
+    if (!t.exists(d_.users, n))
+      return t.ok() ? make_error_code(errc::not_found) : lmdb::translate(t.error());
+    t.del(d_.users, n);
+    audit_entry a = why;
+    if (a.action.empty()) a.action = "user_remove";
+    if (a.target.empty()) a.target = "user:" + n;
+    append_audit(t, a);
+    return {};
+  });
+}
+
+std::optional<user_record> lmdb_store::user(std::string_view name) const {
+  if (!d_.has_users || name.empty() || name.size() > 64) return std::nullopt;
+  auto r = read_txn();
+  if (!r.ok()) return std::nullopt;
+  std::string_view v;
+  if (!r.t.get(d_.users, name, v)) return std::nullopt;
+  return decode_user(name, v);
+}
+
+std::vector<user_record> lmdb_store::users() const {
+  std::vector<user_record> out;
+  if (!d_.has_users) return out;
+  auto r = read_txn();
+  if (!r.ok()) return out;
+  lmdb::cursor c(r.t, d_.users);
+  for (bool on = c.first(); on; on = c.next()) {
+    if (auto u = decode_user(c.key(), c.value())) out.push_back(std::move(*u));
+  }
+  return out;
 }
 
 std::unique_ptr<store> store::open(const settings& s, open_mode mode) {

@@ -27,7 +27,7 @@ std::shared_ptr<imcap_service> make_imcap_service(const icap::config& cfg,
     archive::settings as = archive_settings_of(cfg);
     deps.durability = as.mode;
     try {
-      deps.archive = archive::store::open(as);
+      deps.archive = archive::open_shared(as);  // one environment per process (the UI too)
     } catch (const std::exception& e) {
       deps.archive_problem = e.what();
       spdlog::error("archive: {}", e.what());

@@ -29,7 +29,16 @@ PACKAGES=(
   liblmdb-dev lmdb-utils libmicrohttpd-dev
   squid c-icap libicapapi-dev
   curl python3 ca-certificates git
+  # The reviewer UI's browser test drives a real headless Chromium (through playwright-core
+  # from npm, test/browser/, with the system browser: no browser download).
+  chromium
 )
+# Node.js and npm run that browser test. Debian's packages only when no node/npm exists: a
+# machine with Node.js from elsewhere (e.g. NodeSource, whose nodejs bundles npm and conflicts
+# with Debian's npm) keeps it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 log() { printf 'install-deps: %s\n' "$*"; }
 

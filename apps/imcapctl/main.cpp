@@ -9,6 +9,7 @@
 #include "archive/cli.hpp"
 #include "imcap_version.hpp"
 #include "modules/cli.hpp"
+#include "quarantine/cli.hpp"
 #include "signatures/cli.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ constexpr std::string_view usage =
     "  sigpack SUBCOMMAND ...                     signature packs (imcapctl sigpack help)\n"
     "  archive SUBCOMMAND ...                     the archive: search, show, export, verify,\n"
     "                                             purge, holds (imcapctl archive help)\n"
+    "  user add|list|remove ...                   reviewer UI accounts (imcapctl user help)\n"
     "  version                                    print the version\n";
 
 }  // namespace
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   if (command == "decode") return imcap::modules::decode_command(rest, std::cout, std::cerr);
   if (command == "archive") return imcap::archive::archive_command(rest, std::cout, std::cerr);
   if (command == "sigpack") return imcap::signatures::sigpack_command(rest, std::cout, std::cerr);
+  if (command == "user") return imcap::quarantine::user_command(rest, std::cout, std::cerr);
   std::cerr << "imcapctl: unknown command '" << command << "'\n" << usage;
   return 2;
 }

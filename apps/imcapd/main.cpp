@@ -11,6 +11,7 @@
 #include "metrics/exporter.hpp"
 #include "metrics/settings.hpp"
 #include "pipeline/daemon.hpp"
+#include "quarantine/daemon.hpp"
 #include "signatures/service.hpp"
 
 namespace {
@@ -32,6 +33,15 @@ imcap::metrics::metrics_settings metrics_settings_of(const imcap::icap::config& 
     for (const auto& t : it->second) imcap::metrics::apply_metrics_table(*t.table, t.file, s);
   }
   return s;
+}
+
+// The raw tables of one extension section, for quarantine/ (which knows nothing of icap/).
+std::vector<imcap::quarantine::config_table> tables_of(const imcap::icap::config& cfg,
+                                                       std::string_view section) {
+  std::vector<imcap::quarantine::config_table> out;
+  if (auto it = cfg.extensions.find(section); it != cfg.extensions.end())
+    for (const auto& t : it->second) out.push_back({t.file, t.table});
+  return out;
 }
 
 }  // namespace
@@ -87,7 +97,8 @@ int main(int argc, char** argv) {
     // Validated before anything starts.
     policy = imcap::pipeline::policy_settings_of(opts.cfg);
     archive_settings = imcap::pipeline::archive_settings_of(opts.cfg);
-  } catch (const std::exception& e) {  // config_error, signatures/metrics/pipeline settings_error
+    (void)imcap::quarantine::webui_settings_from(tables_of(opts.cfg, "webui"), opts.cfg.source);
+  } catch (const std::exception& e) {  // config_error, signatures/metrics/pipeline/webui errors
     std::cerr << "imcapd: " << e.what() << "\n";
     return 1;
   }
@@ -121,7 +132,11 @@ int main(int argc, char** argv) {
   // Signature packs and ClamAV: loaded before listening, reloaded on SIGHUP; both on the
   // daemon's blocking pool. A pack that fails to load on SIGHUP leaves the old ones active.
   std::unique_ptr<imcap::signatures::signature_service> signatures;
-  opts.on_start = [&](const imcap::icap::config&) {
+  std::unique_ptr<imcap::quarantine::server> webui;  // reviewer UI ([webui]); not reloaded
+  opts.on_start = [&](const imcap::icap::config& cfg) {
+    webui = imcap::quarantine::start_for_daemon(
+        imcap::quarantine::webui_settings_from(tables_of(cfg, "webui"), cfg.source),
+        imcap::quarantine::archive_settings_from(tables_of(cfg, "archive"), cfg.source));
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };

@@ -182,7 +182,8 @@ class IcapServer:
     """The ICAP server under test, running in its own subdirectory of workdir."""
 
     def __init__(self, kind, workdir, imcapd=None, preview_size=4096, options_ttl=3600,
-                 max_connections=1024, signatures_extra="", metrics=False, extra_config=""):
+                 max_connections=1024, signatures_extra="", metrics=False, extra_config="",
+                 webui_extra=""):
         self.kind = kind
         self.dir = os.path.join(workdir, kind)
         os.makedirs(self.dir)
@@ -199,6 +200,7 @@ class IcapServer:
         self.metrics = metrics
         self.metrics_address = None
         self.extra_config = extra_config
+        self.webui_extra = webui_extra  # more [webui] keys (TLS, ...)
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -250,14 +252,22 @@ level = "info"
 access_log = "{self.access_log}"
 access_format = "plain"
 
+[webui]
+# The reviewer UI on a port the kernel picks (never the fixed default 8181); its archive is
+# the default var/archive inside this directory.
+listen = "127.0.0.1:0"
+{self.webui_extra}
+
 [signatures]
 store = "{self.pack_store}"
 cache_dir = "{os.path.join(self.dir, 'cache')}"
 clamav_databases = ["{os.path.join(REPO_ROOT, 'signatures', 'clamav')}"]
 {self.signatures_extra}
 """)
-            if self.metrics:
-                f.write('\n[metrics]\nenabled = true\nlisten = "127.0.0.1:0"\n')
+            # [metrics] is on by default at a fixed port; tests run in parallel, so it is
+            # always on a port of its own here, and off unless the test reads it.
+            f.write(f'\n[metrics]\nenabled = {"true" if self.metrics else "false"}\n'
+                    'listen = "127.0.0.1:0"\n')
             f.write(self.extra_config)
         self._spawn([self.imcapd, "--config", conf, "--ready-file", ready])
 
