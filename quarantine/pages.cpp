@@ -112,33 +112,11 @@ std::string field(std::string_view label, std::string_view name, std::string_vie
 // The message text with the byte ranges of text hits marked; each segment escaped on its own,
 // boundaries moved to UTF-8 character starts so no escape ever sees half a character.
 std::string highlighted(const archive::event_record& e) {
-  const std::string& text = e.text;
-  std::set<std::size_t> cuts = {0, text.size()};
-  std::vector<const archive::rule_hit*> spans;
+  std::vector<marked_range> ranges;
   for (const auto& hit : e.hits) {
-    if (hit.part != "text" || hit.end <= hit.begin || hit.begin >= text.size()) continue;
-    cuts.insert(utf8_floor(text, static_cast<std::size_t>(hit.begin)));
-    cuts.insert(
-        utf8_floor(text, static_cast<std::size_t>(std::min<std::uint64_t>(hit.end, text.size()))));
-    spans.push_back(&hit);
+    if (hit.part == "text") ranges.push_back({hit.begin, hit.end, hit.rule_id});
   }
-  std::string out;
-  for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
-    const std::size_t b = *it, en = *std::next(it);
-    std::string rules;
-    for (const auto* hit : spans) {
-      const auto hb = utf8_floor(text, static_cast<std::size_t>(hit->begin));
-      const auto he = utf8_floor(
-          text, static_cast<std::size_t>(std::min<std::uint64_t>(hit->end, text.size())));
-      if (hb <= b && en <= he) rules += (rules.empty() ? "" : ", ") + hit->rule_id;
-    }
-    const std::string seg = h(std::string_view(text).substr(b, en - b));
-    if (rules.empty())
-      out += seg;
-    else
-      out += "<mark title=\"" + h(rules) + "\">" + seg + "</mark>";
-  }
-  return out;
+  return mark_ranges(e.text, ranges);
 }
 
 std::string size_text(const std::optional<std::uint64_t>& n) {
