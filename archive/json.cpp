@@ -44,9 +44,8 @@ std::string to_json_line(const event_record& e) {
   o["server_msg_id"] = e.server_msg_id;
   o["timestamp"] = e.timestamp;
   o["encrypted"] = e.encrypted;
-  boost::json::object attrs;
-  for (const auto& [k, v] : e.attributes) attrs[k] = v;
-  o["attributes"] = std::move(attrs);
+  // An array, not an object: a key may repeat (one flag per omitted attachment, say).
+  o["attributes"] = pairs_json(e.attributes, "key", "value");
   boost::json::array atts;
   for (const auto& a : e.attachments) {
     boost::json::object j{{"name", a.name},

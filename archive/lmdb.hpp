@@ -111,6 +111,12 @@ class cursor {
   bool seek_before(std::string_view key);
 
   std::string_view key() const noexcept { return view(k_); }
+  // Prefix iteration: the current key is `prefix` followed by exactly `suffix_size` bytes (the
+  // archive's index keys are prefix || u64 id).
+  bool at_prefix(std::string_view prefix, std::size_t suffix_size) const noexcept {
+    const auto k = key();
+    return k.size() == prefix.size() + suffix_size && k.substr(0, prefix.size()) == prefix;
+  }
   std::string_view value() const noexcept { return view(v_); }
   // Deletes the current entry.
   void del();

@@ -747,16 +747,13 @@ std::vector<event_record> lmdb_store::search(const query& q) const {
   if (ix) {
     lmdb::cursor c(t, d_.idx[*ix]);
     auto id_of = [&](std::string_view k) { return lmdb::get_be64(k.substr(k.size() - 8)); };
-    auto ours = [&](std::string_view k) {
-      return k.size() == prefix.size() + 8 && k.substr(0, prefix.size()) == prefix;
-    };
     bool on;
     if (desc) {
       on = c.seek_before(prefix + lmdb::be64(q.before_id != 0 ? q.before_id : ~std::uint64_t{0}));
     } else {
       on = c.seek(prefix + lmdb::be64(q.after_id + 1));
     }
-    while (on && out.size() < q.limit && ours(c.key())) {
+    while (on && out.size() < q.limit && c.at_prefix(prefix, 8)) {
       take(id_of(c.key()));
       on = desc ? c.prev() : c.next();
     }
@@ -805,7 +802,7 @@ std::vector<event_record> lmdb_store::conversation(std::string_view app,
   lmdb::cursor c(r.t, d_.idx[ix_conv]);
   for (bool on = c.seek(prefix); on && out.size() < limit; on = c.next()) {
     const auto k = c.key();
-    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix) break;
+    if (!c.at_prefix(prefix, 8)) break;
     if (auto e = load(r.t, lmdb::get_be64(k.substr(prefix.size())))) out.push_back(std::move(*e));
   }
   std::stable_sort(out.begin(), out.end(), [](const event_record& a, const event_record& b) {

@@ -108,6 +108,8 @@ TEST_CASE("JSON line carries the fields, escaped", "[archive]") {
   CHECK(line.find("\"sender_name\":\"Alice \\\"A\\\" Liddell\"") != std::string::npos);
   CHECK(line.find("\"rule_id\":\"acme.codename\"") != std::string::npos);
   CHECK(line.find("\\n\\ttab") != std::string::npos);
+  CHECK(line.find("\"attributes\":[{\"key\":\"thread\",\"value\":\"T9\"},{\"key\":\"nul\","
+                  "\"value\":\"a\\u0000b\"}]") != std::string::npos);
 }
 
 namespace {
