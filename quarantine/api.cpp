@@ -122,10 +122,24 @@ response api_packs(const context& c) {
     rows.push_back(json::object{{"pack", r.pack},
                                 {"version", r.version},
                                 {"rule", r.rule},
+                                {"action", r.action},
+                                {"severity", r.severity},
                                 {"mode", r.mode},
+                                {"installed", r.installed},
                                 {"hits", r.hits}});
   }
-  return ok(json::object{{"active", p.active}, {"rules", std::move(rows)}});
+  json::array active;
+  for (const auto& a : p.active) {
+    active.push_back(json::object{{"name", a.name},
+                                  {"version", a.version},
+                                  {"mode", a.mode},
+                                  {"rules", a.rules},
+                                  {"description", a.description}});
+  }
+  json::object o{
+      {"active", std::move(active)}, {"judged_with", p.judged_with}, {"rules", std::move(rows)}};
+  if (!p.store_problem.empty()) o["store_problem"] = p.store_problem;
+  return ok(o);
 }
 
 response api_audit(const context& c) {

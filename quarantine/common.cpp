@@ -4,10 +4,14 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "quarantine/handlers.hpp"
+#include "signatures/pack.hpp"
+#include "signatures/store.hpp"
 
 namespace imcap::quarantine::detail {
 
@@ -174,19 +178,57 @@ packs_data packs_of(const context& c) {
   packs_data p;
   archive::query q;
   q.limit = aggregate_limit;
-  std::map<std::tuple<std::string, std::string, std::string>, pack_row> rows;
+  // Hits per (pack, rule) from the archive, with the newest version and mode seen.
+  std::map<std::pair<std::string, std::string>, pack_row> seen;
   for (const auto& e : c.archive.search(q)) {
-    if (p.active.empty() && !e.pack_version.empty()) p.active = e.pack_version;
+    if (p.judged_with.empty() && !e.pack_version.empty()) p.judged_with = e.pack_version;
     for (const auto& h : e.hits) {
-      auto& row = rows[{h.pack, h.pack_version, h.rule_id}];
-      row.pack = h.pack;
-      row.version = h.pack_version;
-      row.rule = h.rule_id;
-      if (row.mode.empty() || !h.monitor) row.mode = h.monitor ? "monitor" : "enforce";
+      auto& row = seen[{h.pack, h.rule_id}];
+      if (row.rule.empty()) {  // newest first: the first hit names the newest version
+        row.pack = h.pack;
+        row.version = h.pack_version;
+        row.rule = h.rule_id;
+        row.mode = h.monitor ? "monitor" : "enforce";
+      }
       ++row.hits;
     }
   }
-  for (auto& [k, row] : rows) p.rows.push_back(std::move(row));
+  if (!c.pack_store.empty()) {
+    try {
+      for (const auto& f : signatures::pack_store(c.pack_store).active_files()) {
+        std::ifstream in(f.file, std::ios::binary);
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        if (!in) throw std::runtime_error("cannot read " + f.file.string());
+        const auto pack = signatures::parse_pack(bytes.str(), f.file);
+        active_pack a;
+        a.name = pack.name;
+        a.version = pack.version;
+        a.mode = std::string(signatures::to_string(pack.mode));
+        a.description = pack.description;
+        a.rules = pack.rules.size();
+        p.active.push_back(std::move(a));
+        for (const auto& r : pack.rules) {
+          pack_row row;
+          row.pack = pack.name;
+          row.version = pack.version;
+          row.rule = r.id;
+          row.mode = std::string(signatures::to_string(pack.mode));
+          row.action = std::string(signatures::to_string(r.act));
+          row.severity = std::string(signatures::to_string(r.sev));
+          row.installed = true;
+          if (auto it = seen.find({pack.name, r.id}); it != seen.end()) {
+            row.hits = it->second.hits;
+            seen.erase(it);
+          }
+          p.rows.push_back(std::move(row));
+        }
+      }
+    } catch (const std::exception& e) {  // store_error, pack_error, I/O
+      p.store_problem = e.what();
+    }
+  }
+  for (auto& [k, row] : seen) p.rows.push_back(std::move(row));
   return p;
 }
 

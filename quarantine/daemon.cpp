@@ -22,13 +22,15 @@ archive::settings archive_settings_from(const std::vector<config_table>& tables,
   return s;
 }
 
-std::unique_ptr<server> start_for_daemon(const webui_settings& s, const archive::settings& a) {
+std::unique_ptr<server> start_for_daemon(const webui_settings& s, const archive::settings& a,
+                                         const std::filesystem::path& pack_store) {
   if (!s.enabled) return nullptr;
   try {
     const auto store = archive::open_shared(a);
     server_options o;
     o.settings = s;
     o.archive = store;
+    o.pack_store = pack_store;
     auto srv = server::start(std::move(o));
     spdlog::info("webui: reviewer UI on {}/ (archive {})", srv->base_url(), a.path.string());
     if (store->users().empty()) {

@@ -28,9 +28,11 @@ webui_settings webui_settings_from(const std::vector<config_table>& webui,
 archive::settings archive_settings_from(const std::vector<config_table>& archive,
                                         const std::string& source);
 
-// Starts the UI when s.enabled; null when disabled. A UI that cannot start (address in use,
+// Starts the UI when s.enabled; null when disabled. `pack_store` is [signatures] store (the
+// packs page lists its active packs). A UI that cannot start (address in use,
 // archive not openable, TLS files unreadable) is logged and null is returned: the ICAP service
 // matters more than the UI, so the daemon keeps running.
-std::unique_ptr<server> start_for_daemon(const webui_settings& s, const archive::settings& a);
+std::unique_ptr<server> start_for_daemon(const webui_settings& s, const archive::settings& a,
+                                         const std::filesystem::path& pack_store = {});
 
 }  // namespace imcap::quarantine

@@ -1,6 +1,7 @@
 #include "quarantine/escape.hpp"
 
 #include <cstdint>
+#include <set>
 
 namespace imcap::quarantine {
 
@@ -120,6 +121,48 @@ std::size_t utf8_floor(std::string_view s, std::size_t pos) noexcept {
     --pos;
   }
   return pos;
+}
+
+std::string mark_ranges(std::string_view text, const std::vector<marked_range>& ranges) {
+  // Widen [begin, end) to whole characters: begin down to its lead byte, end up past the
+  // continuation bytes of the character it falls in.
+  auto ceil = [&](std::size_t pos) {
+    while (pos < text.size() && (static_cast<std::uint8_t>(text[pos]) & 0xC0) == 0x80) ++pos;
+    return pos;
+  };
+  struct span {
+    std::size_t b, e;
+    const std::string* label;
+  };
+  std::vector<span> spans;
+  std::set<std::size_t> cuts = {0, text.size()};
+  for (const auto& r : ranges) {
+    if (r.end <= r.begin || r.begin >= text.size()) continue;
+    const std::size_t b = utf8_floor(text, static_cast<std::size_t>(r.begin));
+    const std::size_t e =
+        ceil(static_cast<std::size_t>(std::min<std::uint64_t>(r.end, text.size())));
+    spans.push_back({b, e, &r.label});
+    cuts.insert(b);
+    cuts.insert(e);
+  }
+  std::string out;
+  for (auto it = cuts.begin(); it != cuts.end() && std::next(it) != cuts.end(); ++it) {
+    const std::size_t b = *it, e = *std::next(it);
+    std::string labels;
+    for (const auto& sp : spans) {
+      if (sp.b <= b && e <= sp.e) labels += (labels.empty() ? "" : ", ") + *sp.label;
+    }
+    if (labels.empty()) {
+      append_html(out, text.substr(b, e - b));
+    } else {
+      out += "<mark title=\"";
+      append_html(out, labels);
+      out += "\">";
+      append_html(out, text.substr(b, e - b));
+      out += "</mark>";
+    }
+  }
+  return out;
 }
 
 std::string safe_file_name(std::string_view name) {

@@ -8,8 +8,10 @@
 // confuse a browser's charset handling.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imcap::quarantine {
 
@@ -31,6 +33,19 @@ std::string safe_file_name(std::string_view name);
 // safe name as `filename*=UTF-8''<percent-encoded>`. Never contains CR, LF or a quote inside
 // the quoted part.
 std::string content_disposition(std::string_view name);
+
+// A byte range of a text to highlight (a rule hit), with the label shown on hover.
+struct marked_range {
+  std::uint64_t begin = 0, end = 0;  // [begin, end) in bytes
+  std::string label;
+};
+
+// `text` as HTML with every range wrapped in <mark title="labels">. Ranges are clamped to the
+// text and widened to whole UTF-8 characters; the text is cut at every range boundary and each
+// segment escaped with html() on its own, so no range can split a character or an escape;
+// overlapping ranges give segments labelled with every range covering them. Empty and
+// reversed ranges are ignored.
+std::string mark_ranges(std::string_view text, const std::vector<marked_range>& ranges);
 
 // The largest position <= pos that does not split a UTF-8 sequence in s (pos clamped to size).
 std::size_t utf8_floor(std::string_view s, std::size_t pos) noexcept;

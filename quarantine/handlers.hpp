@@ -3,6 +3,7 @@
 // route handlers (pages.cpp, api.cpp), and the handlers themselves.
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@ struct context {
   std::int64_t now_us;
   session_table& sessions;
   login_throttle& throttle;
+  const std::filesystem::path& pack_store;  // empty: not configured
 };
 
 using handler = response (*)(const context&);
@@ -78,11 +80,19 @@ dashboard_data dashboard_of(const context& c);
 
 struct pack_row {
   std::string pack, version, rule, mode;  // mode: enforce | monitor
-  std::uint64_t hits = 0;
+  std::string action, severity;           // from the installed pack (empty: archive only)
+  bool installed = false;  // the rule is in an active pack of the store; else archive only
+  std::uint64_t hits = 0;  // in the newest 100000 events (any version of the pack)
+};
+struct active_pack {
+  std::string name, version, mode, description;
+  std::size_t rules = 0;
 };
 struct packs_data {
-  std::string active;  // pack_version of the newest judged event
-  std::vector<pack_row> rows;
+  std::string judged_with;          // pack_version of the newest judged event
+  std::vector<active_pack> active;  // from the pack store (when configured)
+  std::string store_problem;        // why the store could not be read
+  std::vector<pack_row> rows;       // installed rules first, then rules seen only in hits
 };
 packs_data packs_of(const context& c);
 

@@ -71,7 +71,8 @@ response html_page(const context& c, std::string_view title, const std::string& 
 
 std::string badge(std::string_view verdict) {
   static const std::set<std::string, std::less<>> known = {
-      "allow", "warn", "modify", "block", "quarantine", "held", "released", "deleted"};
+      "allow", "warn",     "modify",  "block",   "quarantine",
+      "held",  "released", "deleted", "enforce", "monitor"};
   const std::string cls = known.count(verdict) != 0 ? std::string(verdict) : "other";
   return "<span class=\"badge b-" + cls + "\">" + h(verdict.empty() ? "-" : verdict) + "</span>";
 }
@@ -112,33 +113,11 @@ std::string field(std::string_view label, std::string_view name, std::string_vie
 // The message text with the byte ranges of text hits marked; each segment escaped on its own,
 // boundaries moved to UTF-8 character starts so no escape ever sees half a character.
 std::string highlighted(const archive::event_record& e) {
-  const std::string& text = e.text;
-  std::set<std::size_t> cuts = {0, text.size()};
-  std::vector<const archive::rule_hit*> spans;
+  std::vector<marked_range> ranges;
   for (const auto& hit : e.hits) {
-    if (hit.part != "text" || hit.end <= hit.begin || hit.begin >= text.size()) continue;
-    cuts.insert(utf8_floor(text, static_cast<std::size_t>(hit.begin)));
-    cuts.insert(
-        utf8_floor(text, static_cast<std::size_t>(std::min<std::uint64_t>(hit.end, text.size()))));
-    spans.push_back(&hit);
+    if (hit.part == "text") ranges.push_back({hit.begin, hit.end, hit.rule_id});
   }
-  std::string out;
-  for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
-    const std::size_t b = *it, en = *std::next(it);
-    std::string rules;
-    for (const auto* hit : spans) {
-      const auto hb = utf8_floor(text, static_cast<std::size_t>(hit->begin));
-      const auto he = utf8_floor(
-          text, static_cast<std::size_t>(std::min<std::uint64_t>(hit->end, text.size())));
-      if (hb <= b && en <= he) rules += (rules.empty() ? "" : ", ") + hit->rule_id;
-    }
-    const std::string seg = h(std::string_view(text).substr(b, en - b));
-    if (rules.empty())
-      out += seg;
-    else
-      out += "<mark title=\"" + h(rules) + "\">" + seg + "</mark>";
-  }
-  return out;
+  return mark_ranges(e.text, ranges);
 }
 
 std::string size_text(const std::optional<std::uint64_t>& n) {
@@ -296,7 +275,7 @@ td.text{white-space:pre-wrap;word-break:break-word;max-width:30em}
 td.hash{font-family:monospace;font-size:.8em;word-break:break-all}
 .badge{display:inline-block;padding:0 .4em;border-radius:.3em;font-size:.8em;background:#e2e8f0}
 .b-block,.b-quarantine,.b-held{background:#fed7d7}.b-allow,.b-released{background:#c6f6d5}
-.b-warn,.b-modify{background:#fefcbf}.b-deleted{background:#cbd5e0}
+.b-warn,.b-modify,.b-monitor{background:#fefcbf}.b-enforce{background:#bee3f8}.b-deleted{background:#cbd5e0}
 mark{background:#fbd38d}
 .message{white-space:pre-wrap;word-break:break-word;background:#fff;border:1px solid #cbd5e0;padding:1em}
 ol.timeline{list-style:none;padding:0}
@@ -702,17 +681,35 @@ response page_attachment_download(const context& c) {
 
 response page_packs(const context& c) {
   const auto p = packs_of(c);
-  std::string b = "<p>Active packs (as of the newest judged event): <code>" +
-                  h(p.active.empty() ? "unknown" : p.active) +
-                  "</code>. Hit counts cover the newest 100000 archived events.</p>"
-                  "<table><thead><tr><th>Pack</th><th>Version</th><th>Rule</th><th>Mode</th>"
-                  "<th>Hits</th></tr></thead><tbody>";
+  std::string b;
+  if (!p.store_problem.empty()) {
+    b += "<p class=\"error\">The pack store cannot be read: " + h(p.store_problem) + "</p>";
+  }
+  b += "<h2>Active packs</h2><table><thead><tr><th>Pack</th><th>Version</th><th>Mode</th>"
+       "<th>Rules</th><th>Description</th></tr></thead><tbody>";
+  for (const auto& a : p.active) {
+    b += "<tr><td>" + h(a.name) + "</td><td>" + h(a.version) + "</td><td>" + badge(a.mode) +
+         "</td><td>" + std::to_string(a.rules) + "</td><td>" + h(a.description) + "</td></tr>";
+  }
+  if (p.active.empty()) {
+    b += "<tr><td colspan=\"5\">" +
+         std::string(c.pack_store.empty() ? "No pack store configured for the UI."
+                                          : "No active pack in the store.") +
+         "</td></tr>";
+  }
+  b += "</tbody></table><p>The newest judged event was judged with <code>" +
+       h(p.judged_with.empty() ? "(none yet)" : p.judged_with) +
+       "</code>.</p><h2>Rules and hits</h2><p>Hit counts cover the newest 100000 archived "
+       "events. Rules marked &ldquo;archive only&rdquo; hit in the past but are not in an active "
+       "pack.</p><table><thead><tr><th>Pack</th><th>Version</th><th>Rule</th><th>Action</th>"
+       "<th>Severity</th><th>Mode</th><th>Hits</th></tr></thead><tbody>";
   for (const auto& r : p.rows) {
     b += "<tr><td>" + h(r.pack) + "</td><td>" + h(r.version) + "</td><td><a href=\"" +
-         href("/search", {{"rule", r.rule}}) + "\">" + h(r.rule) + "</a></td><td>" + h(r.mode) +
-         "</td><td>" + std::to_string(r.hits) + "</td></tr>";
+         href("/search", {{"rule", r.rule}}) + "\">" + h(r.rule) + "</a></td><td>" +
+         h(r.installed ? r.action : "archive only") + "</td><td>" + h(r.severity) + "</td><td>" +
+         h(r.mode) + "</td><td>" + std::to_string(r.hits) + "</td></tr>";
   }
-  if (p.rows.empty()) b += "<tr><td colspan=\"5\">No rule hits archived yet.</td></tr>";
+  if (p.rows.empty()) b += "<tr><td colspan=\"7\">No rules and no rule hits yet.</td></tr>";
   return html_page(c, "Signature packs", b + "</tbody></table>");
 }
 

@@ -342,7 +342,7 @@ response mhd_server::dispatch(request& rq) {
     }
   }
   const std::int64_t now = opts_.now();
-  context anon{rq, nullptr, *opts_.archive, now, sessions_, throttle_};
+  context anon{rq, nullptr, *opts_.archive, now, sessions_, throttle_, opts_.pack_store};
   if (found == nullptr) {
     if (path_known) {
       auto r = page_error(anon, 405, "method not allowed");
@@ -372,7 +372,7 @@ response mhd_server::dispatch(request& rq) {
     if (info.api) return json_response(401, R"({"error":"login required"})");
     return redirect("/login");
   }
-  context ctx{rq, &*s, *opts_.archive, now, sessions_, throttle_};
+  context ctx{rq, &*s, *opts_.archive, now, sessions_, throttle_, opts_.pack_store};
   if (std::find(info.roles.begin(), info.roles.end(), s->role) == info.roles.end()) {
     if (info.api) return json_response(403, R"({"error":"your role may not use this"})");
     return page_error(ctx, 403, "Your role may not use this page.");

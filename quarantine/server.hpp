@@ -13,6 +13,7 @@
 // the roles it admits (route_info, which tests walk to prove that no route is forgotten).
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,9 @@ struct server_options {
   webui_settings settings;
   std::shared_ptr<archive::store> archive;  // required
   clock_fn now;                             // default: the system clock
+  // The signature pack store ([signatures] store) the packs page lists active packs and rules
+  // from (signatures::pack_store, read on each request); empty: only what the archive knows.
+  std::filesystem::path pack_store;
 };
 
 // One route as the server dispatches it.

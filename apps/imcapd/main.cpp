@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   opts.on_start = [&](const imcap::icap::config& cfg) {
     webui = imcap::quarantine::start_for_daemon(
         imcap::quarantine::webui_settings_from(tables_of(cfg, "webui"), cfg.source),
-        imcap::quarantine::archive_settings_from(tables_of(cfg, "archive"), cfg.source));
+        imcap::quarantine::archive_settings_from(tables_of(cfg, "archive"), cfg.source),
+        sig_settings.store_dir);
     signatures = std::make_unique<imcap::signatures::signature_service>(sig_settings);
     return signatures->packs()->istag_contribution;
   };

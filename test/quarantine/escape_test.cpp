@@ -88,3 +88,22 @@ TEST_CASE("utf8_floor never lands inside a character", "[quarantine][escape]") {
   CHECK(utf8_floor(s, 5) == 5);
   CHECK(utf8_floor(s, 99) == s.size());
 }
+
+TEST_CASE("mark_ranges highlights byte ranges, escaping each segment on its own",
+          "[quarantine][escape]") {
+  CHECK(mark_ranges("my card is 4111, ok", {{11, 15, "dlp.card"}}) ==
+        "my card is <mark title=\"dlp.card\">4111</mark>, ok");
+  // The payload inside a range stays text; the label is escaped too.
+  CHECK(mark_ranges("a<script>b", {{1, 9, "r\"><x"}}) ==
+        "a<mark title=\"r&quot;&gt;&lt;x\">&lt;script&gt;</mark>b");
+  // A range that cuts a character is widened to the whole character.
+  const std::string thumbs = "x\xF0\x9F\x91\x8Dy";  // x 👍 y
+  CHECK(mark_ranges(thumbs, {{2, 3, "r"}}) == "x<mark title=\"r\">\xF0\x9F\x91\x8D</mark>y");
+  // A range cutting an escape's source character: '&' is one byte, escaped whole either side.
+  CHECK(mark_ranges("a&b", {{1, 2, "amp"}}) == "a<mark title=\"amp\">&amp;</mark>b");
+  // Overlaps give segments with every label; out-of-range and reversed ranges are ignored.
+  CHECK(mark_ranges("abcdef", {{1, 4, "x"}, {3, 99, "y"}, {9, 12, "z"}, {5, 2, "w"}}) ==
+        "a<mark title=\"x\">bc</mark><mark title=\"x, y\">d</mark><mark title=\"y\">ef</mark>");
+  CHECK(mark_ranges("", {{0, 3, "x"}}).empty());
+  CHECK(mark_ranges("plain", {}) == "plain");
+}

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "signatures/store.hpp"
 #include "test/quarantine/webui_test_util.hpp"
 
 using namespace imcap::quarantine;
@@ -432,4 +433,44 @@ TEST_CASE("the audit log pages newest first; API exports are audited", "[quarant
   CHECK(trail.back().action == "export");
   CHECK(trail.back().actor == "aud");
   CHECK(trail.back().target == "conversation:slack/C-1");
+}
+
+TEST_CASE("the packs page lists the active packs of the store with their rules, mode and hits",
+          "[quarantine]") {
+  temp_dir packs;
+  imcap::signatures::pack_store store(packs.path / "store");
+  imcap::signatures::install_policy policy;
+  policy.cache_dir = packs.path / "cache";
+  store.install(IMCAP_SOURCE_DIR "/signatures/packs/baseline-dlp.toml", policy);
+  webui ui({}, packs.path / "store");
+  auto c = ui.as("aud");
+  const auto page = c.get("/packs");
+  REQUIRE(page.status == 200);
+  const auto active = page.body.find(
+      "<td>baseline-dlp</td><td>1.0.0</td><td><span class=\"badge "
+      "b-enforce\">enforce</span>");
+  CHECK(active != std::string::npos);
+  // An installed rule with its action and severity, no hits yet.
+  CHECK(std::regex_search(
+      page.body,
+      std::regex(
+          R"(dlp\.card\.single</a></td><td>redact</td><td>high</td><td>enforce</td><td>0</td>)")));
+  // A rule known only from archived hits (the sample pack is not installed).
+  CHECK(std::regex_search(
+      page.body,
+      std::regex(
+          R"(acme\.card</a></td><td>archive only</td><td></td><td>enforce</td><td>1</td>)")));
+  CHECK(std::regex_search(
+      page.body,
+      std::regex(
+          R"(acme\.secret</a></td><td>archive only</td><td></td><td>monitor</td><td>1</td>)")));
+  const auto api = c.get("/api/packs");
+  CHECK(api.body.find("\"name\":\"baseline-dlp\"") != std::string::npos);
+
+  // A store that cannot be read is reported, the archive part still shows.
+  webui broken({}, packs.path / "no-such-store");
+  auto b = broken.as("aud");
+  const auto bp = b.get("/packs");
+  CHECK(bp.status == 200);
+  CHECK(bp.body.find("acme.card") != std::string::npos);
 }

@@ -149,7 +149,7 @@ struct webui {
       std::make_shared<std::atomic<std::int64_t>>(base_us + 6 * hour_us);
   std::unique_ptr<server> srv;
 
-  explicit webui(webui_settings s = {}) {
+  explicit webui(webui_settings s = {}, fs::path pack_store = {}) {
     archive::settings as;
     as.path = dir.path / "archive";
     as.map_size_initial = 8u << 20;
@@ -165,6 +165,7 @@ struct webui {
     o.settings = s;
     o.archive = store;
     o.now = [c = clock] { return c->load(); };
+    o.pack_store = std::move(pack_store);
     srv = server::start(std::move(o));
   }
   client anonymous() const { return client(srv->port()); }
