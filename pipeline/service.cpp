@@ -398,6 +398,7 @@ bool in_scope(const policy_rule& r, const modules::chat_event& ev, const subject
   if (!r.users.empty() && !contains(r.users, who.user) && !contains(r.users, ev.sender.id))
     return false;
   if (!r.groups.empty() && !intersects(r.groups, who.groups)) return false;
+  if (!r.conversations.empty() && !contains(r.conversations, ev.conversation_id)) return false;
   if (r.dir == rule_direction::outbound && ev.direction != modules::direction::outbound)
     return false;
   if (r.dir == rule_direction::inbound && ev.direction != modules::direction::inbound) return false;

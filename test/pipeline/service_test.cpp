@@ -754,6 +754,40 @@ TEST_CASE("monitor: hits recorded, nothing enforced") {
   }
 }
 
+TEST_CASE("scoped policy rules: a group and a conversation change what a hit does") {
+  options o;
+  pipeline::policy_rule exempt;  // legal may send card numbers to the payments channel
+  exempt.id = "legal-payments";
+  exempt.act = pipeline::action::allow;
+  exempt.match = {"dlp.card.*"};
+  exempt.groups = {"legal"};
+  exempt.conversations = {"C0PAYMENTS"};
+  pipeline::policy_rule harden;  // interns may not even warn-level IBANs
+  harden.id = "interns-iban";
+  harden.act = pipeline::action::block;
+  harden.match = {"dlp.iban"};
+  harden.users = {"intern1"};
+  o.policy.rules = {exempt, harden};
+  fixture f(o);
+  icap_client c(f.port);
+  const std::string card = "card 4111 1111 1111 1111";
+  c.send(reqmod(slack_json_head, slack_json(card, "C0PAYMENTS"),
+                "X-Client-Username: lee\r\nX-Authenticated-Groups: legal\r\n"));
+  CHECK(c.read_response().status == 204);  // exempt: delivered as written
+  c.send(reqmod(slack_json_head, slack_json(card, "C0GENERAL"),
+                "X-Client-Username: lee\r\nX-Authenticated-Groups: legal\r\n"));
+  CHECK(c.read_response().req_head.find("Content-Length") != std::string::npos);  // redacted
+  c.send(reqmod(slack_json_head, slack_json(card, "C0PAYMENTS"), "X-Client-Username: sam\r\n"));
+  CHECK(c.read_response().status == 200);  // not in legal: redacted
+  const std::string iban = "pay DE89 3704 0044 0532 0130 00";
+  c.send(reqmod(slack_json_head, slack_json(iban), "X-Client-Username: intern1\r\n"));
+  auto r = c.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.req_head.empty());  // blocked for this user
+  c.send(reqmod(slack_json_head, slack_json(iban), "X-Client-Username: sam\r\n"));
+  CHECK(c.read_response().status == 204);  // a warning for everyone else
+}
+
 TEST_CASE("archive = hits keeps only messages with a hit") {
   options o;
   o.policy.archive = pipeline::archive_scope::hits;
