@@ -227,8 +227,9 @@ class store {
   virtual std::vector<audit_entry> audit(std::uint64_t after_id, std::size_t limit) const = 0;
 
   // Legal holds: by user, conversation or event ("user:alice", "conversation:C1", "event:42").
-  // A user hold matches proxy_user or sender_id. Another subject form (or one longer than 400
-  // bytes) gives std::errc::invalid_argument; removing an absent hold gives errc::not_found.
+  // A user hold matches proxy_user, sender_id or a recipient id. Another subject form (or one
+  // longer than 400 bytes) gives std::errc::invalid_argument; removing an absent hold gives
+  // errc::not_found.
   virtual std::error_code add_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::error_code remove_hold(std::string_view subject, const audit_entry& why) = 0;
   virtual std::vector<std::string> holds() const = 0;

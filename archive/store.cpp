@@ -194,6 +194,18 @@ struct pending {
   std::chrono::steady_clock::time_point submitted;
 };
 
+// A completion that throws must not take the writer thread (and every later event) with it.
+void complete(pending& p, std::error_code ec, std::uint64_t id) noexcept {
+  if (!p.done) return;
+  try {
+    p.done(ec, id);
+  } catch (const std::exception& e) {
+    spdlog::error("archive: a completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("archive: a completion threw");
+  }
+}
+
 struct op_item {
   std::function<std::error_code(lmdb::txn&)> fn;
   std::promise<std::error_code> result;
@@ -304,7 +316,10 @@ class lmdb_store final : public store {
     st.commits = commits_.load();
     st.commit_errors = commit_errors_.load();
     MDB_envinfo info{};
-    mdb_env_info(env_.get(), &info);
+    {
+      std::shared_lock map_lock(map_mutex_);  // mdb_env_info reads the map: not during a resize
+      mdb_env_info(env_.get(), &info);
+    }
     st.map_size = info.me_mapsize;
     st.map_grows = map_grows_.load();
     st.last_commit_us = last_commit_us_.load();
@@ -445,7 +460,10 @@ void lmdb_store::writer_loop() {
     if (s_.mode == durability::relaxed && dirty) {
       if (!q_cv_.wait_until(lk, last_sync + sync_every, ready)) {
         lk.unlock();
-        mdb_env_sync(env_.get(), 1);
+        {
+          std::shared_lock map_lock(map_mutex_);  // a reader may be adopting a resize
+          mdb_env_sync(env_.get(), 1);
+        }
         lk.lock();
         dirty = false;
         last_sync = std::chrono::steady_clock::now();
@@ -556,8 +574,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
     commits_.fetch_add(1);
     committed_events_.fetch_add(batch.size());
     queued_.fetch_sub(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].done) batch[i].done({}, ids[i]);
+    for (std::size_t i = 0; i < batch.size(); ++i) complete(batch[i], {}, ids[i]);
     return;
   }
   if (rc == MDB_MAP_FULL && batch.size() > 1) {
@@ -571,7 +588,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
       } else {
         commit_errors_.fetch_add(1);
       }
-      if (batch[i].done) batch[i].done(lmdb::translate(r), r == 0 ? ids[0] : 0);
+      complete(batch[i], lmdb::translate(r), r == 0 ? ids[0] : 0);
     }
     return;
   }
@@ -579,8 +596,7 @@ void lmdb_store::commit_batch(std::vector<pending>& batch) {
   spdlog::error("archive: commit of {} events failed: {}", batch.size(), lmdb::describe(rc));
   queued_.fetch_sub(batch.size());
   const auto ec = lmdb::translate(rc);
-  for (auto& p : batch)
-    if (p.done) p.done(ec, 0);
+  for (auto& p : batch) complete(p, ec, 0);
 }
 
 int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std::size_t to,
@@ -887,8 +903,13 @@ bool lmdb_store::held(const std::set<std::string, std::less<>>& hs, const event_
   auto has = [&](std::string_view kind, std::string_view v) {
     return !v.empty() && hs.count(std::string(kind) + std::string(v)) != 0;
   };
-  return has("event:", std::to_string(e.id)) || has("user:", e.proxy_user) ||
-         has("user:", e.sender_id) || has("conversation:", e.conversation_id);
+  // A custodian's hold keeps what they sent and what they received: over-preserving is the
+  // safe side of a legal hold.
+  if (has("event:", std::to_string(e.id)) || has("user:", e.proxy_user) ||
+      has("user:", e.sender_id) || has("conversation:", e.conversation_id))
+    return true;
+  return std::any_of(e.recipients.begin(), e.recipients.end(),
+                     [&](const auto& r) { return has("user:", r.first); });
 }
 
 purge_report lmdb_store::purge(std::int64_t now) {

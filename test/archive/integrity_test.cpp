@@ -179,6 +179,7 @@ TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays gr
     e.proxy_user = i == 2 ? "carol" : "alice";
     e.sender_id = e.proxy_user;
     e.conversation_id = i == 4 ? "C-legal" : "C1";
+    if (i == 8) e.recipients.emplace_back("U-dave", "Dave");  // a custodian who only received
     const std::string& bytes = i % 2 == 0 ? shared : lonely;
     e.attachments[0].sha256 = codec::to_hex(codec::sha256(bytes));
     put(*s, e, {{e.attachments[0].sha256, bytes}});
@@ -186,27 +187,29 @@ TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays gr
   CHECK(!s->add_hold("user:carol", why("litigation 12")));
   CHECK(!s->add_hold("conversation:C-legal", why("litigation 13")));
   CHECK(!s->add_hold("event:7", why("evidence")));
+  CHECK(!s->add_hold("user:U-dave", why("custodian")));
   CHECK(s->add_hold("nonsense", why("x")) == std::errc::invalid_argument);
   CHECK(s->add_hold("user:" + std::string(600, 'u'), why("x")) == std::errc::invalid_argument);
-  CHECK(s->holds() == std::vector<std::string>{"conversation:C-legal", "event:7", "user:carol"});
+  CHECK(s->holds() ==
+        std::vector<std::string>{"conversation:C-legal", "event:7", "user:U-dave", "user:carol"});
   // A held event cannot be deleted through the quarantine either.
   CHECK(s->set_quarantine(7, "deleted", why("cleanup")) == errc::on_hold);
 
   const auto rep = s->purge(now);
-  CHECK(rep.events_removed == 7);  // 10 old minus carol's (3), C-legal's (5), event 7
-  CHECK(rep.events_held == 3);
+  CHECK(rep.events_removed == 6);  // 10 old minus carol's (3), C-legal's (5), event 7, dave's (9)
+  CHECK(rep.events_held == 4);
   // `lonely` was referenced by ids 2,4,6,8,10 and 12 (i odd): 12 is recent, so it stays.
   CHECK(rep.contents_removed == 0);
-  for (std::uint64_t id : {3u, 5u, 7u, 11u, 12u}) CHECK(s->get(id));
-  for (std::uint64_t id : {1u, 2u, 4u, 6u, 8u, 9u, 10u}) CHECK(!s->get(id));
+  for (std::uint64_t id : {3u, 5u, 7u, 9u, 11u, 12u}) CHECK(s->get(id));
+  for (std::uint64_t id : {1u, 2u, 4u, 6u, 8u, 10u}) CHECK(!s->get(id));
   CHECK(s->attachment_content(sha_shared) == shared);
   CHECK(s->attachment_content(sha_lonely) == lonely);
   query everything;
   everything.limit = 100;
-  CHECK(s->search(everything).size() == 5);
+  CHECK(s->search(everything).size() == 6);
   query by_user;
   by_user.user = "alice";
-  CHECK(s->search(by_user).size() == 4);
+  CHECK(s->search(by_user).size() == 5);
 
   const auto v = s->verify();
   for (const auto& p : v.problems) UNSCOPED_INFO(p);
@@ -220,9 +223,10 @@ TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays gr
   CHECK(!s->remove_hold("user:carol", why("case closed")));
   CHECK(!s->remove_hold("conversation:C-legal", why("case closed")));
   CHECK(!s->remove_hold("event:7", why("case closed")));
+  CHECK(!s->remove_hold("user:U-dave", why("case closed")));
   CHECK(s->remove_hold("event:7", why("again")) == errc::not_found);
   const auto rep2 = s->purge(now + 10 * day);
-  CHECK(rep2.events_removed == 5);
+  CHECK(rep2.events_removed == 6);
   CHECK(rep2.contents_removed == 2);
   CHECK(!s->attachment_content(sha_shared));
   CHECK(!s->attachment_content(sha_lonely));
