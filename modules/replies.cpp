@@ -124,9 +124,22 @@ struct string_writer : pugi::xml_writer {
 
 }  // namespace
 
+std::string xml_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 && c != '\t' && c != '\n' && c != '\r')
+      out += "\xEF\xBF\xBD";
+    else
+      out += c;
+  }
+  return out;
+}
+
 std::string xml_escape(std::string_view text) {
   pugi::xml_document doc;
-  doc.append_child(pugi::node_pcdata).set_value(std::string(text).c_str());
+  doc.append_child(pugi::node_pcdata).set_value(xml_safe(text).c_str());
   string_writer w;
   doc.first_child().print(w, "", pugi::format_raw);
   return std::move(w.out);
@@ -138,7 +151,7 @@ std::string html_paragraph(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     const std::size_t nl = text.find('\n', start);
-    const std::string line(
+    const std::string line = xml_safe(
         text.substr(start, nl == std::string_view::npos ? text.size() - start : nl - start));
     if (!line.empty()) p.append_child(pugi::node_pcdata).set_value(line.c_str());
     if (nl == std::string_view::npos) break;

@@ -54,7 +54,11 @@ std::optional<std::size_t> frame_index(std::string_view key) noexcept;
 // The key of the first layer of kind `k` in `at`, or nullopt.
 std::optional<std::string_view> first_key(const location& at, layer_kind k) noexcept;
 
-// `text` escaped as XML/HTML character data by pugixml ("a<b&c" -> "a&lt;b&amp;c").
+// `text` with the characters XML 1.0 forbids (C0 controls other than tab, newline and carriage
+// return, NUL included) replaced by U+FFFD, so it can be XML or HTML character data.
+std::string xml_safe(std::string_view text);
+
+// `text` (xml_safe) escaped as XML/HTML character data by pugixml ("a<b&c" -> "a&lt;b&amp;c").
 std::string xml_escape(std::string_view text);
 
 // `text` as one HTML paragraph, escaped by pugixml, each newline a <br/>:

@@ -520,7 +520,7 @@ decode_error inject_notice(std::string& body, const exchange& x, const notice& n
     return {errc::malformed_frame, "bosh: the session is ending"};
   const std::string room = bare(n.conversation_id);
   const bool groupchat = x.sessions != nullptr && x.sessions->get(room_key(room)).has_value();
-  const std::string text = replies::text_of(n);
+  const std::string text = replies::xml_safe(replies::text_of(n));
   if (!n.reply_to.empty()) {
     pugi::xml_node m = root.append_child("message");
     m.append_attribute("xmlns") = std::string(client_ns).c_str();

@@ -606,6 +606,9 @@ TEST_CASE("malformed poll answers are refused with an error value", "[replies]")
 
 TEST_CASE("replies helpers escape and convert", "[replies]") {
   CHECK(replies::xml_escape("a<b&c>\"") == "a&lt;b&amp;c&gt;\"");
+  CHECK(replies::xml_safe(std::string("a\0b\x01\tc\n", 7)) ==
+        "a\xEF\xBF\xBD"
+        "b\xEF\xBF\xBD\tc\n");
   CHECK(replies::html_paragraph("x<y\nz") == "<p>x&lt;y<br/>z</p>");
   CHECK(replies::unix_ms("1970-01-01T00:00:01.5Z") == 1500);
   CHECK(replies::unix_ms("2026-11-23T15:00:00.250Z") == 1795446000250);
