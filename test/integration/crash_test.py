@@ -196,6 +196,9 @@ durability = "strict"
                 f"around the SIGKILL; {load.unanswered} connection(s) cut mid-request; "
                 f"statuses {sorted({s for _, s in replied})}")
             checks.check(not load.errors, "the load generator could connect", "; ".join(load.errors))
+            # Otherwise the kill came after the load and proves nothing about a crash mid-way.
+            checks.check(load.unanswered >= 1, "the kill cut requests in flight",
+                         f"{load.unanswered} cut")
             checks.check(all(s in (200, 204) for _, s in replied),
                          "every answered message got 200 or 204",
                          str(sorted({s for _, s in replied})))
