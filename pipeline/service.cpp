@@ -1367,9 +1367,12 @@ class imcap_exchange final : public icap::exchange {
     }
     if (inject_) {
       auto notices = core_->notices.take(poll_session_, core_->deps.now(), p.notice_ttl);
-      for (const auto& n : notices) {
+      for (auto& n : notices) {
         if (auto e = decoder_->inject_notice(out, x, n)) {
-          spdlog::warn("imcap tx {}: notice not injected: {}", tx_.id, e.message());
+          // Not this answer (e.g. the "ok" to a POST where only GET polls carry messages):
+          // the notice waits for the session's next one.
+          spdlog::debug("imcap tx {}: notice kept for a later answer: {}", tx_.id, e.message());
+          core_->notices.push(poll_session_, std::move(n), core_->deps.now(), p);
           continue;
         }
         core_->stats.notices_injected.fetch_add(1, std::memory_order_relaxed);

@@ -411,6 +411,13 @@ TEST_CASE("warn: delivered, and the notice is waiting for the session's next pol
                 body, "X-Client-Username: alice\r\n"));
   CHECK(c.read_response().status == 204);  // the message goes through unchanged
   CHECK(f.svc->stats().warned == 1);
+  // The answer to that POST ("ok") cannot carry a message: the notice waits.
+  c.send(respmod("POST http://chat.example.com" + poll_q +
+                     "&t=N8hzxke HTTP/1.1\r\n"
+                     "Host: chat.example.com\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", "ok"));
+  auto ok = c.read_response();
+  CHECK((ok.status == 204 || ok.body == "ok"));
   auto recs = f.archived();
   REQUIRE(recs.size() == 1);
   CHECK(recs[0].verdict == "warn");
