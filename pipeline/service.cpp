@@ -727,12 +727,11 @@ class imcap_exchange final : public icap::exchange {
       }
       if (!poll_session_.empty() && core_->notices.has(poll_session_)) inject_ = true;
     }
-    if (!reqmod_ && !tx_.request.http_response) co_return icap::reply::unmodified("pass");
-    if (!decodes && !inject_) co_return icap::reply::unmodified("pass");
-    if (!tx_.request.has_body() && !inject_ && (!reqmod_ || preview.empty())) {
-      // Nothing to read: a bodiless request (a GET poll) or response.
-      if (!reqmod_) co_return icap::reply::unmodified("pass");
-    }
+    // Chat, but nothing here to decode or change: this direction carries no content for the
+    // transport, or a bodiless response with no notice waiting.
+    if ((!reqmod_ && !tx_.request.http_response) || (!decodes && !inject_) ||
+        (!reqmod_ && !tx_.request.has_body() && !inject_))
+      co_return finish(icap::reply::unmodified("allow"), decoder_->app, {});
     if (complete) {
       std::string body(preview);
       co_return co_await run(body);
