@@ -702,6 +702,33 @@ TEST_CASE("archive full: the message that cannot be committed is not delivered")
   CHECK(recs[0].text == "small message fits");
 }
 
+TEST_CASE("a chat body that does not decode follows on_decode_error") {
+  const std::string broken = R"({"channel": "C0123ABCD", "text": "unterminated)";
+  SECTION("fail_open: delivered, counted") {
+    fixture f;
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, broken));
+    CHECK(c.read_response().status == 204);
+    CHECK(f.svc->stats().decode_errors == 1);
+    CHECK(f.svc->stats().failed_open == 1);
+  }
+  SECTION("fail_closed: refused with the protocol's error") {
+    options o;
+    o.policy.on_decode_error = pipeline::fail_mode::closed;
+    fixture f(o);
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, broken));
+    auto r = c.read_response();
+    REQUIRE(r.status == 200);
+    CHECK(r.req_head.empty());
+    CHECK(boost::json::parse(r.body).at("ok").as_bool() == false);
+    CHECK(f.svc->stats().failed_closed == 1);
+    // A gzip body that is not gzip is a decode error too.
+    c.send(reqmod(slack_json_head + "Content-Encoding: gzip\r\n", slack_json("hi")));
+    CHECK(c.read_response().req_head.empty());
+  }
+}
+
 TEST_CASE("ethical wall: trading may not message research") {
   options o;
   o.policy.directory["C0RESEARCH"] = {"research"};
