@@ -398,6 +398,7 @@ bool in_scope(const policy_rule& r, const modules::chat_event& ev, const subject
   if (!r.users.empty() && !contains(r.users, who.user) && !contains(r.users, ev.sender.id))
     return false;
   if (!r.groups.empty() && !intersects(r.groups, who.groups)) return false;
+  if (!r.conversations.empty() && !contains(r.conversations, ev.conversation_id)) return false;
   if (r.dir == rule_direction::outbound && ev.direction != modules::direction::outbound)
     return false;
   if (r.dir == rule_direction::inbound && ev.direction != modules::direction::inbound) return false;
@@ -726,12 +727,11 @@ class imcap_exchange final : public icap::exchange {
       }
       if (!poll_session_.empty() && core_->notices.has(poll_session_)) inject_ = true;
     }
-    if (!reqmod_ && !tx_.request.http_response) co_return icap::reply::unmodified("pass");
-    if (!decodes && !inject_) co_return icap::reply::unmodified("pass");
-    if (!tx_.request.has_body() && !inject_ && (!reqmod_ || preview.empty())) {
-      // Nothing to read: a bodiless request (a GET poll) or response.
-      if (!reqmod_) co_return icap::reply::unmodified("pass");
-    }
+    // Chat, but nothing here to decode or change: this direction carries no content for the
+    // transport, or a bodiless response with no notice waiting.
+    if ((!reqmod_ && !tx_.request.http_response) || (!decodes && !inject_) ||
+        (!reqmod_ && !tx_.request.has_body() && !inject_))
+      co_return finish(icap::reply::unmodified("allow"), decoder_->app, {});
     if (complete) {
       std::string body(preview);
       co_return co_await run(body);
@@ -1366,9 +1366,12 @@ class imcap_exchange final : public icap::exchange {
     }
     if (inject_) {
       auto notices = core_->notices.take(poll_session_, core_->deps.now(), p.notice_ttl);
-      for (const auto& n : notices) {
+      for (auto& n : notices) {
         if (auto e = decoder_->inject_notice(out, x, n)) {
-          spdlog::warn("imcap tx {}: notice not injected: {}", tx_.id, e.message());
+          // Not this answer (e.g. the "ok" to a POST where only GET polls carry messages):
+          // the notice waits for the session's next one.
+          spdlog::debug("imcap tx {}: notice kept for a later answer: {}", tx_.id, e.message());
+          core_->notices.push(poll_session_, std::move(n), core_->deps.now(), p);
           continue;
         }
         core_->stats.notices_injected.fetch_add(1, std::memory_order_relaxed);

@@ -151,6 +151,8 @@ std::vector<policy_rule> rules_of(const std::string& file, const toml::node& n) 
         r.users = strings(file, v, key);
       } else if (name == "groups") {
         r.groups = strings(file, v, key);
+      } else if (name == "conversations") {
+        r.conversations = strings(file, v, key);
       } else if (name == "direction") {
         r.dir = direction_of(file, v, key);
       } else if (name == "message") {

@@ -58,10 +58,11 @@ enum class rule_direction : std::uint8_t { any, outbound, inbound };
 struct policy_rule {
   std::string id;
   action act = action::log;
-  std::vector<std::string> match;   // pack rule ids; a trailing '*' matches a prefix
-  std::vector<std::string> apps;    // empty: any app
-  std::vector<std::string> users;   // proxy user or chat sender id; empty: anyone
-  std::vector<std::string> groups;  // one in common with the user's groups; empty: any
+  std::vector<std::string> match;          // pack rule ids; a trailing '*' matches a prefix
+  std::vector<std::string> apps;           // empty: any app
+  std::vector<std::string> users;          // proxy user or chat sender id; empty: anyone
+  std::vector<std::string> groups;         // one in common with the user's groups; empty: any
+  std::vector<std::string> conversations;  // conversation ids (channel, room, peer); empty: any
   rule_direction dir = rule_direction::any;
   std::string message;  // shown to the user instead of the default
 };

@@ -35,6 +35,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Generous: the first chat message of a sanitizer or valgrind run is slow (engines warming up).
+constexpr int receive_timeout_ms = 30000;
+
 fs::path temp_dir(const std::string& what) {
   static std::atomic<int> n{0};
   auto d = fs::temp_directory_path() / ("imcap-pipeline-" + std::to_string(::getpid()) + "-" +
@@ -244,7 +247,7 @@ std::string header_value(const std::string& head, const std::string& name) {
 
 TEST_CASE("non-chat traffic: 204 from the preview, the body never asked for") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   std::string body(100'000, 'x');
   // A preview of 10 bytes out of 100 000: a service that wanted the body would answer
   // 100 Continue; /imcap answers 204 at once.
@@ -265,7 +268,7 @@ TEST_CASE("non-chat traffic: 204 from the preview, the body never asked for") {
 
 TEST_CASE("an allowed Slack message: 204 and archived with the proxy user") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head, slack_json("lunch at noon?"),
                 "X-Client-Username: alice\r\nX-Client-IP: 10.1.2.3\r\n"));
   CHECK(c.read_response().status == 204);
@@ -281,7 +284,7 @@ TEST_CASE("an allowed Slack message: 204 and archived with the proxy user") {
 
 TEST_CASE("a blocked Slack message: the client gets an error it can show, with CORS") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head + "Origin: https://app.slack.com\r\nAccept: */*\r\n",
                 slack_json("here is the forbiddenword"), "X-Client-Username: alice\r\n"));
   auto r = c.read_response();
@@ -323,7 +326,7 @@ TEST_CASE("a browser navigation that is blocked gets an escaped HTML page") {
   o.policy = p;
   o.archive = false;
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(
       reqmod("POST https://acme.slack.com/api/chat.postMessage HTTP/1.1\r\n"
              "Host: acme.slack.com\r\nSec-Fetch-Mode: navigate\r\nAccept: text/html\r\n"
@@ -338,7 +341,7 @@ TEST_CASE("a browser navigation that is blocked gets an escaped HTML page") {
 
 TEST_CASE("redaction inside JSON: the card number is masked and the JSON still parses") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head, slack_json("my card is 4111 1111 1111 1111 ok?")));
   auto r = c.read_response();
   REQUIRE(r.status == 200);
@@ -366,7 +369,7 @@ TEST_CASE("redaction inside a gzip form body: re-encoded, still a valid form") {
   std::string form = "channel=C0123ABCD&text=the%20code%20is%20topsecret%20now&as_user=true";
   std::string gz;
   REQUIRE_FALSE(modules::content::encode_content("gzip", form, gz));
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(
       reqmod("POST https://slack.com/api/chat.postMessage HTTP/1.1\r\nHost: slack.com\r\n"
              "Authorization: Bearer xoxb-1-2-x\r\nContent-Encoding: gzip\r\n"
@@ -398,7 +401,7 @@ TEST_CASE("redaction inside a gzip form body: re-encoded, still a valid form") {
 
 TEST_CASE("warn: delivered, and the notice is waiting for the session's next poll") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   const std::string poll_q = "/socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC";
   std::string body =
       R"(42["chat message",{"to":"room:finance","text":"warnword: see the report"}])";
@@ -408,6 +411,13 @@ TEST_CASE("warn: delivered, and the notice is waiting for the session's next pol
                 body, "X-Client-Username: alice\r\n"));
   CHECK(c.read_response().status == 204);  // the message goes through unchanged
   CHECK(f.svc->stats().warned == 1);
+  // The answer to that POST ("ok") cannot carry a message: the notice waits.
+  c.send(respmod("POST http://chat.example.com" + poll_q +
+                     "&t=N8hzxke HTTP/1.1\r\n"
+                     "Host: chat.example.com\r\n",
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", "ok"));
+  auto ok = c.read_response();
+  CHECK((ok.status == 204 || ok.body == "ok"));
   auto recs = f.archived();
   REQUIRE(recs.size() == 1);
   CHECK(recs[0].verdict == "warn");
@@ -429,7 +439,7 @@ TEST_CASE("warn: delivered, and the notice is waiting for the session's next pol
 
 TEST_CASE("Socket.IO batch: the blocked packet is stripped, the rest goes, a notice follows") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   const std::string poll_q = "/socket.io/?EIO=4&transport=polling&sid=Zk3bS2a8xHq1YyAAAB";
   std::string body =
       "42[\"chat message\",{\"to\":\"room:ops\",\"text\":\"deploy at five\"}]\x1e"
@@ -460,7 +470,7 @@ TEST_CASE("Socket.IO batch: the blocked packet is stripped, the rest goes, a not
 
 TEST_CASE("BOSH: a warning reaches the answer of the same exchange through the xaction id") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   std::string body =
       "<body rid='1249243562' sid='SomeSID-7e2a' xmlns='http://jabber.org/protocol/httpbind'>"
       "<message to='bob@example.com' type='chat' id='m1'><body>warnword inside</body></message>"
@@ -493,7 +503,7 @@ TEST_CASE("disclaimer: once per period per user and conversation") {
   o.policy.disclaimer_period = std::chrono::hours(24);
   o.policy.disclaimer_message = "All chats are archived.";
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   const std::string q = "/socket.io/?EIO=4&transport=polling&sid=DiscLaimer0001";
   auto send = [&](const std::string& text) {
     c.send(reqmod("POST http://chat.example.com" + q +
@@ -519,7 +529,7 @@ TEST_CASE("disclaimer: once per period per user and conversation") {
 
 TEST_CASE("an upload and the message that references it later are tied in the archive") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   const std::string auth = "Authorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
   const std::string content = "quarterly report, warnword inside\n";
   // 1. The client asks for an upload URL; the answer names the file id.
@@ -567,7 +577,7 @@ TEST_CASE("an upload and the message that references it later are tied in the ar
 
 TEST_CASE("RESPMOD: inbound messages are archived; an inbound block is masked in place") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   const std::string req =
       "GET https://acme.slack.com/api/conversations.history?channel=C0HIST HTTP/1.1\r\n"
       "Host: acme.slack.com\r\nAuthorization: Bearer xoxp-3333-4444-fixtureuser\r\n";
@@ -592,7 +602,7 @@ TEST_CASE("RESPMOD: inbound messages are archived; an inbound block is masked in
 
 TEST_CASE("quarantine: blocked, and archived as held with the message") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head,
                 slack_json("cards: 4111111111111111, 5555555555554444 and 378282246310005"),
                 "X-Client-Username: bob\r\n"));
@@ -614,7 +624,7 @@ TEST_CASE("archive broken: fail closed blocks chat and OPTIONS says unhealthy; f
     options o;
     o.break_archive = true;
     fixture f(o);
-    icap_client c(f.port);
+    icap_client c(f.port, receive_timeout_ms);
     c.send("OPTIONS icap://127.0.0.1/imcap ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     auto opt = c.read_response();
     CHECK(opt.status == 503);
@@ -635,7 +645,7 @@ TEST_CASE("archive broken: fail closed blocks chat and OPTIONS says unhealthy; f
     o.break_archive = true;
     o.policy.on_archive_error = pipeline::fail_mode::open;
     fixture f(o);
-    icap_client c(f.port);
+    icap_client c(f.port, receive_timeout_ms);
     c.send("OPTIONS icap://127.0.0.1/imcap ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     CHECK(c.read_response().status == 200);
     c.send(reqmod(slack_json_head, slack_json("an innocent message")));
@@ -648,7 +658,7 @@ TEST_CASE("archive full: the message that cannot be committed is not delivered")
   options o;
   o.map_size = 1 << 20;
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head, slack_json("small message fits")));
   CHECK(c.read_response().status == 204);
   // An attachment the full map cannot hold (random bytes: zstd cannot shrink them).
@@ -692,6 +702,33 @@ TEST_CASE("archive full: the message that cannot be committed is not delivered")
   CHECK(recs[0].text == "small message fits");
 }
 
+TEST_CASE("a chat body that does not decode follows on_decode_error") {
+  const std::string broken = R"({"channel": "C0123ABCD", "text": "unterminated)";
+  SECTION("fail_open: delivered, counted") {
+    fixture f;
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, broken));
+    CHECK(c.read_response().status == 204);
+    CHECK(f.svc->stats().decode_errors == 1);
+    CHECK(f.svc->stats().failed_open == 1);
+  }
+  SECTION("fail_closed: refused with the protocol's error") {
+    options o;
+    o.policy.on_decode_error = pipeline::fail_mode::closed;
+    fixture f(o);
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, broken));
+    auto r = c.read_response();
+    REQUIRE(r.status == 200);
+    CHECK(r.req_head.empty());
+    CHECK(boost::json::parse(r.body).at("ok").as_bool() == false);
+    CHECK(f.svc->stats().failed_closed == 1);
+    // A gzip body that is not gzip is a decode error too.
+    c.send(reqmod(slack_json_head + "Content-Encoding: gzip\r\n", slack_json("hi")));
+    CHECK(c.read_response().req_head.empty());
+  }
+}
+
 TEST_CASE("ethical wall: trading may not message research") {
   options o;
   o.policy.directory["C0RESEARCH"] = {"research"};
@@ -702,7 +739,7 @@ TEST_CASE("ethical wall: trading may not message research") {
   w.to = {"research"};
   o.policy.walls.push_back(w);
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   // From the groups header.
   c.send(reqmod(slack_json_head, slack_json("hello research", "C0RESEARCH"),
                 "X-Client-Username: dave\r\nX-Authenticated-Groups: sales, trading\r\n"));
@@ -733,7 +770,7 @@ TEST_CASE("monitor: hits recorded, nothing enforced") {
     options o;
     o.policy.monitor = true;
     fixture f(o);
-    icap_client c(f.port);
+    icap_client c(f.port, receive_timeout_ms);
     c.send(reqmod(slack_json_head, slack_json("the forbiddenword again")));
     CHECK(c.read_response().status == 204);
     auto recs = f.archived();
@@ -745,7 +782,7 @@ TEST_CASE("monitor: hits recorded, nothing enforced") {
   }
   SECTION("a monitor pack inside an enforcing policy") {
     fixture f;
-    icap_client c(f.port);
+    icap_client c(f.port, receive_timeout_ms);
     c.send(reqmod(slack_json_head, slack_json("trialword")));
     CHECK(c.read_response().status == 204);
     auto recs = f.archived();
@@ -754,11 +791,45 @@ TEST_CASE("monitor: hits recorded, nothing enforced") {
   }
 }
 
+TEST_CASE("scoped policy rules: a group and a conversation change what a hit does") {
+  options o;
+  pipeline::policy_rule exempt;  // legal may send card numbers to the payments channel
+  exempt.id = "legal-payments";
+  exempt.act = pipeline::action::allow;
+  exempt.match = {"dlp.card.*"};
+  exempt.groups = {"legal"};
+  exempt.conversations = {"C0PAYMENTS"};
+  pipeline::policy_rule harden;  // interns may not even warn-level IBANs
+  harden.id = "interns-iban";
+  harden.act = pipeline::action::block;
+  harden.match = {"dlp.iban"};
+  harden.users = {"intern1"};
+  o.policy.rules = {exempt, harden};
+  fixture f(o);
+  icap_client c(f.port, receive_timeout_ms);
+  const std::string card = "card 4111 1111 1111 1111";
+  c.send(reqmod(slack_json_head, slack_json(card, "C0PAYMENTS"),
+                "X-Client-Username: lee\r\nX-Authenticated-Groups: legal\r\n"));
+  CHECK(c.read_response().status == 204);  // exempt: delivered as written
+  c.send(reqmod(slack_json_head, slack_json(card, "C0GENERAL"),
+                "X-Client-Username: lee\r\nX-Authenticated-Groups: legal\r\n"));
+  CHECK(c.read_response().req_head.find("Content-Length") != std::string::npos);  // redacted
+  c.send(reqmod(slack_json_head, slack_json(card, "C0PAYMENTS"), "X-Client-Username: sam\r\n"));
+  CHECK(c.read_response().status == 200);  // not in legal: redacted
+  const std::string iban = "pay DE89 3704 0044 0532 0130 00";
+  c.send(reqmod(slack_json_head, slack_json(iban), "X-Client-Username: intern1\r\n"));
+  auto r = c.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.req_head.empty());  // blocked for this user
+  c.send(reqmod(slack_json_head, slack_json(iban), "X-Client-Username: sam\r\n"));
+  CHECK(c.read_response().status == 204);  // a warning for everyone else
+}
+
 TEST_CASE("archive = hits keeps only messages with a hit") {
   options o;
   o.policy.archive = pipeline::archive_scope::hits;
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(reqmod(slack_json_head, slack_json("nothing to see")));
   CHECK(c.read_response().status == 204);
   c.send(reqmod(slack_json_head, slack_json("warnword here")));
@@ -776,7 +847,7 @@ TEST_CASE("app rules: a classifier app is blocked or allowed per policy") {
   r.apps = {"kazaa"};
   o.policy.rules.push_back(r);
   fixture f(o);
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   c.send(
       reqmod("GET http://10.1.2.3:1214/.hash=0a1b2c3d4e5f HTTP/1.1\r\nHost: 10.1.2.3:1214\r\n"
              "User-Agent: KazaaClient Jan 22 2003 17:08:34\r\nX-Kazaa-Network: KaZaA\r\n",
@@ -791,7 +862,7 @@ TEST_CASE("app rules: a classifier app is blocked or allowed per policy") {
 
 TEST_CASE("ClamAV: an infected attachment blocks the upload") {
   fixture f;
-  icap_client c(f.port);
+  icap_client c(f.port, receive_timeout_ms);
   std::string boundary = "----imcapboundary";
   std::string body =
       "--" + boundary +
