@@ -2,7 +2,8 @@
 # Installs the dependencies, builds imcapd and runs it in the foreground with conf/imcapd.toml
 # (the compiled-in defaults: ICAP on 127.0.0.1:1344 with the services /imcap and /echo, the
 # archive in var/archive, the reviewer UI on http://127.0.0.1:8181/, metrics on
-# http://127.0.0.1:9181/metrics, pack store in var/packs, the shipped ClamAV test database). Extra arguments are passed to imcapd.
+# http://127.0.0.1:9181/metrics, pack store in var/packs, the shipped ClamAV test database).
+# Extra arguments are passed to imcapd.
 # Stop it with Ctrl-C or SIGTERM.
 #
 # On first run the shipped signature packs (signatures/packs/) are installed into the pack
