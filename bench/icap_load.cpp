@@ -78,7 +78,7 @@ struct options {
   long server_pid = 0;
   bool json = false;
   bool verify = true;
-  bool allow_204 = true;  // REQMOD modes send Allow: 204 unless --no-204
+  bool allow_204 = true;            // REQMOD modes send Allow: 204 unless --no-204
   std::string request = "generic";  // REQMOD HTTP request shape: generic | slack
   std::string user;                 // X-Client-Username sent with every transaction
 };

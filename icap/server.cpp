@@ -702,6 +702,11 @@ class connection : public std::enable_shared_from_this<connection> {
                     peer_, limit);
                 tx_verdict_ = "oversize";
                 body_.append(r.data);  // within this read buffer: bounded by its size
+                // The service may refuse instead (its fail policy); the rest is drained.
+                if (auto refusal = ex.on_oversize(); refusal.what == reply::kind::replace) {
+                  refusal.verdict = refusal.verdict.empty() ? "oversize" : refusal.verdict;
+                  co_return co_await act(ex, std::move(refusal));
+                }
                 if (can_204()) {
                   tx_status_ = 204;
                   auto msg = status_response(204, meta());

@@ -103,6 +103,11 @@ class exchange {
     co_return reply::unmodified();
   }
 
+  // After reply::need_body, when the body outgrows limits.max_buffered_body: `unmodified`
+  // (the default) lets it through unadapted; `replace` answers with that message instead (the
+  // rest of the body is read and discarded). Must not block.
+  virtual reply on_oversize() { return reply::unmodified("oversize"); }
+
   // After reply::stream: transform one piece of the body into `out` (appended). `last` is
   // true once, after the final piece (which may be empty). Must not block.
   virtual void filter(std::string_view in, bool last, std::string& out) {

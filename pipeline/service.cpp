@@ -741,6 +741,19 @@ class imcap_exchange final : public icap::exchange {
 
   asio::awaitable<icap::reply> on_body(std::string& body) override { co_return co_await run(body); }
 
+  // A chat body over the server's max_buffered_body cannot be decoded: the decode stage's
+  // fail policy decides.
+  icap::reply on_oversize() override {
+    core_->stats.decode_errors.fetch_add(1, std::memory_order_relaxed);
+    core_->metrics.decode_error(decoder_ != nullptr ? decoder_->name : "-");
+    if (!fail(policy_->on_decode_error, "decode", "body over limits.max_buffered_body"))
+      return finish(icap::reply::unmodified("oversize"), decoder_ ? decoder_->app : "", {});
+    auto n = make_notice(modules::notice::kind::block, policy_->block_message, {});
+    auto m = response_message(fallback_block(*head_, n, "imcap.oversize"), *head_);
+    return finish(icap::reply::replace(std::move(m), "block"), decoder_ ? decoder_->app : "",
+                  "imcap.oversize");
+  }
+
  private:
   void split_groups(std::string_view v) {
     const auto& sep = policy_->groups_separator;

@@ -124,8 +124,9 @@ icap::config test_config(const fs::path& dir) {
 struct options {
   pipeline::policy_settings policy;
   bool archive = true;
-  bool break_archive = false;  // the archive path is a regular file: open() fails
-  std::uint64_t map_size = 0;  // non-zero: the archive map may not grow beyond this
+  bool break_archive = false;         // the archive path is a regular file: open() fails
+  std::uint64_t map_size = 0;         // non-zero: the archive map may not grow beyond this
+  std::size_t max_buffered_body = 0;  // non-zero: the server's limit
   archive::durability durability = archive::durability::strict;
 };
 
@@ -150,7 +151,9 @@ struct fixture {
       deps.archive = store;
     }
     svc = std::make_shared<pipeline::imcap_service>(o.policy, std::move(deps));
-    srv.emplace(test_config(dir));
+    auto cfg = test_config(dir);
+    if (o.max_buffered_body != 0) cfg.max_buffered_body = o.max_buffered_body;
+    srv.emplace(cfg);
     srv->add_service(std::make_shared<icap::echo_service>());
     srv->add_service(svc);
     port = srv->listen().at(0).port();
@@ -726,6 +729,31 @@ TEST_CASE("a chat body that does not decode follows on_decode_error") {
     // A gzip body that is not gzip is a decode error too.
     c.send(reqmod(slack_json_head + "Content-Encoding: gzip\r\n", slack_json("hi")));
     CHECK(c.read_response().req_head.empty());
+  }
+}
+
+TEST_CASE("a chat body over max_buffered_body follows on_decode_error") {
+  std::string big = slack_json(std::string(100'000, 'a'));
+  for (auto mode : {pipeline::fail_mode::open, pipeline::fail_mode::closed}) {
+    options o;
+    o.max_buffered_body = 32 * 1024;
+    o.policy.on_decode_error = mode;
+    fixture f(o);
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, big));
+    REQUIRE(c.read_response().status == 100);
+    c.send(chunked(big.substr(4096)) + "0\r\n\r\n");
+    auto r = c.read_response();
+    if (mode == pipeline::fail_mode::open) {
+      CHECK(r.status == 204);
+    } else {
+      REQUIRE(r.status == 200);
+      CHECK(r.req_head.empty());
+      CHECK(r.res_head.rfind("HTTP/1.1 403", 0) == 0);
+    }
+    // The connection is still in step after the rest of the body was discarded.
+    c.send(reqmod(slack_json_head, slack_json("after")));
+    CHECK(c.read_response().status == 204);
   }
 }
 
