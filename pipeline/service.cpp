@@ -536,9 +536,26 @@ void apply_policy(const policy_settings& p, const subject& who, judged& j) {
   }
 }
 
-// ev.text with the spans masked.
+// True for a UTF-8 continuation byte (10xxxxxx): not the first byte of a character.
+bool utf8_continuation(char c) noexcept {
+  return (static_cast<unsigned char>(c) & 0xC0u) == 0x80u;
+}
+
+}  // namespace
+
+namespace detail {
+
+// Match offsets are bytes; a span that starts or ends inside a multi-byte character is widened
+// to the whole character, so the masked text stays UTF-8 (the JSON and XML rewrites refuse
+// anything else, and the message would then be blocked instead of redacted).
 std::string masked_text(const policy_settings& p, std::string_view text,
                         std::vector<std::pair<std::size_t, std::size_t>> spans) {
+  for (auto& [b, e] : spans) {
+    b = std::min(b, text.size());
+    e = std::min(e, text.size());
+    while (b > 0 && utf8_continuation(text[b])) --b;
+    while (e < text.size() && utf8_continuation(text[e])) ++e;
+  }
   std::sort(spans.begin(), spans.end());
   std::string out;
   std::size_t at = 0;
@@ -560,6 +577,12 @@ std::string masked_text(const policy_settings& p, std::string_view text,
   out.append(text.substr(std::min(at, text.size())));
   return out;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::masked_text;
 
 archive::event_record to_record(const judged& j, const modules::request_head& head,
                                 const icap::transaction& tx, const subject& who,

@@ -18,6 +18,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "archive/archive.hpp"
 #include "icap/service.hpp"
@@ -73,5 +76,13 @@ class imcap_service final : public icap::service {
   icap::service_info info_;
   std::shared_ptr<core> core_;
 };
+
+namespace detail {
+// The redacted text: each byte span [first, second) of `text` replaced by policy.redact_mask
+// (once per character, or once per span). Spans are widened to whole UTF-8 characters, so
+// valid UTF-8 in gives valid UTF-8 out. Exposed for tests.
+std::string masked_text(const policy_settings& p, std::string_view text,
+                        std::vector<std::pair<std::size_t, std::size_t>> spans);
+}  // namespace detail
 
 }  // namespace imcap::pipeline

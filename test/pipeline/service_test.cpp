@@ -952,3 +952,20 @@ TEST_CASE("policy settings: file:line:column errors") {
   auto cfg = icap::default_config();
   CHECK_NOTHROW(pipeline::policy_settings_of(cfg));
 }
+
+TEST_CASE("a redaction span that cuts a UTF-8 character masks the whole character") {
+  imcap::pipeline::policy_settings p;
+  p.redact_mask = "*";
+  p.redact_per_character = true;
+  // "né 4111" : 'é' is two bytes (C3 A9) at offsets 1..3.
+  const std::string text = "n\xC3\xA9 4111";
+  // A span starting inside 'é' (offset 2) masks 'é' whole: one mask per character.
+  CHECK(imcap::pipeline::detail::masked_text(p, text, {{2, 3}}) == "n* 4111");
+  // A span ending inside 'é' (offset 2) too.
+  CHECK(imcap::pipeline::detail::masked_text(p, text, {{0, 2}}) == "** 4111");
+  // ASCII spans are unchanged.
+  CHECK(imcap::pipeline::detail::masked_text(p, text, {{4, 8}}) == "n\xC3\xA9 ****");
+  p.redact_per_character = false;
+  p.redact_mask = "[x]";
+  CHECK(imcap::pipeline::detail::masked_text(p, text, {{2, 3}, {4, 8}}) == "n[x] [x]");
+}
