@@ -46,14 +46,17 @@ class reader {
   explicit reader(std::string_view in) : in_(in) {}
   bool ok() const noexcept { return ok_; }
   bool done() const noexcept { return ok_ && in_.empty(); }
+  // Only the writer's spelling is accepted, so that one record has one encoding: no padding
+  // (a last group of zero after the first) and no bits past 64 (the tenth group is 0 or 1).
   std::uint64_t u() {
     std::uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
       if (in_.empty()) return bad();
       const auto byte = static_cast<unsigned char>(in_.front());
       in_.remove_prefix(1);
+      if (shift == 63 && byte > 1) return bad();
       v |= std::uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80u) == 0) return v;
+      if ((byte & 0x80u) == 0) return byte == 0 && shift > 0 ? bad() : v;
     }
     return bad();
   }

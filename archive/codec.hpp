@@ -5,8 +5,8 @@
 // order; integers as LEB128 varints (signed ones zigzag-encoded), strings and lists as a varint
 // length followed by the bytes or items. The encoding of a record is canonical (one record has
 // exactly one encoding), which is what the tamper-evidence chain hashes. Decoding checks every
-// length against the input and rejects trailing bytes: bad bytes give errc::corrupt, never a
-// crash.
+// length against the input, accepts only the shortest varint spelling and rejects trailing
+// bytes: bad bytes give errc::corrupt, never a crash.
 
 #include <cstdint>
 #include <string>

@@ -6,8 +6,9 @@
 #   asan build, ctest   ASan+UBSan Debug build in build-asan/; the tests labelled "unit"
 #   fuzz build, fuzz    (only when clang++ exists) libFuzzer build of the fuzz targets in
 #                       build-fuzz/; runs the ICAP parser fuzzer on a copy of
-#                       test/fuzz/corpus/icap_parser, then the decoders fuzzer on seeds made
-#                       from test/modules/fixtures, each for IMCAP_FUZZ_SECONDS (default 60)
+#                       test/fuzz/corpus/icap_parser, the decoders and reply hooks fuzzer on
+#                       seeds made from test/modules/fixtures, then the archive record codec
+#                       fuzzer, each for IMCAP_FUZZ_SECONDS (default 60)
 #
 # A failing stage does not stop the script: the later independent stages still run, a summary
 # lists every stage, and the exit status is non-zero if any stage failed.
@@ -106,10 +107,12 @@ fuzz_run() {
 }
 
 # The decoders fuzzer: seeds are written from the fixture files on every run (one per decoder
-# and .http file), so new fixtures and new decoders are covered without a checked-in corpus.
+# and .http file), so new fixtures and new decoders are covered without a checked-in corpus;
+# the inputs of fixed bugs are added from test/fuzz/corpus/modules_decoders.
 fuzz_modules_run() {
   local target=build-fuzz/test/fuzz/modules_decoders_fuzz
   local corpus=build-fuzz/fuzz-corpus/modules_decoders
+  local regressions=test/fuzz/corpus/modules_decoders
   local artifacts=build-fuzz/fuzz-artifacts/modules_decoders/
   if [[ ! -x ${target} ]]; then
     echo "fuzz target ${target} is missing"
@@ -118,6 +121,30 @@ fuzz_modules_run() {
   rm -rf "${corpus}"
   mkdir -p "${artifacts}"
   python3 test/fuzz/make_modules_corpus.py "${corpus}" || return 1
+  if [[ -d ${regressions} ]]; then
+    cp -a "${regressions}/." "${corpus}/"
+  fi
+  "${target}" -max_total_time="${FUZZ_SECONDS}" -rss_limit_mb=2048 \
+    -artifact_prefix="${artifacts}" -print_final_stats=1 "${corpus}"
+}
+
+# The archive record codec fuzzer: seeds written by the target itself from the current encoder
+# (IMCAP_ARCHIVE_SEEDS), plus the checked-in regression inputs.
+fuzz_archive_run() {
+  local target=build-fuzz/test/fuzz/archive_codec_fuzz
+  local corpus_src=test/fuzz/corpus/archive_codec
+  local corpus=build-fuzz/fuzz-corpus/archive_codec
+  local artifacts=build-fuzz/fuzz-artifacts/archive_codec/
+  if [[ ! -x ${target} ]]; then
+    echo "fuzz target ${target} is missing"
+    return 1
+  fi
+  rm -rf "${corpus}"
+  mkdir -p "${corpus}" "${artifacts}"
+  if [[ -d ${corpus_src} ]]; then
+    cp -a "${corpus_src}/." "${corpus}/"
+  fi
+  IMCAP_ARCHIVE_SEEDS="${corpus}" "${target}" || return 1
   "${target}" -max_total_time="${FUZZ_SECONDS}" -rss_limit_mb=2048 \
     -artifact_prefix="${artifacts}" -print_final_stats=1 "${corpus}"
 }
@@ -147,21 +174,25 @@ fi
 
 # --- fuzzing --------------------------------------------------------------------------------
 if command -v clang++ >/dev/null 2>&1; then
-  # Only the fuzz targets are built: they need the protocol and modules libraries alone, and
-  # clang 14 cannot assemble the coroutine-heavy server code with sanitizer instrumentation
-  # ("Cannot represent a difference across sections"), which GCC builds cover anyway.
+  # Only the fuzz targets are built: they need the protocol, modules and archive libraries
+  # alone, and clang 14 cannot assemble the coroutine-heavy server code with sanitizer
+  # instrumentation ("Cannot represent a difference across sections"), which GCC builds cover
+  # anyway.
   if stage "build (libFuzzer)" env CC=clang CXX=clang++ bash -c \
-    'cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMCAP_FUZZ=ON -DIMCAP_BUILD_BENCH=OFF && cmake --build build-fuzz -j2 --target icap_parser_fuzz modules_decoders_fuzz'; then
+    'cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMCAP_FUZZ=ON -DIMCAP_BUILD_BENCH=OFF && cmake --build build-fuzz -j2 --target icap_parser_fuzz modules_decoders_fuzz archive_codec_fuzz'; then
     stage "fuzz icap_parser (${FUZZ_SECONDS}s)" fuzz_run
     stage "fuzz modules_decoders (${FUZZ_SECONDS}s)" fuzz_modules_run
+    stage "fuzz archive_codec (${FUZZ_SECONDS}s)" fuzz_archive_run
   else
     skip "fuzz icap_parser (${FUZZ_SECONDS}s)" "build failed"
     skip "fuzz modules_decoders (${FUZZ_SECONDS}s)" "build failed"
+    skip "fuzz archive_codec (${FUZZ_SECONDS}s)" "build failed"
   fi
 else
   skip "build (libFuzzer)" "clang++ not found"
   skip "fuzz icap_parser (${FUZZ_SECONDS}s)" "clang++ not found"
   skip "fuzz modules_decoders (${FUZZ_SECONDS}s)" "clang++ not found"
+  skip "fuzz archive_codec (${FUZZ_SECONDS}s)" "clang++ not found"
 fi
 
 # --- summary --------------------------------------------------------------------------------

@@ -22,6 +22,17 @@ bool parse_index(std::string_view s, std::size_t& out) {
 decode_error rewrite_at(std::string& value, std::span<const layer> path,
                         std::string_view replacement, const limits& lim);
 
+// Boost.JSON serialises a string's bytes as they are but refuses invalid UTF-8 when parsing, so a
+// string value that is not UTF-8 (a replacement cut inside a multi-byte character, a policy text
+// in Latin-1) would give a body that neither the client nor our decoder reads. Checked with the
+// parser the decoders use; the rewrite is refused instead (body untouched).
+decode_error json_can_carry(const std::string& s) {
+  boost::system::error_code ec;
+  (void)boost::json::parse(boost::json::serialize(boost::json::value(boost::json::string(s))), ec);
+  if (ec) return {errc::malformed_encoding, "rewrite: the new JSON string value is not UTF-8"};
+  return {};
+}
+
 decode_error rewrite_json(std::string& value, const layer& l, std::span<const layer> rest,
                           std::string_view replacement, const limits& lim) {
   boost::json::value doc;
@@ -33,6 +44,7 @@ decode_error rewrite_json(std::string& value, const layer& l, std::span<const la
     return {errc::malformed_json, "rewrite: value at " + l.key + " is not a string"};
   std::string inner(target->as_string());
   if (auto e = rewrite_at(inner, rest, replacement, lim)) return e;
+  if (auto e = json_can_carry(inner)) return e;
   *target = boost::json::string(inner);
   value = boost::json::serialize(doc);
   return {};
@@ -45,6 +57,7 @@ decode_error rewrite_json_string(std::string& value, std::span<const layer> rest
   if (!doc.is_string()) return {errc::malformed_json, "rewrite: value is not a JSON string"};
   std::string inner(doc.as_string());
   if (auto e = rewrite_at(inner, rest, replacement, lim)) return e;
+  if (auto e = json_can_carry(inner)) return e;
   value = boost::json::serialize(boost::json::value(boost::json::string(inner)));
   return {};
 }

@@ -160,6 +160,44 @@ TEST_CASE("corrupt record bytes give an error value, never a crash", "[archive][
   CHECK(codec::decode_event(lying, out) == errc::corrupt);
 }
 
+// Found by archive_codec_fuzz: the decoder took a varint padded with 0x80 groups ("\x80\x00"
+// for 0) and a tenth byte carrying bits past 64 (silently dropped), so one record had several
+// spellings and a stored id could say more than it decoded to. Canonical bytes only now.
+TEST_CASE("a record has exactly one encoding: padded or overflowing varints are corrupt",
+          "[archive][corrupt]") {
+  audit_entry a;
+  a.id = 0;
+  a.at_us = 5;
+  a.action = "release";
+  const std::string good = codec::encode_audit(a);
+  REQUIRE(good.substr(0, 2) == std::string("\x01\x00", 2));  // format 1, id 0 in one byte
+  audit_entry out;
+  REQUIRE(!codec::decode_audit(good, out));
+  CHECK(codec::encode_audit(out) == good);
+  const std::string rest = good.substr(2);
+  // 0 written in two and in ten bytes.
+  CHECK(codec::decode_audit(std::string("\x01\x80\x00", 3) + rest, out) == errc::corrupt);
+  CHECK(codec::decode_audit("\x01" + std::string(9, '\x80') + std::string(1, '\0') + rest, out) ==
+        errc::corrupt);
+  // 2^64 - 1 is ten bytes ending in 0x01; a tenth byte above 1 overflows 64 bits.
+  a.id = ~std::uint64_t{0};
+  const std::string max = codec::encode_audit(a);
+  REQUIRE(max.substr(1, 10) == std::string(9, '\xff') + "\x01");
+  REQUIRE(!codec::decode_audit(max, out));
+  CHECK(out.id == ~std::uint64_t{0});
+  std::string over = max;
+  over[10] = '\x03';
+  CHECK(codec::decode_audit(over, out) == errc::corrupt);
+  // Events too: a padded varint anywhere (here the text length) is corrupt.
+  auto e = sample_event(3);
+  e.id = 3;
+  const std::string ev = codec::encode_event(e);
+  event_record back;
+  REQUIRE(!codec::decode_event(ev, back));
+  CHECK(codec::encode_event(back) == ev);
+  CHECK(codec::decode_event(std::string("\x01\x83\x00", 3) + ev.substr(2), back) == errc::corrupt);
+}
+
 TEST_CASE("purge removes old unheld events, keeps held ones, and verify stays green",
           "[archive][purge]") {
   temp_dir dir;

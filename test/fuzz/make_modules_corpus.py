@@ -2,9 +2,10 @@
 """Writes the seed corpus of modules_decoders_fuzz into OUTDIR.
 
 One seed per (decoder index, fixture .http file): byte 0 = (index << 1) | direction, then the
-request file; for a response file, its request, the separator, then the response (the layout
-test/fuzz/modules_decoders_fuzz.cpp reads). The number of decoders is counted from the table in
-modules/registry.cpp (one descriptor per line).
+request file; for a response file, its request, the separator, then the response; every seed
+ends with the notice separator, a kind byte and a notice text with quotes, markup, non-ASCII and
+a newline (the layout test/fuzz/modules_decoders_fuzz.cpp reads). The number of decoders is
+counted from the table in modules/registry.cpp (one descriptor per line).
 
 usage: make_modules_corpus.py OUTDIR
 """
@@ -15,6 +16,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEPARATOR = b"\r\n#IMCAP-RESPONSE#\r\n"
+NOTICE = b"\r\n#IMCAP-NOTICE#\r\n" + b"\x00" + 'Say "no" <b>&amp; caf\u00e9\nline 2'.encode()
 
 
 def decoder_count():
@@ -57,6 +59,7 @@ def main():
                     seed = bytes([index << 1]) + req
                 else:
                     seed = bytes([(index << 1) | 1]) + req + SEPARATOR + resp
+                seed += NOTICE
                 name = hashlib.sha1(seed).hexdigest()
                 (out / name).write_bytes(seed)
                 written += 1

@@ -72,3 +72,36 @@ TEST_CASE("multipart_boundary_of reads the first delimiter line") {
   CHECK(multipart_boundary_of("--abc").empty());
   CHECK(multipart_boundary_of("--\r\n").empty());
 }
+
+// Found by modules_decoders_fuzz (Bayeux, message=<JSON> form field): a replacement that is not
+// UTF-8 ("caf\xc3", a text cut inside a character) was written into the JSON as raw bytes, and
+// the rewritten body no longer parsed, for the client or for the decoder. Refused now.
+TEST_CASE("rewrite_path: a replacement JSON cannot carry is refused, body untouched") {
+  const std::string json = R"([{"channel":"/chat/sales","data":{"chat":"secret"}}])";
+  const std::string form = serialize_form({{"message", json}});
+  const std::string cut = "caf\xc3";
+  const std::string latin1 = "caf\xe9";
+  for (const std::string& bad : {cut, latin1}) {
+    std::string body = form;
+    const auto e =
+        rw(body, {{layer_kind::form, "message"}, {layer_kind::json, "/0/data/chat"}}, bad);
+    CHECK(e.code == errc::malformed_encoding);
+    CHECK(body == form);
+    std::string plain = json;
+    CHECK(rw(plain, {{layer_kind::json, "/0/data/chat"}}, bad).code == errc::malformed_encoding);
+    CHECK(plain == json);
+    const std::string quoted = R"("{\"t\":\"x\"}")";
+    std::string js = quoted;
+    CHECK(rw(js, {{layer_kind::json_string, ""}}, bad).code == errc::malformed_encoding);
+    CHECK(js == quoted);
+  }
+  // Well-formed UTF-8 (and a quote and a newline) goes in and reads back.
+  std::string body = form;
+  REQUIRE(!rw(body, {{layer_kind::form, "message"}, {layer_kind::json, "/0/data/chat"}},
+              "caf\xc3\xa9 \"x\"\n"));
+  std::vector<form_field> f;
+  REQUIRE(!parse_form(body, limits{}, f));
+  boost::json::value v;
+  REQUIRE(!parse_json(*form_value(f, "message"), limits{}, v));
+  CHECK(v.at(0).at("data").at("chat").as_string() == "caf\xc3\xa9 \"x\"\n");
+}
