@@ -165,6 +165,7 @@ fi
 # --- sanitizers -----------------------------------------------------------------------------
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=${PWD}/test/sanitizers/lsan.supp}
 if stage "build (ASan+UBSan)" build_dir build-asan -DCMAKE_BUILD_TYPE=Debug \
   -DIMCAP_SANITIZE=ON -DIMCAP_BUILD_BENCH=OFF -DIMCAP_WERROR="${WERROR}"; then
   stage "ctest -L unit (ASan+UBSan)" run_ctest build-asan ctest-unit.log -L unit -j2
