@@ -233,6 +233,24 @@ class store {
   // An audit_entry's empty action/target are filled in ("<state>", "event:<id>").
   virtual std::error_code set_quarantine(std::uint64_t id, std::string_view state,
                                          const audit_entry& why) = 0;
+  // Released content (the pipeline's policy.release_pass_hours; archive/README.md, "Released
+  // content"): the latest release of an event with the same pass key (user, app, digest) that
+  // happened at or after `since_us`, or nullopt. user is the event's proxy_user, or its sender_id
+  // when it has no proxy user; digest is release_digest(event). The "released" database behind
+  // it is maintained by set_quarantine (an entry when the state becomes "released", at the audit
+  // entry's time; removed when the state changes again) and by purge. Releases made before the
+  // database existed are not in it. One indexed read; safe from any thread. The default (a store
+  // without the index) finds nothing.
+  struct release_match {
+    std::uint64_t event_id = 0;    // the released event
+    std::int64_t released_us = 0;  // when it was released (the audit entry's at_us)
+  };
+  virtual std::optional<release_match> find_release(std::string_view user, std::string_view app,
+                                                    std::string_view digest,
+                                                    std::int64_t since_us) const {
+    (void)user, (void)app, (void)digest, (void)since_us;
+    return std::nullopt;
+  }
   virtual std::error_code add_audit(audit_entry a) = 0;
   virtual std::vector<audit_entry> audit(std::uint64_t after_id, std::size_t limit) const = 0;
 
@@ -279,6 +297,17 @@ class store {
 // the store already open for the same directory (canonical path) is returned as long as anyone
 // holds it; otherwise it is opened read_write with `s`. Thread-safe. Throws archive_error.
 std::shared_ptr<store> open_shared(const settings& s);
+
+// The content digest of a release pass key (store::find_release): lowercase hex sha256 over the
+// direction, the text with every run of ASCII white space turned into one space and the ends
+// trimmed, and the set of attachment sha256 values (lowercased, sorted, duplicates dropped; an
+// attachment without a hash counts as "-", so it never matches a known file). Each part is
+// length-prefixed, so no two different inputs share an encoding.
+std::string release_digest(std::string_view direction, std::string_view text,
+                           std::vector<std::string> attachment_sha256);
+std::string release_digest(const event_record& e);
+// The user of a release pass key: proxy_user, or sender_id when there is no proxy user.
+std::string_view release_user(const event_record& e) noexcept;
 
 // The archive's JSON form (one event), as `imcapctl archive search/show/export` print it.
 std::string to_json_line(const event_record& e);

@@ -62,6 +62,8 @@ struct dbis {
   MDB_dbi meta = 0, events = 0, qstate = 0, contents = 0, holds = 0, audit = 0, purged = 0;
   MDB_dbi users = 0;
   bool has_users = false;  // false: a read-only open of an archive without the users database
+  MDB_dbi released = 0;
+  bool has_released = false;  // the same for the released-content database
   MDB_dbi idx[ix_count] = {};
 };
 
@@ -71,6 +73,25 @@ std::string part_key(std::string_view v, std::uint64_t id) {
   std::string k;
   codec::append_part(k, v);
   lmdb::put_be64(k, id);
+  return k;
+}
+
+// The key prefix of a release pass: part(user) ‖ part(app) ‖ raw digest; "" when there is no
+// user or the digest is not a sha256.
+std::string release_prefix(std::string_view user, std::string_view app, std::string_view digest) {
+  std::string raw;
+  if (user.empty() || !codec::from_hex(digest, raw) || raw.size() != codec::hash_size) return {};
+  std::string k;
+  codec::append_part(k, user);
+  codec::append_part(k, app);
+  k += raw;
+  return k;
+}
+
+// The "released" key of an event (prefix ‖ id), "" when it has no release user.
+std::string release_key(const event_record& e) {
+  std::string k = release_prefix(release_user(e), e.app, release_digest(e));
+  if (!k.empty()) lmdb::put_be64(k, e.id);
   return k;
 }
 
@@ -299,6 +320,9 @@ class lmdb_store final : public store {
 
   std::error_code set_quarantine(std::uint64_t id, std::string_view state,
                                  const audit_entry& why) override;
+  std::optional<release_match> find_release(std::string_view user, std::string_view app,
+                                            std::string_view digest,
+                                            std::int64_t since_us) const override;
   std::error_code add_audit(audit_entry a) override {
     return run_op([this, a](lmdb::txn& t) {
       audit_entry copy = a;
@@ -441,6 +465,12 @@ void lmdb_store::open_env() {
     const int r = mdb_dbi_open(t.get(), "users", ro ? 0u : MDB_CREATE, &d_.users);
     if (r != 0 && r != MDB_NOTFOUND) fail("cannot open database 'users': " + lmdb::describe(r));
     d_.has_users = r == 0;
+  }
+  {
+    // Also added after schema 1 (archive/README.md, "Released content").
+    const int r = mdb_dbi_open(t.get(), "released", ro ? 0u : MDB_CREATE, &d_.released);
+    if (r != 0 && r != MDB_NOTFOUND) fail("cannot open database 'released': " + lmdb::describe(r));
+    d_.has_released = r == 0;
   }
   std::string_view v;
   if (t.get(d_.meta, k_schema, v)) {
@@ -852,8 +882,40 @@ std::error_code lmdb_store::set_quarantine(std::uint64_t id, std::string_view st
     if (a.action.empty()) a.action = st.empty() ? "unquarantine" : st;
     if (a.target.empty()) a.target = "event:" + std::to_string(id);
     append_audit(t, a);
+    // The released-content entry follows the state: there while "released", at the time of
+    // the release (a release repeated later moves it).
+    e->id = id;
+    const std::string rk = release_key(*e);
+    if (!rk.empty()) {
+      if (e->quarantine == "released" && st != "released" && t.exists(d_.released, rk))
+        t.del(d_.released, rk);
+      if (st == "released") t.put(d_.released, rk, lmdb::be64(static_cast<std::uint64_t>(a.at_us)));
+    }
     return {};
   });
+}
+
+std::optional<store::release_match> lmdb_store::find_release(std::string_view user,
+                                                             std::string_view app,
+                                                             std::string_view digest,
+                                                             std::int64_t since_us) const {
+  if (!d_.has_released) return std::nullopt;
+  const std::string prefix = release_prefix(user, app, digest);
+  if (prefix.empty()) return std::nullopt;
+  auto r = read_txn();
+  if (!r.ok()) return std::nullopt;
+  std::optional<release_match> best;
+  lmdb::cursor c(r.t, d_.released);
+  // One entry per released event with this content: a handful at most.
+  for (bool on = c.seek(prefix); on && c.at_prefix(prefix, 8); on = c.next()) {
+    if (c.value().size() != 8) continue;
+    const auto at = static_cast<std::int64_t>(lmdb::get_be64(c.value()));
+    const std::uint64_t id = lmdb::get_be64(c.key().substr(prefix.size()));
+    if (at < since_us || (best && best->released_us >= at)) continue;
+    if (qstate_of(r.t, id) != "released") continue;  // belt and braces: the state is the truth
+    best = release_match{id, at};
+  }
+  return best;
 }
 
 std::vector<audit_entry> lmdb_store::audit(std::uint64_t after_id, std::size_t limit) const {
@@ -983,6 +1045,10 @@ purge_report lmdb_store::purge(std::int64_t now) {
       for (std::size_t i = 0; i < victims.size(); ++i) {
         const auto& e = records[i];
         for (const auto& [kind, key] : index_keys(e, e.quarantine)) t.del(d_.idx[kind], key);
+        if (e.quarantine == "released") {
+          const std::string rk = release_key(e);
+          if (!rk.empty() && t.exists(d_.released, rk)) t.del(d_.released, rk);
+        }
         t.del(d_.qstate, lmdb::be64(e.id));
         t.del(d_.events, lmdb::be64(e.id));
         for (const auto& att : e.attachments) {
@@ -1214,6 +1280,50 @@ class category_impl final : public std::error_category {
 };
 
 }  // namespace
+
+std::string_view release_user(const event_record& e) noexcept {
+  return e.proxy_user.empty() ? std::string_view(e.sender_id) : std::string_view(e.proxy_user);
+}
+
+std::string release_digest(std::string_view direction, std::string_view text,
+                           std::vector<std::string> attachment_sha256) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
+  std::string norm;
+  norm.reserve(text.size());
+  bool gap = false;
+  for (char c : text) {
+    if (space(c)) {
+      gap = !norm.empty();
+      continue;
+    }
+    if (gap) norm += ' ';
+    gap = false;
+    norm += c;
+  }
+  for (auto& h : attachment_sha256) h = h.empty() ? "-" : lower(h);
+  std::sort(attachment_sha256.begin(), attachment_sha256.end());
+  attachment_sha256.erase(std::unique(attachment_sha256.begin(), attachment_sha256.end()),
+                          attachment_sha256.end());
+  std::string in = "imcap-release-1";
+  auto field = [&](std::string_view v) {
+    in += '\n';
+    in += std::to_string(v.size());
+    in += ':';
+    in.append(v);
+  };
+  field(direction);
+  field(norm);
+  for (const auto& h : attachment_sha256) field(h);
+  return codec::to_hex(codec::sha256(in));
+}
+
+std::string release_digest(const event_record& e) {
+  std::vector<std::string> hashes;
+  for (const auto& a : e.attachments) hashes.push_back(a.sha256);
+  return release_digest(e.direction, e.text, std::move(hashes));
+}
 
 const std::error_category& category() noexcept {
   static const category_impl c;

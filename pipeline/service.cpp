@@ -151,6 +151,12 @@ struct pipeline_metrics {
                    {std::string(stage), std::string(to_string(m))})
         .inc();
   }
+  void released(std::string_view app) {
+    reg.counter_of("imcap_pipeline_released_total",
+                   "Events passed because a reviewer released the same content", {"app"},
+                   {std::string(app)})
+        .inc();
+  }
   void notice(std::string_view what) {
     reg.counter_of("imcap_pipeline_notices_total", "Notices queued and injected", {"what"},
                    {std::string(what)})
@@ -973,6 +979,48 @@ class imcap_exchange final : public icap::exchange {
     }
   }
 
+  // Release pass (policy.release_pass_hours): an event policy would block or quarantine passes
+  // when a reviewer released an archived event with the same pass key (archive::release_digest:
+  // user, app, direction, text, attachment hashes) within the window. Its hits are kept and a
+  // hit "imcap.released" (detail "released:<id>") says why it passed. A stage failure (scan or
+  // ClamAV unavailable) is never released: nothing was judged. One indexed LMDB read, only for
+  // events that would be refused.
+  void apply_release(judged& j) {
+    const auto& p = *policy_;
+    if (p.release_pass.count() == 0 || j.act < action::block || j.stage_failed) return;
+    const auto& store = core_->deps.archive;
+    if (!store) return;
+    const std::string& user = who_.user.empty() ? j.ev.sender.id : who_.user;
+    if (user.empty()) return;
+    std::vector<std::string> hashes;
+    for (const auto& a : j.ev.attachments) hashes.push_back(a.sha256);  // as archived
+    auto digest =
+        archive::release_digest(modules::to_string(j.ev.direction), j.ev.text, std::move(hashes));
+    auto now = core_->deps.now();
+    auto since =
+        micros(now) - std::chrono::duration_cast<std::chrono::microseconds>(p.release_pass).count();
+    auto m = store->find_release(user, j.ev.app, digest, since);
+    if (!m) return;
+    std::string ref = "released:" + std::to_string(m->event_id);
+    spdlog::info(
+        "imcap tx {}: {} {} from {} passes: same content as event {}, released at {}", tx_.id,
+        j.ev.app, verdict_word(j.act), user, m->event_id,
+        rfc3339(std::chrono::system_clock::time_point(std::chrono::microseconds(m->released_us))));
+    archive::rule_hit h;
+    h.rule_id = "imcap.released";
+    h.pack = "imcap";
+    h.action = std::string(to_string(action::allow));
+    h.part = "release";
+    h.detail = ref + " (was " + std::string(verdict_word(j.act)) + ")";
+    j.hits.push_back(std::move(h));
+    j.ev.attributes.emplace_back("imcap.released", ref);
+    j.act = action::allow;
+    j.message.clear();
+    j.spans.clear();
+    core_->stats.released.fetch_add(1, std::memory_order_relaxed);
+    core_->metrics.released(j.ev.app);
+  }
+
   void remember_uploads(const judged& j) {
     for (const auto& a : j.ev.attachments) {
       if (a.ref.empty() || a.sha256.empty()) continue;
@@ -1287,6 +1335,7 @@ class imcap_exchange final : public icap::exchange {
       h.monitor = p.monitor;
       jp->hits.push_back(std::move(h));
     }
+    for (auto& j : js) apply_release(j);
     for (auto& j : js) remember_uploads(j);
 
     action tx_act = refuse_all ? action::block : action::allow;

@@ -50,6 +50,9 @@ struct pipeline_stats {
   std::atomic<std::uint64_t> events{0};    // events judged
   std::atomic<std::uint64_t> allowed{0}, warned{0}, modified{0}, blocked{0}, quarantined{0};
   std::atomic<std::uint64_t> notices_queued{0}, notices_injected{0};
+  // Events policy would have blocked or quarantined that passed because a reviewer released
+  // the same content from the same user (policy.release_pass_hours).
+  std::atomic<std::uint64_t> released{0};
   std::atomic<std::uint64_t> decode_errors{0};
   std::atomic<std::uint64_t> scan_errors{0};
   std::atomic<std::uint64_t> archive_errors{0};

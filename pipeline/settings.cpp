@@ -245,6 +245,8 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
     } else if (key == "virus_action") {
       s.virus_action = action_of(file, n, key);
       if (s.virus_action < action::block) fail(file, n, key, "expected block or quarantine");
+    } else if (key == "release_pass_hours") {
+      s.release_pass = std::chrono::hours(integer(file, n, key, 0, 366LL * 24));
     } else if (key == "on_decode_error") {
       s.on_decode_error = fail_mode_of(file, n, key);
     } else if (key == "on_scan_error") {

@@ -102,6 +102,10 @@ struct policy_settings {
   std::string disclaimer_message = "Conversations through this network are archived.";
   std::chrono::seconds disclaimer_period{0};  // 0: no disclaimer
   action virus_action = action::block;
+  // After a reviewer releases a quarantined event, the same content from the same user in the
+  // same app passes (verdict allow, archived with a hit "imcap.released") for this long after
+  // the release instead of being blocked or quarantined again. 0: a release only marks the item.
+  std::chrono::hours release_pass{24};
   fail_mode on_decode_error = fail_mode::open;
   fail_mode on_scan_error = fail_mode::closed;
   fail_mode on_archive_error = fail_mode::closed;

@@ -948,9 +948,123 @@ TEST_CASE("policy settings: file:line:column errors") {
   CHECK(error_of("[policy]\n[[policy.rules]]\nid = \"x\"\n").find("needs an action") !=
         std::string::npos);
   CHECK(error_of("[policy]\ncolour = 1\n") == "imcapd.toml:2:10: policy.colour: unknown key");
+  CHECK(error_of("[policy]\nrelease_pass_hours = -1\n") ==
+        "imcapd.toml:2:22: policy.release_pass_hours: expected an integer from 0 to 8784");
+  CHECK(parse("[policy]\nrelease_pass_hours = 0\n").release_pass.count() == 0);
   // The shipped defaults parse.
   auto cfg = icap::default_config();
   CHECK_NOTHROW(pipeline::policy_settings_of(cfg));
+  CHECK(pipeline::policy_settings_of(cfg).release_pass == std::chrono::hours(24));
+}
+
+TEST_CASE("release: the same content from the same user passes for release_pass_hours") {
+  options o;
+  o.policy.release_pass = std::chrono::hours(24);
+  fixture f(o);
+  const std::string cards = "cards: 4111111111111111, 5555555555554444 and 378282246310005";
+  auto send = [&](const std::string& user, const std::string& text) {
+    icap_client c(f.port, receive_timeout_ms);
+    c.send(reqmod(slack_json_head, slack_json(text), "X-Client-Username: " + user + "\r\n"));
+    return c.read_response();
+  };
+  auto held = [&] {
+    archive::query q;
+    q.quarantine = "held";
+    return f.archived(q).size();
+  };
+  auto r = send("bob", cards);
+  REQUIRE(r.status == 200);
+  CHECK_FALSE(r.res_head.empty());  // refused: the client got the block reply
+  archive::query q;
+  q.quarantine = "held";
+  auto recs = f.archived(q);
+  REQUIRE(recs.size() == 1);
+  const auto original = recs[0].id;
+
+  // Before any release the same message is quarantined again.
+  r = send("bob", cards);
+  CHECK_FALSE(r.res_head.empty());
+  CHECK(held() == 2);
+
+  // The reviewer releases the first one, as the UI does (audit entry at the store's clock).
+  archive::audit_entry why;
+  why.actor = "rita";
+  why.action = "release";
+  why.target = "event:" + std::to_string(original);
+  why.reason = "customer asked for the card on file";
+  REQUIRE_FALSE(f.store->set_quarantine(original, "released", why));
+
+  // The same content from bob (white space aside) 23 hours later: delivered, archived as allow
+  // with its hits and the release reference.
+  f.now += std::chrono::hours(23);
+  r = send("bob", cards + "\n");
+  CHECK(r.status == 204);
+  archive::query allowed;
+  allowed.rule = "imcap.released";
+  recs = f.archived(allowed);
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].verdict == "allow");
+  CHECK(recs[0].proxy_user == "bob");
+  CHECK(recs[0].quarantine.empty());
+  const std::string ref = "released:" + std::to_string(original);
+  CHECK(std::any_of(recs[0].attributes.begin(), recs[0].attributes.end(), [&](const auto& kv) {
+    return kv.first == "imcap.released" && kv.second == ref;
+  }));
+  bool card_hit = false, release_hit = false;
+  for (const auto& h : recs[0].hits) {
+    card_hit = card_hit || h.rule_id.rfind("dlp.card", 0) == 0;
+    release_hit = release_hit || (h.rule_id == "imcap.released" &&
+                                  h.detail.rfind(ref + " ", 0) == 0 && h.action == "allow");
+  }
+  CHECK(card_hit);
+  CHECK(release_hit);
+  CHECK(f.svc->stats().released.load() == 1);
+
+  // Another user, or other text, is still quarantined.
+  r = send("alice", cards);
+  CHECK_FALSE(r.res_head.empty());
+  r = send("bob", "cards: 4111111111111111, 5555555555554444 and 378282246310005 again");
+  CHECK_FALSE(r.res_head.empty());
+  CHECK(held() == 3);  // the second copy, alice's, the changed text
+
+  // After the window the release no longer counts.
+  f.now += std::chrono::hours(2);
+  r = send("bob", cards);
+  CHECK_FALSE(r.res_head.empty());
+  CHECK(held() == 4);
+  CHECK(f.svc->stats().released.load() == 1);
+
+  auto lines = f.access_lines();
+  // The access log (written per I/O thread, so not in transaction order) shows the one pass.
+  REQUIRE(lines.size() == 6);
+  auto passed = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find(" 204 POST ") != std::string::npos &&
+           l.find(" allow slack dlp.card") != std::string::npos &&
+           l.find("imcap.released") != std::string::npos;
+  });
+  CHECK(passed == 1);
+}
+
+TEST_CASE("release: release_pass_hours = 0 only marks the item") {
+  options o;
+  o.policy.release_pass = std::chrono::hours(0);
+  fixture f(o);
+  const std::string text = "cards: 4111111111111111, 5555555555554444 and 378282246310005";
+  icap_client c(f.port, receive_timeout_ms);
+  c.send(reqmod(slack_json_head, slack_json(text), "X-Client-Username: bob\r\n"));
+  REQUIRE_FALSE(c.read_response().res_head.empty());
+  auto recs = f.archived();
+  REQUIRE(recs.size() == 1);
+  archive::audit_entry why;
+  why.actor = "rita";
+  why.reason = "ok";
+  REQUIRE_FALSE(f.store->set_quarantine(recs[0].id, "released", why));
+  icap_client c2(f.port, receive_timeout_ms);
+  c2.send(reqmod(slack_json_head, slack_json(text), "X-Client-Username: bob\r\n"));
+  CHECK_FALSE(c2.read_response().res_head.empty());
+  archive::query q;
+  q.quarantine = "held";
+  CHECK(f.archived(q).size() == 1);
 }
 
 TEST_CASE("a redaction span that cuts a UTF-8 character masks the whole character") {
