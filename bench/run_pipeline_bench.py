@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--idle-wait", type=float, default=20.0,
                     help="wait up to S seconds for the machine to be idle before each run")
     ap.add_argument("--start-timeout", type=float, default=60.0)
+    ap.add_argument("--kinds", default="chat,non-chat",
+                    help="comma-separated request kinds to run: chat, non-chat")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -144,6 +146,8 @@ def main():
         try:
             for conns in [int(c) for c in args.connections.split(",")]:
                 for kind, request in (("chat", "slack"), ("non-chat", "generic")):
+                    if kind not in args.kinds.split(","):
+                        continue
                     eb.log(f"{kind} c={conns}")
                     row = {"kind": kind, "connections": conns}
                     row.update(run_pair(args, srv, request, conns))

@@ -41,6 +41,79 @@ std::string host_from_authority(std::string_view authority) {
   return lowercase(trim(authority));
 }
 
+// ---- the fast path: targets and authorities simple enough that splitting them by hand gives
+// what Boost.URL gives (no percent-escapes, so decoding is the identity; only characters the
+// grammar allows where they stand). Anything else goes to Boost.URL. Most traffic through a
+// proxy is not chat, so this runs for every transaction; request_head::make_reference is the
+// slow path the unit test compares it with.
+
+bool alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// RFC 3986 pchar without pct-encoded, plus '/' and '?' (path and query characters).
+bool plain_path_or_query(char c) noexcept {
+  // unreserved, sub-delims, ':' '@' (pchar), '/' '?' (path separators, query)
+  constexpr std::string_view others = "-._~!$&'()*+,;=:@/?";
+  return alnum(c) || others.find(c) != std::string_view::npos;
+}
+
+bool plain_path_and_query(std::string_view s) noexcept {
+  for (char c : s)
+    if (!plain_path_or_query(c)) return false;
+  return true;
+}
+
+// `host[:digits]` with host made of letters, digits, '-', '.', '_', '~' (a reg-name or an
+// IPv4 address): the host part, or nullopt when the authority needs Boost.URL.
+std::optional<std::string_view> plain_authority_host(std::string_view a) noexcept {
+  std::size_t i = 0;
+  while (i < a.size() && (alnum(a[i]) || a[i] == '-' || a[i] == '.' || a[i] == '_' || a[i] == '~'))
+    ++i;
+  std::string_view host = a.substr(0, i);
+  if (i == a.size()) return host;
+  if (a[i] != ':') return std::nullopt;
+  for (++i; i < a.size(); ++i)
+    if (a[i] < '0' || a[i] > '9') return std::nullopt;
+  return host;
+}
+
+std::string host_from_authority_fast(std::string_view authority) {
+  if (auto h = plain_authority_host(authority)) return lowercase(*h);
+  return host_from_authority(authority);
+}
+
+// Origin-form "/path?query": path and query, or false when Boost.URL must decide.
+bool split_origin_form(std::string_view t, std::string& path, std::string& query) {
+  if (!plain_path_and_query(t)) return false;
+  auto q = t.find('?');
+  path.assign(t.substr(0, q));
+  if (q != std::string_view::npos) query.assign(t.substr(q + 1));
+  return true;
+}
+
+// Absolute-form "scheme://authority/path?query" with a plain authority: host, path ("/" when
+// empty) and query, or false when Boost.URL must decide.
+bool split_absolute_form(std::string_view t, std::string& host, std::string& path,
+                         std::string& query) {
+  if (t.empty() || !((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z'))) return false;
+  std::size_t i = 1;
+  while (i < t.size() && (alnum(t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.')) ++i;
+  if (t.substr(i, 3) != "://") return false;
+  t.remove_prefix(i + 3);
+  const std::size_t end = std::min(t.find('/'), t.find('?'));
+  auto h = plain_authority_host(t.substr(0, end));
+  if (!h) return false;
+  std::string_view rest = end == std::string_view::npos ? std::string_view{} : t.substr(end);
+  if (!plain_path_and_query(rest)) return false;
+  host = lowercase(*h);
+  auto q = rest.find('?');
+  path.assign(rest.substr(0, q));
+  if (path.empty()) path = "/";
+  if (q != std::string_view::npos) query.assign(rest.substr(q + 1));
+  return true;
+}
+
 }  // namespace
 
 bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
@@ -49,6 +122,10 @@ bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
+}
+
+void header_fields::reserve(std::size_t n) {
+  fields_.reserve(n);
 }
 
 void header_fields::add(std::string name, std::string value) {
@@ -63,6 +140,26 @@ std::optional<std::string_view> header_fields::get(std::string_view name) const 
 }
 
 request_head request_head::make(std::string method, std::string target, header_fields headers) {
+  request_head h;
+  h.method = std::move(method);
+  h.target = std::move(target);
+  h.headers = std::move(headers);
+  bool done = false;
+  if (!h.target.empty() && h.target.front() == '/')
+    done = split_origin_form(h.target, h.path, h.query);
+  else if (h.method == "CONNECT")
+    done = false;
+  else
+    done = split_absolute_form(h.target, h.host, h.path, h.query);
+  if (!done) return make_reference(std::move(h.method), std::move(h.target), std::move(h.headers));
+  if (h.host.empty()) {
+    if (auto host = h.headers.get("Host")) h.host = host_from_authority_fast(trim(*host));
+  }
+  return h;
+}
+
+request_head request_head::make_reference(std::string method, std::string target,
+                                          header_fields headers) {
   request_head h;
   h.method = std::move(method);
   h.target = std::move(target);

@@ -213,6 +213,7 @@ std::int64_t micros(std::chrono::system_clock::time_point t) {
 
 modules::request_head to_request_head(const icap::http_head& h) {
   modules::header_fields fields;
+  fields.reserve(h.fields.fields().size());
   for (const auto& f : h.fields.fields()) fields.add(f.name, f.value);
   return modules::request_head::make(std::string(h.request_method()),
                                      std::string(h.request_target()), std::move(fields));
