@@ -1,6 +1,7 @@
 #include "icap/parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -87,9 +88,12 @@ bool parse_fields(std::string_view block, header_list& out) {
     auto colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos) return false;
     auto name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), is_tchar)) return false;
+    if (!std::all_of(name.begin(), name.end(), [](char c) { return is_tchar(c); })) return false;
     auto value = trim_ows(line.substr(colon + 1));
-    if (value.find_first_of("\r\n") != std::string_view::npos) return false;
+    // A bare CR or LF inside a value (the line itself ends at the first CRLF). Two memchr
+    // scans: string_view::find_first_of would call memchr once per character of the value.
+    if (value.find('\r') != std::string_view::npos || value.find('\n') != std::string_view::npos)
+      return false;
     out.add(std::string(name), std::string(value));
     have_field = true;
   }
@@ -336,6 +340,80 @@ parse_result request_parser::parse_icap_head(std::string_view in) {
   return {parse_status::head_done, consumed, {}};
 }
 
+std::optional<std::string_view> icap_uri_service_reference(std::string_view uri) {
+  auto parsed = boost::urls::parse_uri_reference(uri);
+  if (!parsed) return std::nullopt;
+  if (parsed->has_scheme()) {
+    auto scheme = parsed->scheme();
+    if (!iequals(scheme, "icap") && !iequals(scheme, "icaps")) return std::nullopt;
+  } else if (!parsed->is_path_absolute()) {
+    return std::nullopt;
+  }
+  auto path = parsed->encoded_path();
+  if (path.empty()) return std::string_view("/");
+  return std::string_view(path.data(), path.size());
+}
+
+namespace {
+
+// Characters that need no second look in the common URI shape: unreserved, sub-delims, ':'
+// and '@'. No '%', so no escape to validate; no '[', so no IP literal.
+constexpr auto plain_uri_table = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:@")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool plain_uri_chars(std::string_view s) noexcept {
+  for (char c : s)
+    if (!plain_uri_table[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> icap_uri_service(std::string_view uri) {
+  // What proxies send: "icap://host[:port]/service[?args]", or an origin-form "/service".
+  // Those are split here; anything else (escapes, IP literals, fragments, odd schemes, errors)
+  // goes to Boost.URL, whose answer is the definition (test/icap/parser_test.cpp compares the
+  // two on every URI shape it knows).
+  std::string_view rest;
+  if (uri.size() > 7 && iequals(uri.substr(0, 7), "icap://"))
+    rest = uri.substr(7);
+  else if (uri.size() > 8 && iequals(uri.substr(0, 8), "icaps://"))
+    rest = uri.substr(8);
+  std::string_view path;
+  if (!rest.empty()) {
+    auto slash = rest.find('/');
+    auto authority = rest.substr(0, slash);
+    // A plain authority: a registered name or IPv4 address, then an optional ":digits" port;
+    // no userinfo.
+    auto colon = authority.find(':');
+    auto host = authority.substr(0, colon);
+    bool plain = !host.empty() && host.find('@') == std::string_view::npos && plain_uri_chars(host);
+    if (plain && colon != std::string_view::npos) {
+      auto port = authority.substr(colon + 1);
+      plain = std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    }
+    if (!plain) return icap_uri_service_reference(uri);
+    if (slash == std::string_view::npos) return std::string_view("/");
+    path = rest.substr(slash);
+  } else if (!uri.empty() && uri.front() == '/' && (uri.size() == 1 || uri[1] != '/')) {
+    path = uri;
+  } else {
+    return icap_uri_service_reference(uri);
+  }
+  auto q = path.find('?');
+  auto p = path.substr(0, q);
+  if (!plain_uri_chars(p.substr(1)) || p.find("//") != std::string_view::npos ||
+      (q != std::string_view::npos && !plain_uri_chars(path.substr(q + 1))))
+    return icap_uri_service_reference(uri);
+  return p;
+}
+
 parse_error request_parser::finish_icap_head(std::string_view head) {
   auto eol = head.find("\r\n");
   auto line = head.substr(0, eol);
@@ -348,7 +426,8 @@ parse_error request_parser::finish_icap_head(std::string_view head) {
   auto meth = line.substr(0, sp1);
   auto uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
   auto version = line.substr(sp2 + 1);
-  if (!std::all_of(meth.begin(), meth.end(), is_tchar)) return parse_error::bad_request_line;
+  if (!std::all_of(meth.begin(), meth.end(), [](char c) { return is_tchar(c); }))
+    return parse_error::bad_request_line;
   if (version.substr(0, 5) != "ICAP/") return parse_error::bad_request_line;
   if (version != "ICAP/1.0") return parse_error::bad_version;
   if (meth == "OPTIONS")
@@ -360,20 +439,10 @@ parse_error request_parser::finish_icap_head(std::string_view head) {
   else
     return parse_error::unknown_method;
 
-  auto parsed = boost::urls::parse_uri_reference(uri);
-  if (!parsed) return parse_error::bad_uri;
-  if (parsed->has_scheme()) {
-    auto scheme = parsed->scheme();
-    if (!iequals(scheme, "icap") && !iequals(scheme, "icaps")) return parse_error::bad_uri;
-  } else if (!parsed->is_path_absolute()) {
-    return parse_error::bad_uri;
-  }
+  auto service = icap_uri_service(uri);
+  if (!service) return parse_error::bad_uri;
   request_.uri.assign(uri.data(), uri.size());
-  auto path = parsed->encoded_path();
-  if (path.empty())
-    request_.service.assign(1, '/');
-  else
-    request_.service.assign(path.data(), path.size());
+  request_.service.assign(service->data(), service->size());
 
   if (!parse_fields(head.substr(eol + 2), request_.headers)) return parse_error::bad_header;
 
@@ -421,7 +490,7 @@ parse_error request_parser::finish_http_heads() {
     auto line = bytes.substr(0, eol);
     auto sp = line.find(' ');
     if (line.empty() || sp == std::string_view::npos || sp == 0) return false;
-    if (line.find_first_of(std::string_view("\0", 1)) != std::string_view::npos) return false;
+    if (line.find('\0') != std::string_view::npos) return false;
     if (!is_request && line.substr(0, 5) != "HTTP/") return false;
     http_head h;
     if (!parse_fields(bytes.substr(eol + 2), h.fields)) return false;

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,13 @@ enum class parse_status : std::uint8_t {
   done,          // request complete (last chunk, ieof, or no body); reset() before the next
   error,         // `error` says why; the connection cannot be resynchronised: answer, close
 };
+
+// The service path of an ICAP request URI ("icap://host:1344/imcap?mode=x" -> "/imcap"; an
+// empty path is "/"), or nullopt when the URI is malformed or its scheme is not icap/icaps.
+// The common shapes are split directly; everything else goes through Boost.URL.
+std::optional<std::string_view> icap_uri_service(std::string_view uri);
+// The same answer, always through Boost.URL: the definition the fast split is tested against.
+std::optional<std::string_view> icap_uri_service_reference(std::string_view uri);
 
 struct parse_result {
   parse_status status = parse_status::incomplete;

@@ -412,3 +412,65 @@ TEST_CASE("wire_bytes counts what the request used") {
   CHECK(p.wire_bytes() == msg.size());
   CHECK(p.body_bytes() == 3);
 }
+
+TEST_CASE("the ICAP URI fast split agrees with Boost.URL on every shape") {
+  // Shapes proxies send, and shapes that must fall back or fail.
+  const std::vector<std::string_view> known = {"icap://127.0.0.1:1344/imcap",
+                                               "icap://proxy.example.com/echo",
+                                               "ICAP://H:1/Echo",
+                                               "icaps://h:11344/imcap?mode=strict&x=1",
+                                               "icap://h",
+                                               "icap://h/",
+                                               "icap://h:1344",
+                                               "icap://h:/x",
+                                               "icap://h:abc/x",
+                                               "icap://:1344/x",
+                                               "icap://user@h/x",
+                                               "icap://[::1]:1344/x",
+                                               "icap://h/%41",
+                                               "icap://h/a%zz",
+                                               "icap://h//x",
+                                               "icap://h/a/../b",
+                                               "icap://h/x#frag",
+                                               "icap://h/x?",
+                                               "icap://h/x?a?b",
+                                               "http://h/echo",
+                                               "icapx://h/x",
+                                               "/echo",
+                                               "/",
+                                               "//h/x",
+                                               "echo",
+                                               "",
+                                               "icap://",
+                                               "icap:///x",
+                                               "icap://h/\x01",
+                                               "icap://h:1344/x y",
+                                               "icap://h!/x"};
+  for (auto uri : known) {
+    INFO("uri: " << uri);
+    CHECK(icap_uri_service(uri) == icap_uri_service_reference(uri));
+  }
+  // Random URIs over an alphabet rich in separators, bounded: the split must never disagree.
+  const std::string_view alphabet = "icap:/s.h0[]@%?#&=-_~AZ19!;";
+  std::uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  const std::vector<std::string> prefixes = {"icap://", "icaps://", "/", "ICAP://h", ""};
+  for (int i = 0; i < 20000; ++i) {
+    std::string uri = prefixes[next() % prefixes.size()];
+    auto len = next() % 16;
+    for (std::uint32_t k = 0; k < len; ++k) uri += alphabet[next() % alphabet.size()];
+    INFO("uri: " << uri);
+    REQUIRE(icap_uri_service(uri) == icap_uri_service_reference(uri));
+  }
+}
+
+TEST_CASE("a request line with an odd but valid ICAP URI still names its service") {
+  auto o = drive({"OPTIONS icap://[::1]:1344/imcap%2Dx ICAP/1.0\r\nHost: h\r\n\r\n"});
+  REQUIRE(o.error == parse_error::none);
+  CHECK(o.req.service == "/imcap%2Dx");
+  auto bad = drive({"OPTIONS http://h/imcap ICAP/1.0\r\nHost: h\r\n\r\n"});
+  CHECK(bad.error == parse_error::bad_uri);
+}
