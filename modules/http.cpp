@@ -1,6 +1,7 @@
 #include "modules/http.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <boost/url/authority_view.hpp>
 #include <boost/url/encoding_opts.hpp>
@@ -47,15 +48,22 @@ std::string host_from_authority(std::string_view authority) {
 // proxy is not chat, so this runs for every transaction; request_head::make_reference is the
 // slow path the unit test compares it with.
 
-bool alnum(char c) noexcept {
+constexpr bool alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// RFC 3986 pchar without pct-encoded, plus '/' and '?' (path and query characters).
+// RFC 3986 pchar without pct-encoded, plus '/' and '?' (path and query characters): alnum,
+// unreserved, sub-delims, ':' '@' (pchar), '/' '?' (path separators, query). A table, since
+// every byte of every target is looked up.
+constexpr auto plain_path_table = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = alnum(static_cast<char>(c));
+  for (char c : std::string_view("-._~!$&'()*+,;=:@/?")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool plain_path_or_query(char c) noexcept {
-  // unreserved, sub-delims, ':' '@' (pchar), '/' '?' (path separators, query)
-  constexpr std::string_view others = "-._~!$&'()*+,;=:@/?";
-  return alnum(c) || others.find(c) != std::string_view::npos;
+  return plain_path_table[static_cast<unsigned char>(c)];
 }
 
 bool plain_path_and_query(std::string_view s) noexcept {
@@ -78,9 +86,17 @@ std::optional<std::string_view> plain_authority_host(std::string_view a) noexcep
   return host;
 }
 
-std::string host_from_authority_fast(std::string_view authority) {
-  if (auto h = plain_authority_host(authority)) return lowercase(*h);
-  return host_from_authority(authority);
+// Lowercase `s` into `out`, reusing out's storage.
+void assign_lowercase(std::string& out, std::string_view s) {
+  out.resize(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) out[i] = lower(s[i]);
+}
+
+void host_from_authority_fast(std::string& out, std::string_view authority) {
+  if (auto h = plain_authority_host(authority))
+    assign_lowercase(out, *h);
+  else
+    out = host_from_authority(authority);
 }
 
 // Origin-form "/path?query": path and query, or false when Boost.URL must decide.
@@ -106,7 +122,7 @@ bool split_absolute_form(std::string_view t, std::string& host, std::string& pat
   if (!h) return false;
   std::string_view rest = end == std::string_view::npos ? std::string_view{} : t.substr(end);
   if (!plain_path_and_query(rest)) return false;
-  host = lowercase(*h);
+  assign_lowercase(host, *h);
   auto q = rest.find('?');
   path.assign(rest.substr(0, q));
   if (path.empty()) path = "/";
@@ -128,6 +144,15 @@ void header_fields::reserve(std::size_t n) {
   fields_.reserve(n);
 }
 
+void header_fields::resize(std::size_t n) {
+  fields_.resize(n);
+}
+
+void header_fields::set(std::size_t i, std::string_view name, std::string_view value) {
+  fields_[i].name.assign(name);
+  fields_[i].value.assign(value);
+}
+
 void header_fields::add(std::string name, std::string value) {
   fields_.push_back(field{std::move(name), std::move(value)});
 }
@@ -141,21 +166,31 @@ std::optional<std::string_view> header_fields::get(std::string_view name) const 
 
 request_head request_head::make(std::string method, std::string target, header_fields headers) {
   request_head h;
-  h.method = std::move(method);
-  h.target = std::move(target);
   h.headers = std::move(headers);
+  h.remake(method, target);
+  return h;
+}
+
+void request_head::remake(std::string_view m, std::string_view t) {
+  method.assign(m);
+  target.assign(t);
+  host.clear();
+  path.clear();
+  query.clear();
   bool done = false;
-  if (!h.target.empty() && h.target.front() == '/')
-    done = split_origin_form(h.target, h.path, h.query);
-  else if (h.method == "CONNECT")
+  if (!target.empty() && target.front() == '/')
+    done = split_origin_form(target, path, query);
+  else if (method == "CONNECT")
     done = false;
   else
-    done = split_absolute_form(h.target, h.host, h.path, h.query);
-  if (!done) return make_reference(std::move(h.method), std::move(h.target), std::move(h.headers));
-  if (h.host.empty()) {
-    if (auto host = h.headers.get("Host")) h.host = host_from_authority_fast(trim(*host));
+    done = split_absolute_form(target, host, path, query);
+  if (!done) {
+    *this = make_reference(std::move(method), std::move(target), std::move(headers));
+    return;
   }
-  return h;
+  if (host.empty()) {
+    if (auto h = headers.get("Host")) host_from_authority_fast(host, trim(*h));
+  }
 }
 
 request_head request_head::make_reference(std::string method, std::string target,

@@ -24,6 +24,10 @@ class header_fields {
   };
   void add(std::string name, std::string value);
   void reserve(std::size_t n);  // room for n fields (one allocation when the count is known)
+  // Refilling in place: resize to the new count, then set each field. The strings already
+  // held keep their storage, so a list refilled per request stops allocating once warm.
+  void resize(std::size_t n);
+  void set(std::size_t i, std::string_view name, std::string_view value);
   std::optional<std::string_view> get(std::string_view name) const noexcept;
   const std::vector<field>& fields() const noexcept { return fields_; }
 
@@ -48,6 +52,10 @@ struct request_head {
   static request_head make(std::string method, std::string target, header_fields headers);
   // The same, always through Boost.URL: the reference the fast path is tested against.
   static request_head make_reference(std::string method, std::string target, header_fields headers);
+  // make() into this head, whose `headers` are already filled: the same fields, with the
+  // strings' storage reused (the pipeline classifies every request through one head per
+  // thread, so non-chat traffic allocates nothing here).
+  void remake(std::string_view method, std::string_view target);
 
   // The Content-Type media type, lowercase, without parameters ("application/json").
   std::string media_type() const;

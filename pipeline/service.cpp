@@ -211,12 +211,12 @@ std::int64_t micros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
-modules::request_head to_request_head(const icap::http_head& h) {
-  modules::header_fields fields;
-  fields.reserve(h.fields.fields().size());
-  for (const auto& f : h.fields.fields()) fields.add(f.name, f.value);
-  return modules::request_head::make(std::string(h.request_method()),
-                                     std::string(h.request_target()), std::move(fields));
+void fill_request_head(modules::request_head& out, const icap::http_head& h) {
+  const auto& fields = h.fields.fields();
+  out.headers.resize(fields.size());
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    out.headers.set(i, fields[i].name, fields[i].value);
+  out.remake(h.request_method(), h.request_target());
 }
 
 std::string escape_html(std::string_view text) {
@@ -719,9 +719,13 @@ class imcap_exchange final : public icap::exchange {
       : core_(std::move(c)), tx_(tx) {
     reqmod_ = tx.request.method == icap::method::reqmod;
     if (!tx.request.http_request) return;
-    head_ = to_request_head(*tx.request.http_request);
-    decoder_ = modules::classify(*head_);
-    if (decoder_ == nullptr && reqmod_) app_ = modules::classify_app(*head_);
+    // Classified through one head per thread, refilled in place: most traffic is not chat,
+    // and for it this allocates nothing. Only chat keeps a copy of its own.
+    thread_local modules::request_head scratch;
+    fill_request_head(scratch, *tx.request.http_request);
+    decoder_ = modules::classify(scratch);
+    if (decoder_ == nullptr && reqmod_) app_ = modules::classify_app(scratch);
+    if (decoder_ != nullptr || app_) head_ = scratch;
   }
 
   // For chat: the policy snapshot, who is behind it, the correlation id.

@@ -5,12 +5,16 @@
 //
 // Matching is on the request head only (what an ICAP preview gives): every condition a row sets
 // must hold; the first matching row wins, so rows with more conditions come first. Cost: one
-// User-Agent lookup and a linear scan of a few dozen string comparisons; header-name rows walk
-// the header list once.
+// hash lookup per domain suffix of the host, one pass over the User-Agent's word starts, then a
+// scan of the rows with those answers in hand; header-name rows walk the header list once.
 
 #include "modules/apps/classify_app.hpp"
 
 #include <array>
+#include <bit>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
 
 #include "modules/wire.hpp"
 
@@ -164,6 +168,65 @@ bool matches(const app_rule& r, const request_head& h, std::string_view ua) noex
   return true;
 }
 
+// The fast path computes the two costly conditions once per request instead of once per row:
+// which rows' host condition holds (one hash lookup per domain suffix of the host) and which
+// rows' User-Agent token occurs (one pass over the word starts of the User-Agent). Rows are
+// then checked in table order as before, so the first matching row still wins.
+using row_mask = std::uint64_t;
+static_assert(rules.size() <= 64, "row_mask holds one bit per row");
+
+constexpr row_mask bit(std::size_t row) noexcept {
+  return row_mask{1} << row;
+}
+
+struct row_index {
+  std::unordered_map<std::string_view, row_mask> by_domain;  // host rows by their domain
+  std::array<std::vector<std::size_t>, 256> ua_by_first;     // ua_token rows by first byte
+  row_mask unkeyed = 0;  // rows with neither a host nor a ua_token condition
+};
+
+const row_index& index() {
+  static const row_index idx = [] {
+    row_index i;
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+      if (!rules[r].host.empty()) i.by_domain[rules[r].host] |= bit(r);
+      if (!rules[r].ua_token.empty())
+        i.ua_by_first[static_cast<unsigned char>(rules[r].ua_token.front())].push_back(r);
+      if (rules[r].host.empty() && rules[r].ua_token.empty()) i.unkeyed |= bit(r);
+    }
+    return i;
+  }();
+  return idx;
+}
+
+row_mask host_rows(std::string_view host) {
+  const auto& idx = index();
+  row_mask m = 0;
+  // host_under(host, d) holds for d == host and for every suffix after a '.'.
+  while (!host.empty()) {
+    if (auto it = idx.by_domain.find(host); it != idx.by_domain.end()) m |= it->second;
+    auto dot = host.find('.');
+    if (dot == std::string_view::npos) break;
+    host.remove_prefix(dot + 1);
+  }
+  return m;
+}
+
+bool alnum(char ch) noexcept {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+row_mask ua_rows(std::string_view ua) {
+  const auto& idx = index();
+  row_mask m = 0;
+  for (std::size_t at = 0; at < ua.size(); ++at) {
+    if (at > 0 && alnum(ua[at - 1])) continue;  // a token must start a word
+    for (std::size_t r : idx.ua_by_first[static_cast<unsigned char>(ua[at])])
+      if (ua.substr(at).starts_with(rules[r].ua_token)) m |= bit(r);
+  }
+  return m;
+}
+
 }  // namespace
 
 std::string_view to_string(app_category c) noexcept {
@@ -180,6 +243,28 @@ std::string_view to_string(app_category c) noexcept {
 }
 
 std::optional<app_match> classify_app(const request_head& head) noexcept {
+  const std::string_view ua = head.headers.get("user-agent").value_or(std::string_view{});
+  const row_mask hosts = host_rows(head.host);
+  const row_mask uas = ua_rows(ua);
+  // A row whose host or token condition failed cannot match: only the others are visited, in
+  // table order (lowest bit first).
+  for (row_mask todo = hosts | uas | index().unkeyed; todo != 0; todo &= todo - 1) {
+    const auto i = static_cast<std::size_t>(std::countr_zero(todo));
+    const app_rule& r = rules[i];
+    if (!r.method.empty() && head.method != r.method) continue;
+    if (!r.host.empty() && (hosts & bit(i)) == 0) continue;
+    if (!r.path.empty() && head.path != r.path) continue;
+    if (!r.path_contains.empty() && head.path.find(r.path_contains) == std::string::npos) continue;
+    if (!r.path_suffix.empty() && !wire::ends_with(head.path, r.path_suffix)) continue;
+    if (!r.query_has.empty() && head.query.find(r.query_has) == std::string::npos) continue;
+    if (!r.ua_token.empty() && (uas & bit(i)) == 0) continue;
+    if (!r.header_prefix.empty() && !has_header_prefix(head.headers, r.header_prefix)) continue;
+    return app_match{r.app, r.category, r.reason};
+  }
+  return std::nullopt;
+}
+
+std::optional<app_match> classify_app_reference(const request_head& head) noexcept {
   const std::string_view ua = head.headers.get("user-agent").value_or(std::string_view{});
   for (const auto& r : rules)
     if (matches(r, head, ua)) return app_match{r.app, r.category, r.reason};

@@ -29,6 +29,9 @@ struct app_match {
 
 // Checks the request head against the built-in app table. nullopt when nothing matches.
 std::optional<app_match> classify_app(const request_head& head) noexcept;
+// The same answer, row by row with no precomputation: the definition classify_app is tested
+// against (test/modules/apps_test.cpp).
+std::optional<app_match> classify_app_reference(const request_head& head) noexcept;
 
 // The metadata-only event for a match (kind app, direction outbound, sender from the proxy).
 chat_event make_app_event(const app_match& m, const exchange& x);

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "modules/apps/classify_app.hpp"
 
 using namespace imcap::modules;
@@ -131,4 +135,90 @@ TEST_CASE("make_app_event: metadata only, sender from the proxy") {
   const chat_event a = make_app_event(*m, anon);
   CHECK(a.sender.id.empty());
   CHECK(a.sender.source == identity_source::unknown);
+}
+
+TEST_CASE("classify_app: the precomputed path agrees with the row-by-row reference") {
+  // Hosts: every table domain, a subdomain of it, a look-alike that is not under it, and
+  // ordinary sites; User-Agents: every token at a word start, inside a word, at the end.
+  const std::vector<std::string> hosts = {"web.whatsapp.com",
+                                          "mmg.whatsapp.net",
+                                          "whatsapp.net.evil.com",
+                                          "xwhatsapp.net",
+                                          "web.telegram.org",
+                                          "pluto.web.telegram.org",
+                                          "chat.signal.org",
+                                          "signal.org",
+                                          "voip.signal.org",
+                                          "cdn3.signal.org",
+                                          "go.trouter.teams.microsoft.com",
+                                          "teams.microsoft.com",
+                                          "tr.teams.microsoft.com",
+                                          "worldaz.tr.teams.microsoft.com",
+                                          "kazaa.com",
+                                          "www.kazaa.com",
+                                          "gator.com",
+                                          "notgator.com",
+                                          "ads.claria.com",
+                                          "emule-project.net",
+                                          "www.180solutions.com",
+                                          "zango.com",
+                                          "example.com",
+                                          "com",
+                                          "",
+                                          "a.b.c.d.e.f.g.h.example.org"};
+  const std::vector<std::string> uas = {"",
+                                        firefox,
+                                        "uTorrent/3.5",
+                                        "Mozilla/5.0 BitTorrent/7.10",
+                                        "Transmission/4.0",
+                                        "qBittorrent/4.6",
+                                        "Azureus 5.7",
+                                        "KazaaClient Nov 3 2002",
+                                        "LimeWire/4.18",
+                                        "BearShare 5",
+                                        "Shareaza 2.7",
+                                        "Morpheus 5",
+                                        "eMule 0.50",
+                                        "Gator/4.0",
+                                        "Mozilla/5.0 Netscape Navigator/9.0",
+                                        "xuTorrent",
+                                        "Signal-Desktop/7.1.0 Electron",
+                                        "Mozilla/5.0 (Signal-Desktop/7.1.0)",
+                                        "Mozilla/5.0 qBittorrent/",
+                                        "Gato"};
+  const std::vector<std::pair<std::string, std::string>> targets = {
+      {"GET", "/"},
+      {"GET", "/announce?info_hash=abc&peer_id=x"},
+      {"GET", "/scrape?info_hash=a"},
+      {"GET", "/x/server.met"},
+      {"POST", "/apiw1"},
+      {"GET", "/apiw1"},
+      {"POST", "/apiw"},
+      {"POST", "/apiw_test1"},
+      {"GET", "/announce"}};
+  std::size_t matched = 0, compared = 0;
+  for (const auto& host : hosts)
+    for (const auto& ua : uas)
+      for (const auto& [method, path] : targets) {
+        header_fields f;
+        if (!host.empty()) f.add("Host", host);
+        if (!ua.empty()) f.add("User-Agent", ua);
+        if (ua == "Gato") f.add("X-Kazaa-Network", "KaZaA");
+        if (ua == "eMule 0.50") f.add("x-gnutella-content-urn", "urn:sha1:X");
+        auto h = request_head::make(method, path, std::move(f));
+        auto fast = classify_app(h);
+        auto ref = classify_app_reference(h);
+        INFO(method << " " << host << path << " UA=" << ua);
+        REQUIRE(fast.has_value() == ref.has_value());
+        if (fast) {
+          CHECK(fast->app == ref->app);
+          CHECK(fast->reason == ref->reason);
+          CHECK(fast->category == ref->category);
+          ++matched;
+        }
+        ++compared;
+      }
+  // The corpus exercises both outcomes in quantity, so agreement is not vacuous.
+  CHECK(matched > compared / 4);
+  CHECK(matched < compared);
 }
