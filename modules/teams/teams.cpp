@@ -54,11 +54,15 @@ bool is_ams_host(std::string_view h) noexcept {
 
 route route_of(const request_head& head) noexcept {
   route r;
+  // Host first: it rules out almost every request before the path is split.
+  const bool ams = is_ams_host(head.host);
+  const bool web = !ams && is_chatsvc_web_host(head.host);
+  if (!ams && !web && !is_chatsvc_direct_host(head.host)) return r;
   std::array<std::string_view, 12> seg{};
   std::size_t n = rest::split_path(head.path, seg);
   if (n > seg.size()) return r;
   const std::string_view m = head.method;
-  if (is_ams_host(head.host)) {
+  if (ams) {
     if (n == 2 && seg[0] == "v1" && seg[1] == "objects" && m == "POST") {
       r.kind = endpoint::ams_create;
     } else if (n == 5 && seg[0] == "v1" && seg[1] == "objects" && seg[3] == "content" &&
@@ -70,11 +74,9 @@ route route_of(const request_head& head) noexcept {
     return r;
   }
   std::size_t i = 0;
-  if (is_chatsvc_web_host(head.host)) {
+  if (web) {
     if (n < 3 || seg[0] != "api" || seg[1] != "chatsvc") return r;
     i = 3;  // skip the region
-  } else if (!is_chatsvc_direct_host(head.host)) {
-    return r;
   }
   // v1/users/ME/...
   if (n < i + 4 || seg[i] != "v1" || seg[i + 1] != "users" || seg[i + 2] != "ME") return r;
