@@ -212,8 +212,16 @@ row_mask host_rows(std::string_view host) {
   return m;
 }
 
+constexpr auto alnum_table = [] {
+  std::array<bool, 256> t{};
+  for (int ch = '0'; ch <= '9'; ++ch) t[static_cast<std::size_t>(ch)] = true;
+  for (int ch = 'a'; ch <= 'z'; ++ch) t[static_cast<std::size_t>(ch)] = true;
+  for (int ch = 'A'; ch <= 'Z'; ++ch) t[static_cast<std::size_t>(ch)] = true;
+  return t;
+}();
+
 bool alnum(char ch) noexcept {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+  return alnum_table[static_cast<unsigned char>(ch)];
 }
 
 row_mask ua_rows(std::string_view ua) {

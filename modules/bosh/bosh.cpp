@@ -304,6 +304,9 @@ decode_error decode_body(context& c, std::string_view text, std::vector<chat_eve
 bool classify_bosh(const request_head& head) noexcept {
   if (head.method != "POST") return false;
   const std::string_view p = head.path;
+  // Every accepted ending ends in one of these letters: one look rules out most paths.
+  if (p.empty() || std::string_view("dDpPhH/").find(p.back()) == std::string_view::npos)
+    return false;
   return wire::iends_with(p, "/http-bind") || wire::iends_with(p, "/http-bind/") ||
          wire::iends_with(p, "/http-bind.php") || wire::iends_with(p, "/bosh") ||
          wire::iends_with(p, "/bosh/") || wire::iends_with(p, "/xmpp-httpbind");

@@ -59,6 +59,7 @@ bool split(std::string_view rest, std::string_view (&out)[5], std::size_t& n) no
 
 endpoint endpoint_of(const request_head& h) noexcept {
   const std::string_view path = h.path;
+  if (!path.starts_with("/_matrix/")) return endpoint::none;  // every endpoint below is there
   if (const auto m = media_rest(path); !m.empty()) {
     if (h.method == "POST" && m == "upload") return endpoint::upload;
     std::string_view seg[5];

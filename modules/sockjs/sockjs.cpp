@@ -1,5 +1,7 @@
 #include "modules/sockjs/sockjs.hpp"
 
+#include <algorithm>
+
 #include <array>
 
 #include <boost/json.hpp>
@@ -31,16 +33,16 @@ struct sockjs_path {
 std::optional<sockjs_path> parse_path(std::string_view path) noexcept {
   const std::size_t p3 = path.rfind('/');
   if (p3 == std::string_view::npos || p3 == 0) return std::nullopt;
+  // The transport name first: it rules out nearly every path before more is split.
+  const std::string_view last = path.substr(p3 + 1);
+  if (std::find(transports.begin(), transports.end(), last) == transports.end())
+    return std::nullopt;
   const std::size_t p2 = path.rfind('/', p3 - 1);
   if (p2 == std::string_view::npos || p2 == 0) return std::nullopt;
   const std::size_t p1 = path.rfind('/', p2 - 1);
   if (p1 == std::string_view::npos) return std::nullopt;
   sockjs_path sp{path.substr(p1 + 1, p2 - p1 - 1), path.substr(p2 + 1, p3 - p2 - 1),
                  path.substr(p3 + 1)};
-  bool known = false;
-  for (auto t : transports)
-    if (sp.transport == t) known = true;
-  if (!known) return std::nullopt;
   // Server ids are the client's random digits; session ids are any string without dots.
   if (sp.server.empty() || sp.server.size() > 8 || sp.session.empty() ||
       sp.session.find('.') != std::string_view::npos)
