@@ -13,13 +13,18 @@ namespace imcap::metrics {
 
 // ---- histogram ---------------------------------------------------------------------------
 
-histogram::histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
+std::size_t detail::assign_cell() noexcept {
+  static std::atomic<std::size_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed) % cells;
+}
+
+histogram::histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     if (!std::isfinite(bounds_[i]) || (i > 0 && bounds_[i] <= bounds_[i - 1]))
       throw std::logic_error("histogram bounds must be finite and strictly ascending");
   }
+  stride_ = (bounds_.size() + 2 + 7) / 8 * 8;  // intervals, +Inf, sum
+  lines_ = std::make_unique<detail::line[]>(detail::cells * stride_ / 8);
 }
 
 void histogram::observe(double v) noexcept {
@@ -27,15 +32,15 @@ void histogram::observe(double v) noexcept {
   // one bucket counter only. A value equal to a bound belongs to that bound's bucket (le).
   const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);
   const auto i = static_cast<std::size_t>(it - bounds_.begin());
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  const std::size_t cell = detail::cell_index();
+  slot(cell, i).fetch_add(1, std::memory_order_relaxed);
   // The sum is kept in integer millionths so it can be a lock-free atomic; negative and
   // non-finite values (never seen for latencies or sizes) add nothing to it.
   if (std::isfinite(v) && v > 0) {
     const double micro = std::round(v * 1e6);
     const auto add = micro >= 1.8e19 ? std::uint64_t{0} : static_cast<std::uint64_t>(micro);
-    sum_micro_.fetch_add(add, std::memory_order_relaxed);
+    slot(cell, bounds_.size() + 1).fetch_add(add, std::memory_order_relaxed);
   }
-  count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 histogram::snapshot histogram::read() const {
@@ -44,13 +49,17 @@ histogram::snapshot histogram::read() const {
   s.cumulative.resize(bounds_.size() + 1);
   std::uint64_t running = 0;
   for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    running += counts_[i].load(std::memory_order_relaxed);
+    for (std::size_t c = 0; c < detail::cells; ++c)
+      running += slot(c, i).load(std::memory_order_relaxed);
     s.cumulative[i] = running;
   }
-  // The count is the +Inf bucket, not count_, so a scrape racing observe() still shows
-  // _count equal to the +Inf bucket, as Prometheus expects.
+  // The count is the +Inf bucket, so a scrape racing observe() still shows _count equal to
+  // the +Inf bucket, as Prometheus expects.
   s.count = running;
-  s.sum = static_cast<double>(sum_micro_.load(std::memory_order_relaxed)) / 1e6;
+  std::uint64_t sum_micro = 0;
+  for (std::size_t c = 0; c < detail::cells; ++c)
+    sum_micro += slot(c, bounds_.size() + 1).load(std::memory_order_relaxed);
+  s.sum = static_cast<double>(sum_micro) / 1e6;
   return s;
 }
 

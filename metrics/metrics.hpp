@@ -11,7 +11,9 @@
 //
 // Names follow Prometheus conventions: imcap_<what>_<unit>, counters end in _total.
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -21,13 +23,40 @@
 
 namespace imcap::metrics {
 
+namespace detail {
+
+// Counters and histograms that every transaction touches are split into cells, each on its
+// own cache line, one per thread slot: I/O threads on different cores then never pull the
+// same line back and forth, which costs more than the count itself at 100 000 updates a
+// second. Reads add the cells up (exact; relaxed, like any scrape racing an update).
+inline constexpr std::size_t cells = 8;
+
+// This thread's cell: threads take slots in turn as they first count something.
+std::size_t assign_cell() noexcept;
+inline std::size_t cell_index() noexcept {
+  static thread_local const std::size_t i = assign_cell();
+  return i;
+}
+
+struct alignas(64) line {
+  std::atomic<std::uint64_t> v[8] = {};
+};
+
+}  // namespace detail
+
 class counter {
  public:
-  void inc(std::uint64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+  void inc(std::uint64_t n = 1) noexcept {
+    cells_[detail::cell_index()].v[0].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t value() const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& c : cells_) sum += c.v[0].load(std::memory_order_relaxed);
+    return sum;
+  }
 
  private:
-  std::atomic<std::uint64_t> v_{0};
+  std::array<detail::line, detail::cells> cells_{};
 };
 
 class gauge {
@@ -54,10 +83,16 @@ class histogram {
   snapshot read() const;
 
  private:
+  // Per cell: one counter per interval (bounds + the +Inf one), then the sum in millionths of
+  // the unit, rounded up to whole cache lines (detail::line) so cells share no line.
+  std::atomic<std::uint64_t>& slot(std::size_t cell, std::size_t i) const noexcept {
+    const std::size_t at = cell * stride_ + i;
+    return lines_[at / 8].v[at % 8];
+  }
+
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
-  std::atomic<std::uint64_t> sum_micro_{0};  // sum in millionths of the unit
-  std::atomic<std::uint64_t> count_{0};
+  std::size_t stride_ = 0;  // slots per cell, a multiple of 8
+  std::unique_ptr<detail::line[]> lines_;
 };
 
 // Label values in the order of the family's label names.

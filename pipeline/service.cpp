@@ -743,7 +743,7 @@ class imcap_exchange final : public icap::exchange {
 
   asio::awaitable<icap::reply> on_preview(std::string_view preview, bool complete) override {
     if (!head_ || (decoder_ == nullptr && !app_)) {
-      core_->stats.not_chat.fetch_add(1, std::memory_order_relaxed);
+      core_->stats.not_chat.inc();
       core_->metrics.not_chat.inc();
       co_return icap::reply::unmodified("pass");
     }

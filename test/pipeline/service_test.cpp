@@ -260,7 +260,7 @@ TEST_CASE("non-chat traffic: 204 from the preview, the body never asked for") {
              body, "", 10));
   auto r = c.read_response();
   CHECK(r.status == 204);
-  CHECK(f.svc->stats().not_chat == 1);
+  CHECK(f.svc->stats().not_chat.value() == 1);
   CHECK(f.svc->stats().chat == 0);
   // RESPMOD of an ordinary page too.
   c.send(respmod("GET http://www.example.org/ HTTP/1.1\r\nHost: www.example.org\r\n",
