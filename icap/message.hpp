@@ -38,6 +38,8 @@ class header_list {
   bool has_token(std::string_view name, std::string_view token) const noexcept;
   const std::vector<field>& fields() const noexcept { return fields_; }
   bool empty() const noexcept { return fields_.empty(); }
+  // Removes every field, keeping the list's storage for the next message on the connection.
+  void clear() noexcept { fields_.clear(); }
 
  private:
   std::vector<field> fields_;

@@ -215,7 +215,21 @@ parse_result request_parser::fail(parse_error e, std::size_t consumed) {
 void request_parser::reset() noexcept {
   state_ = state::icap_head;
   error_ = parse_error::none;
-  request_ = icap::request{};
+  // Cleared member by member, not replaced: strings and lists keep their storage for the next
+  // request on this connection (a fresh request{} cost a dozen allocations per transaction).
+  request_.method = icap::method::options;
+  request_.uri.clear();
+  request_.service.clear();
+  request_.headers.clear();
+  request_.encapsulated = encapsulation{};
+  for (auto* head : {&request_.http_request, &request_.http_response}) {
+    if (*head && spare_heads_.size() < 2) spare_heads_.push_back(std::move(**head));
+    head->reset();
+  }
+  request_.preview.reset();
+  request_.allow_204 = false;
+  request_.allow_206 = false;
+  request_.allow_trailers = false;
   buf_.clear();
   scan_from_ = 0;
   chunk_left_ = 0;
@@ -223,7 +237,7 @@ void request_parser::reset() noexcept {
   wire_bytes_ = 0;
   ieof_ = false;
   in_preview_ = false;
-  trailers_ = header_list{};
+  trailers_.clear();
 }
 
 void request_parser::continue_after_preview() noexcept {
@@ -493,9 +507,14 @@ parse_error request_parser::finish_http_heads() {
     if (line.find('\0') != std::string_view::npos) return false;
     if (!is_request && line.substr(0, 5) != "HTTP/") return false;
     http_head h;
+    if (!spare_heads_.empty()) {
+      h = std::move(spare_heads_.back());
+      spare_heads_.pop_back();
+      h.fields.clear();
+    }
     if (!parse_fields(bytes.substr(eol + 2), h.fields)) return false;
-    h.raw = std::string(bytes);
-    h.start_line = std::string(line);
+    h.raw.assign(bytes);
+    h.start_line.assign(line);
     out = std::move(h);
     return true;
   };

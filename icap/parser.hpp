@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "icap/message.hpp"
 
@@ -77,7 +78,9 @@ struct parser_limits {
 
 class request_parser {
  public:
-  explicit request_parser(parser_limits limits = {}) noexcept : limits_(limits) {}
+  explicit request_parser(parser_limits limits = {}) : limits_(limits) {
+    spare_heads_.reserve(2);  // reset() refills it without allocating
+  }
 
   parse_result parse(std::string_view input);
 
@@ -127,6 +130,9 @@ class request_parser {
   state state_ = state::icap_head;
   parse_error error_ = parse_error::none;
   icap::request request_;
+  // HTTP heads of earlier requests on this connection, kept so the next request's heads reuse
+  // their strings' storage instead of allocating anew (reset() returns them here).
+  std::vector<http_head> spare_heads_;
   std::string buf_;            // partial head / chunk line / trailer line being accumulated
   std::size_t scan_from_ = 0;  // where to resume looking for a terminator in buf_
   std::uint64_t chunk_left_ = 0;
