@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -43,6 +44,13 @@ void append_plain(std::string& out, std::string_view v) {
   }
 }
 
+// A decimal number without a temporary string.
+void append_number(std::string& out, std::uint64_t v) {
+  char digits[24];
+  auto res = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, res.ptr);
+}
+
 void append_json(std::string& out, std::string_view key, std::string_view v) {
   out += ",\"";
   out += key;
@@ -54,7 +62,7 @@ void append_json(std::string& out, std::string_view key, std::uint64_t v) {
   out += ",\"";
   out += key;
   out += "\":";
-  out += std::to_string(v);
+  append_number(out, v);
 }
 
 std::atomic<int> logger_count{0};
@@ -73,29 +81,29 @@ void append_access_record(std::string& out, const access_record& r, icap::access
       out += ' ';
       append_plain(out, v);
     };
-    out += std::to_string(r.id);
+    append_number(out, r.id);
     field(r.peer);
     field(r.client_ip);
     field(r.user);
     field(r.icap_method);
     field(r.service);
     out += ' ';
-    out += std::to_string(r.status);
+    append_number(out, static_cast<std::uint64_t>(r.status));
     field(r.http_method);
     field(r.http_url);
     out += ' ';
-    out += std::to_string(r.bytes_in);
+    append_number(out, r.bytes_in);
     out += ' ';
-    out += std::to_string(r.bytes_out);
+    append_number(out, r.bytes_out);
     out += ' ';
-    out += std::to_string(r.duration_us);
+    append_number(out, r.duration_us);
     field(r.verdict);
     field(r.app);
     field(r.rules);
     return;
   }
   out += "\"id\":";
-  out += std::to_string(r.id);
+  append_number(out, r.id);
   append_json(out, "peer", r.peer);
   append_json(out, "client_ip", r.client_ip);
   append_json(out, "user", r.user);
