@@ -13,6 +13,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -252,8 +253,25 @@ std::string_view to_string(app_category c) noexcept {
 
 std::optional<app_match> classify_app(const request_head& head) noexcept {
   const std::string_view ua = head.headers.get("user-agent").value_or(std::string_view{});
-  const row_mask hosts = host_rows(head.host);
-  const row_mask uas = ua_rows(ua);
+  // The last host and User-Agent this thread saw, with their answers: a client's requests
+  // repeat both (the same browser, page assets from the same site), and comparing is cheaper
+  // than looking up again. Exact keys, so the answer is always the one a lookup gives.
+  struct memo {
+    std::string key;
+    row_mask rows = 0;
+    bool set = false;
+  };
+  thread_local memo last_host, last_ua;
+  auto remembered = [](memo& m, std::string_view key, row_mask (*compute)(std::string_view)) {
+    if (!m.set || m.key != key) {
+      m.rows = compute(key);
+      m.key.assign(key);
+      m.set = true;
+    }
+    return m.rows;
+  };
+  const row_mask hosts = remembered(last_host, head.host, &host_rows);
+  const row_mask uas = remembered(last_ua, ua, &ua_rows);
   // A row whose host or token condition failed cannot match: only the others are visited, in
   // table order (lowest bit first).
   for (row_mask todo = hosts | uas | index().unkeyed; todo != 0; todo &= todo - 1) {
