@@ -5,6 +5,8 @@ namespace imcap::icap {
 namespace {
 class echo_exchange final : public exchange {
  public:
+  std::optional<reply> on_heads() override { return reply::unmodified("echo"); }
+  // Not reached: on_heads always answers.
   boost::asio::awaitable<reply> on_preview(std::string_view, bool) override {
     co_return reply::unmodified("echo");
   }

@@ -633,7 +633,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
     reply rep;
     try {
-      rep = co_await ex->on_preview(body_, stage_ == body_stage::complete);
+      if (auto early = ex->on_heads())
+        rep = std::move(*early);
+      else
+        rep = co_await ex->on_preview(body_, stage_ == body_stage::complete);
     } catch (const std::exception& e) {
       spdlog::error("service {}: on_preview failed: {}", req.service, e.what());
       rep = reply::failure(500, "service failure");

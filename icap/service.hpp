@@ -2,7 +2,8 @@
 // The interface between the ICAP server and the services it hosts (/echo now, /imcap later).
 //
 // For each REQMOD/RESPMOD transaction the server calls service::open() once the ICAP head and
-// the encapsulated HTTP heads are in, then exchange::on_preview() with the preview bytes (or
+// the encapsulated HTTP heads are in, then exchange::on_heads() (a reply from the heads alone,
+// or nothing), and if that gave nothing, exchange::on_preview() with the preview bytes (or
 // with nothing when the client sent no preview). The reply says what happens next; see
 // reply::kind. The server owns all protocol decisions that follow from a reply (204 vs 206 vs
 // echo, 100 Continue, draining, chunk framing), so services never write ICAP themselves.
@@ -92,6 +93,11 @@ struct reply {
 class exchange {
  public:
   virtual ~exchange() = default;
+
+  // A reply decided from the heads alone (what open() saw), asked once the preview has been
+  // read and before on_preview: a service answers the traffic it leaves alone here, without a
+  // coroutine. nullopt (the default) goes on to on_preview. Must not block.
+  virtual std::optional<reply> on_heads() { return std::nullopt; }
 
   // `preview` holds the preview body (empty when no preview was sent). `complete` is true when
   // `preview` is the whole body (ieof, or no body at all).

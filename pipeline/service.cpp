@@ -741,11 +741,17 @@ class imcap_exchange final : public icap::exchange {
     }
   }
 
+  // Not chat (most traffic): answered from the heads, body unread, no coroutine.
+  std::optional<icap::reply> on_heads() override {
+    if (head_ && (decoder_ != nullptr || app_)) return std::nullopt;
+    core_->stats.not_chat.inc();
+    core_->metrics.not_chat.inc();
+    return icap::reply::unmodified("pass");
+  }
+
   asio::awaitable<icap::reply> on_preview(std::string_view preview, bool complete) override {
-    if (!head_ || (decoder_ == nullptr && !app_)) {
-      core_->stats.not_chat.inc();
-      core_->metrics.not_chat.inc();
-      co_return icap::reply::unmodified("pass");
+    if (!head_ || (decoder_ == nullptr && !app_)) {  // only when called without on_heads
+      if (auto r = on_heads()) co_return std::move(*r);
     }
     start_chat();
     if (app_) co_return co_await judge_app();
