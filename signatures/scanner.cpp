@@ -146,60 +146,70 @@ std::size_t utf8_sequence_ok(std::string_view s, std::size_t i) {
   return n;
 }
 
-// Offset of the first non-ASCII byte of s at or after i, or s.size().
-std::size_t next_non_ascii(std::string_view s, std::size_t i) {
+// Calls on_invalid(offset) for every byte of s that does not start a valid UTF-8 sequence
+// (and is not inside one). Chat text is mostly ASCII with a non-ASCII letter every few words:
+// ASCII runs are skipped 64 bytes at a time, and a 16-byte block holding non-ASCII bytes is
+// handled from the bit mask of its high bytes, so only the sequences themselves are looked at
+// (walking the ASCII bytes one by one was a fifth of the scan time of a 1 MiB text part).
+template <class F>
+void for_each_invalid_utf8(std::string_view s, F&& on_invalid) {
   const std::size_t n = s.size();
   const char* d = s.data();
+  std::size_t i = 0;
+  std::size_t pos = 0;  // bytes before pos are checked
+  auto check = [&](std::size_t j) {
+    if (j < pos) return;  // inside a sequence already checked
+    const std::size_t len = utf8_sequence_ok(s, j);
+    if (len == 0) {
+      on_invalid(j);
+      pos = j + 1;
+    } else {
+      pos = j + len;
+    }
+  };
 #if defined(__SSE2__)
-  // 64 bytes per step while all ASCII (movemask gathers the top bit of 16 bytes at once).
-  while (i + 64 <= n) {
-    const auto* p = reinterpret_cast<const __m128i*>(d + i);
-    const __m128i any = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1)),
-                                     _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3)));
-    if (_mm_movemask_epi8(any) != 0) break;
-    i += 64;
-  }
   while (i + 16 <= n) {
-    const int m = _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i)));
-    if (m != 0) return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(m)));
-    i += 16;
-  }
-#else
-  constexpr std::uint64_t high_bits = 0x8080808080808080ull;
-  while (i + 8 <= n) {
-    std::uint64_t w;
-    std::memcpy(&w, d + i, 8);
-    const std::uint64_t m = w & high_bits;
-    if (m != 0)
-      return i + static_cast<std::size_t>(std::endian::native == std::endian::little
-                                              ? std::countr_zero(m)
-                                              : std::countl_zero(m)) /
-                     8;
-    i += 8;
+    if (i + 64 <= n) {
+      const auto* p = reinterpret_cast<const __m128i*>(d + i);
+      const __m128i any =
+          _mm_or_si128(_mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1)),
+                       _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3)));
+      if (_mm_movemask_epi8(any) == 0) {
+        i += 64;
+        continue;
+      }
+    }
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(v));
+    if (pos <= i) {
+      // The usual case, Latin letters: every non-ASCII byte is part of a two-byte sequence
+      // (lead C2..DF, then one continuation 80..BF) that lies inside the block. As signed bytes
+      // continuations are -128..-65 and such leads -62..-33.
+      const auto cont =
+          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(-64))));
+      const auto lead = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+          _mm_cmpgt_epi8(v, _mm_set1_epi8(-63)), _mm_cmplt_epi8(v, _mm_set1_epi8(-32)))));
+      if ((lead & 0x8000u) == 0 && ((lead << 1) & 0xFFFFu) == cont && (lead | cont) == m) {
+        i += 16;
+        pos = i;
+        continue;
+      }
+    }
+    for (; m != 0; m &= m - 1) check(i + static_cast<std::size_t>(std::countr_zero(m)));
+    i = std::max(i + 16, pos);
   }
 #endif
-  while (i < n && static_cast<unsigned char>(d[i]) < 0x80) ++i;
-  return i;
+  for (; i < n; ++i)
+    if (static_cast<unsigned char>(d[i]) >= 0x80) check(i);
 }
 
 // Same length, invalid bytes replaced by '?', so byte ranges stay those of the original.
-// Chat text is mostly ASCII with a non-ASCII letter every few words: ASCII runs are skipped
-// many bytes at a time, straight to the next non-ASCII byte (walking the ASCII bytes before it
-// one by one was a fifth of the scan time of a 1 MiB text part).
 std::optional<std::string> masked_if_invalid_utf8(std::string_view s) {
   std::optional<std::string> out;
-  std::size_t i = next_non_ascii(s, 0);
-  while (i < s.size()) {
-    const std::size_t len = utf8_sequence_ok(s, i);
-    if (len == 0) {
-      if (!out) out.emplace(s);
-      (*out)[i] = '?';
-      ++i;
-    } else {
-      i += len;
-    }
-    i = next_non_ascii(s, i);
-  }
+  for_each_invalid_utf8(s, [&](std::size_t at) {
+    if (!out) out.emplace(s);
+    (*out)[at] = '?';
+  });
   return out;
 }
 
@@ -1053,20 +1063,14 @@ void scan_text_batch(const compiled_pack& p, std::span<const std::string_view> t
     // Masked in place, in one pass over the buffer: a sequence cut short at a text's end meets
     // the '\n' (never a continuation byte), so the same bytes are masked as text by text.
     std::size_t last_marked = SIZE_MAX;
-    for (std::size_t at = next_non_ascii(buf, 0); at < buf.size(); at = next_non_ascii(buf, at)) {
-      const std::size_t len = utf8_sequence_ok(buf, at);
-      if (len != 0) {
-        at += len;
-        continue;
-      }
+    for_each_invalid_utf8(buf, [&](std::size_t at) {
       buf[at] = '?';
       const auto k = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), at) -
                                               starts.begin()) -
                      1;
       if (k != last_marked) ++out[members[k]].counters.invalid_utf8_parts;
       last_marked = k;
-      ++at;
-    }
+    });
     if (members.empty()) {  // a text of batch_bytes or more: on its own
       alone(next++);
       continue;
@@ -1142,8 +1146,8 @@ std::vector<scan_result> scan_texts(const compiled_pack& p, std::span<const std:
       scan_block_part(p, part::text, texts[i], 0, ctx, limits, out[i]);
   }
   for (auto& r : out) {
-    add_context_hits(p, ctx, r);
-    sort_hits(r.hits);
+    if (!p.context_rules.empty()) add_context_hits(p, ctx, r);
+    if (r.hits.size() > 1) sort_hits(r.hits);
     note_limits(r);
   }
   return out;

@@ -257,3 +257,94 @@ TEST_CASE("scan_texts: the shipped packs give the same hits as scan()",
   }
   CHECK(hits > 300);
 }
+
+namespace {
+
+// Which bytes are not part of a well-formed UTF-8 sequence (Unicode table 3-7), byte by byte:
+// the reference the scanner's block-at-a-time check is compared with.
+std::vector<std::size_t> invalid_bytes(std::string_view s) {
+  std::vector<std::size_t> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = [&](std::size_t k) {
+      return static_cast<unsigned>(static_cast<unsigned char>(s[k]));
+    };
+    const unsigned b0 = b(i);
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (b0 < 0x80)
+      n = 1;
+    else if (b0 >= 0xC2 && b0 <= 0xDF)
+      n = 2;
+    else if (b0 >= 0xE0 && b0 <= 0xEF)
+      n = 3, lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+    else if (b0 >= 0xF0 && b0 <= 0xF4)
+      n = 4, lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+    bool ok = n != 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k)
+      ok = k == 1 ? (b(i + 1) >= lo && b(i + 1) <= hi) : (b(i + k) >= 0x80 && b(i + k) <= 0xBF);
+    if (ok) {
+      i += n;
+    } else {
+      out.push_back(i);
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("scanner: invalid UTF-8 is masked exactly, byte by byte, alone and in batches",
+          "[signatures][scanner][batch][utf8]") {
+  sigtest::temp_dir d;
+  // Masked bytes read as '?': a '?' keyword hits exactly at each of them.
+  const auto p = pack_from(d, "[[rule]]\nid = \"q\"\nkind = \"keyword\"\nkeywords = [\"?\"]\n");
+  const std::vector<std::string> pieces = {"a",
+                                           "hello world, ",
+                                           "0123456789abcdef",
+                                           "\xc3\xa9",
+                                           "\xc3\xbc\xc3\x9f",
+                                           "\xc2\xbf",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80",
+                                           "\xc3",
+                                           "\xe2\x82",
+                                           "\xf0\x9f",
+                                           "\x80",
+                                           "\xbf",
+                                           "\xc0\xaf",
+                                           "\xc1\xbf",
+                                           "\xe0\x80\xaf",
+                                           "\xed\xa0\x80",
+                                           "\xf4\x90\x80\x80",
+                                           "\xf5",
+                                           "\xff",
+                                           "\xdf\xbf"};
+  std::mt19937 rng(2026);
+  std::vector<std::string> texts;
+  for (int t = 0; t < 400; ++t) {
+    std::string s;
+    const std::size_t len = rng() % 220;
+    while (s.size() < len) s += pieces[rng() % pieces.size()];
+    texts.push_back(std::move(s));
+  }
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  const auto batch = scan_texts(*p, views, {});
+  std::size_t masked = 0;
+  for (std::size_t t = 0; t < texts.size(); ++t) {
+    std::vector<brief> want;
+    for (const std::size_t at : invalid_bytes(texts[t]))
+      want.emplace_back("q", part::text, at, at + 1, action::log);
+    masked += want.size();
+    scan_input in;
+    in.text = texts[t];
+    const auto alone = scan(*p, in);
+    INFO("text " << t);
+    CHECK(briefs(alone) == want);
+    CHECK(briefs(batch[t]) == want);
+    CHECK(alone.counters.invalid_utf8_parts == (want.empty() ? 0u : 1u));
+    CHECK(batch[t].counters.invalid_utf8_parts == alone.counters.invalid_utf8_parts);
+  }
+  CHECK(masked > 1000);
+}
