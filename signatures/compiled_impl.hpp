@@ -52,6 +52,9 @@ class compiled_pack {
   hs_db_ptr som_db;               // block, start tracking, the max_width expressions only
   hs_db_ptr wide_db;              // block, start tracking, the unbounded ones only
   bool loaded_from_cache = false;
+  // No expression has an anchor (^ $ \A \z \Z \G), so several texts joined by '\n' and
+  // scanned at once give each text's own matches (scan_texts in scanner.cpp).
+  bool batchable = false;
   // Sized for both databases at load; each thread clones it once (hs_alloc_scratch validates
   // the whole database on every call, far too slow per message).
   hs_scratch_ptr scratch_prototype;

@@ -173,6 +173,22 @@ void plan_start_lookups(std::vector<expression>& exprs) {
   }
 }
 
+// Whether an expression can only match at the edges of the text (or of a line): ^ $ \A \z \Z
+// \G. Conservative: a '^' or '$' inside a class also counts (it only turns batching off).
+bool has_anchor(std::string_view re) {
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < re.size() && std::string_view("AzZG").find(re[i + 1]) != std::string_view::npos)
+        return true;
+      ++i;
+    } else if (c == '$' || (c == '^' && (i == 0 || re[i - 1] != '['))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string where(const pack& p, source_pos at) {
   return p.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": ";
 }
@@ -403,6 +419,8 @@ std::shared_ptr<const compiled_pack> load_pack(const std::filesystem::path& file
   auto exprs = expressions_of(p);
   plan_start_lookups(exprs);
   for (const auto& e : exprs) out->refs.push_back(e.ref);
+  out->batchable = std::none_of(exprs.begin(), exprs.end(),
+                                [](const expression& e) { return has_anchor(e.text); });
   if (exprs.empty()) return out;  // only file / app / user_agent rules: nothing for Vectorscan
 
   std::filesystem::path cache_file;

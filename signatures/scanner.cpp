@@ -17,10 +17,15 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <climits>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "signatures/compiled_impl.hpp"
 #include "signatures/validators.hpp"
@@ -141,28 +146,70 @@ std::size_t utf8_sequence_ok(std::string_view s, std::size_t i) {
   return n;
 }
 
+// Calls on_invalid(offset) for every byte of s that does not start a valid UTF-8 sequence
+// (and is not inside one). Chat text is mostly ASCII with a non-ASCII letter every few words:
+// ASCII runs are skipped 64 bytes at a time, and a 16-byte block holding non-ASCII bytes is
+// handled from the bit mask of its high bytes, so only the sequences themselves are looked at
+// (walking the ASCII bytes one by one was a fifth of the scan time of a 1 MiB text part).
+template <class F>
+void for_each_invalid_utf8(std::string_view s, F&& on_invalid) {
+  const std::size_t n = s.size();
+  const char* d = s.data();
+  std::size_t i = 0;
+  std::size_t pos = 0;  // bytes before pos are checked
+  auto check = [&](std::size_t j) {
+    if (j < pos) return;  // inside a sequence already checked
+    const std::size_t len = utf8_sequence_ok(s, j);
+    if (len == 0) {
+      on_invalid(j);
+      pos = j + 1;
+    } else {
+      pos = j + len;
+    }
+  };
+#if defined(__SSE2__)
+  while (i + 16 <= n) {
+    if (i + 64 <= n) {
+      const auto* p = reinterpret_cast<const __m128i*>(d + i);
+      const __m128i any =
+          _mm_or_si128(_mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1)),
+                       _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3)));
+      if (_mm_movemask_epi8(any) == 0) {
+        i += 64;
+        continue;
+      }
+    }
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(v));
+    if (pos <= i) {
+      // The usual case, Latin letters: every non-ASCII byte is part of a two-byte sequence
+      // (lead C2..DF, then one continuation 80..BF) that lies inside the block. As signed bytes
+      // continuations are -128..-65 and such leads -62..-33.
+      const auto cont =
+          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(-64))));
+      const auto lead = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+          _mm_cmpgt_epi8(v, _mm_set1_epi8(-63)), _mm_cmplt_epi8(v, _mm_set1_epi8(-32)))));
+      if ((lead & 0x8000u) == 0 && ((lead << 1) & 0xFFFFu) == cont && (lead | cont) == m) {
+        i += 16;
+        pos = i;
+        continue;
+      }
+    }
+    for (; m != 0; m &= m - 1) check(i + static_cast<std::size_t>(std::countr_zero(m)));
+    i = std::max(i + 16, pos);
+  }
+#endif
+  for (; i < n; ++i)
+    if (static_cast<unsigned char>(d[i]) >= 0x80) check(i);
+}
+
 // Same length, invalid bytes replaced by '?', so byte ranges stay those of the original.
 std::optional<std::string> masked_if_invalid_utf8(std::string_view s) {
   std::optional<std::string> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // Chat text is mostly ASCII: skip it eight bytes at a time.
-    while (i + 8 <= s.size()) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if ((w & 0x8080808080808080ull) != 0) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    const std::size_t n = utf8_sequence_ok(s, i);
-    if (n == 0) {
-      if (!out) out.emplace(s);
-      (*out)[i] = '?';
-      ++i;
-    } else {
-      i += n;
-    }
-  }
+  for_each_invalid_utf8(s, [&](std::size_t at) {
+    if (!out) out.emplace(s);
+    (*out)[at] = '?';
+  });
   return out;
 }
 
@@ -235,6 +282,14 @@ class part_scan {
   // Block mode: matches of max_width expressions arrive without their start (see
   // pattern_ref::max_width).
   void set_block_mode() { block_mode_ = true; }
+  // Batch mode (scan_texts): the part is one message inside a larger buffer, so a bounded
+  // match whose start lookup finds no start inside the message crossed into it from before,
+  // and is dropped.
+  void set_batch_mode() {
+    block_mode_ = true;
+    batch_mode_ = true;
+  }
+  void add_match(unsigned id, std::size_t from, std::size_t to) { add(id, from, to); }
 
   // Finds those starts with som_db, after the main scan (the scratch is free again by then):
   // bounded expressions on at most max_width bytes before each end, unbounded ones in one pass
@@ -297,6 +352,7 @@ class part_scan {
         if (hs_scan(p_.som_db.get(), view.data() + ws, static_cast<unsigned>(u.to - ws), 0, scratch,
                     on_lookup, &l) != HS_SUCCESS)
           return false;
+        if (l.from == SIZE_MAX && batch_mode_) continue;  // not a match of this message
         from = l.from == SIZE_MAX ? ws : ws + l.from;
       }
       add_known(ref, from, u.to);
@@ -479,6 +535,7 @@ class part_scan {
   };
   std::vector<unresolved> unresolved_;
   bool block_mode_ = false;
+  bool batch_mode_ = false;
   bool any_ = false;
   bool needs_bytes_ = false;
 };
@@ -891,6 +948,27 @@ scan_result attachment_stream::finish() {
   return s_->finish();
 }
 
+namespace {
+// App and user-agent rules: they depend on the context only.
+void add_context_hits(const compiled_pack& p, const scan_context& c, scan_result& out) {
+  for (const std::uint32_t i : p.context_rules) {
+    const rule& r = p.model.rules[i];
+    if (!in_scope(r, c)) continue;
+    if (r.kind == rule_kind::app) {
+      if ((!c.app.empty() && contains_ci(r.app_ids, c.app)) ||
+          (!c.app_category.empty() && contains_ci(r.app_categories, c.app_category)))
+        out.hits.push_back(
+            context_hit(p, r, part::app, 0, c.app.size(), c.app.empty() ? c.app_category : c.app));
+    } else if (r.kind == rule_kind::user_agent && !c.user_agent.empty()) {
+      if (auto s = old_product(c.user_agent, r.ua))
+        out.hits.push_back(
+            context_hit(p, r, part::user_agent, s->b, s->e, r.ua.product + " below " + r.ua.below));
+    }
+  }
+}
+
+}  // namespace
+
 scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits& limits) {
   scan_result out;
   scan_block_part(p, part::text, in.text, 0, in.context, limits, out);
@@ -909,23 +987,169 @@ scan_result scan(const compiled_pack& p, const scan_input& in, const scan_limits
     out.counters.invalid_utf8_parts += r.counters.invalid_utf8_parts;
     if (r.status == scan_status::engine_error) fail(out, r.error);
   }
-  for (const std::uint32_t i : p.context_rules) {
-    const rule& r = p.model.rules[i];
-    if (!in_scope(r, in.context)) continue;
-    if (r.kind == rule_kind::app) {
-      const auto& c = in.context;
-      if ((!c.app.empty() && contains_ci(r.app_ids, c.app)) ||
-          (!c.app_category.empty() && contains_ci(r.app_categories, c.app_category)))
-        out.hits.push_back(
-            context_hit(p, r, part::app, 0, c.app.size(), c.app.empty() ? c.app_category : c.app));
-    } else if (r.kind == rule_kind::user_agent && !in.context.user_agent.empty()) {
-      if (auto s = old_product(in.context.user_agent, r.ua))
-        out.hits.push_back(
-            context_hit(p, r, part::user_agent, s->b, s->e, r.ua.product + " below " + r.ua.below));
-    }
-  }
+  add_context_hits(p, in.context, out);
   sort_hits(out.hits);
   note_limits(out);
+  return out;
+}
+
+namespace {
+
+// scan_texts' batch path: messages (masked like scan_block_part does) are joined with '\n'
+// into buffers of about batch_bytes and each buffer is scanned with one hs_scan call. Every
+// match is then given to the message holding its last byte; a match that began before that
+// message (it crossed a separator) is never one of the message's own matches:
+// - ASCII literals: their start is end - length, checked directly;
+// - bounded regexes: the start lookup (resolve_starts) only looks inside the message, and a
+//   match without a start there is dropped;
+// - unbounded regexes: that message is scanned again on its own;
+// - expressions Vectorscan reports the start of (in a batchable pack only a safety net: the
+//   ones left are anchored): the leftmost start across the buffer is the message's own when it
+//   lies inside the message; otherwise that message is scanned again on its own.
+// Nothing is missed by joining: without anchors (compiled_pack::batchable) a match inside a
+// message is a match inside the buffer, and '\n' reads as a non-word edge like the text's end.
+constexpr std::size_t batch_bytes = 256 * 1024;
+
+struct raw_match {
+  unsigned id;
+  std::size_t from, to;
+  std::size_t member;  // index into the batch's members
+};
+
+struct batch_collector {
+  std::vector<raw_match>* matches;
+  std::size_t cap;
+  bool overflow = false;
+};
+
+int collect_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                  void* ctx) {
+  auto* c = static_cast<batch_collector*>(ctx);
+  if (c->matches->size() >= c->cap) {
+    c->overflow = true;
+    return 1;  // stop: the members are scanned one by one instead
+  }
+  c->matches->push_back({id, static_cast<std::size_t>(from), static_cast<std::size_t>(to), 0});
+  return 0;
+}
+
+void scan_text_batch(const compiled_pack& p, std::span<const std::string_view> texts,
+                     const scan_context& ctx, const scan_limits& lim,
+                     std::vector<scan_result>& out) {
+  auto alone = [&](std::size_t i) {
+    out[i].counters.invalid_utf8_parts = 0;  // counted again by scan_block_part
+    scan_block_part(p, part::text, texts[i], 0, ctx, lim, out[i]);
+  };
+  {
+    scan_counters unused;
+    if (!part_scan(p, part::text, ctx, lim, unused).any_active()) return;
+  }
+  thread_local std::string buf;
+  thread_local std::vector<std::size_t> starts, members;
+  thread_local std::vector<raw_match> matches;
+  std::size_t next = 0;
+  while (next < texts.size()) {
+    buf.clear();
+    starts.clear();
+    members.clear();
+    while (next < texts.size() && buf.size() + texts[next].size() < batch_bytes) {
+      const std::size_t i = next++;
+      if (texts[i].empty()) continue;
+      starts.push_back(buf.size());
+      members.push_back(i);
+      buf += texts[i];
+      buf += '\n';
+    }
+    // Masked in place, in one pass over the buffer: a sequence cut short at a text's end meets
+    // the '\n' (never a continuation byte), so the same bytes are masked as text by text.
+    std::size_t last_marked = SIZE_MAX;
+    for_each_invalid_utf8(buf, [&](std::size_t at) {
+      buf[at] = '?';
+      const auto k = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), at) -
+                                              starts.begin()) -
+                     1;
+      if (k != last_marked) ++out[members[k]].counters.invalid_utf8_parts;
+      last_marked = k;
+    });
+    if (members.empty()) {  // a text of batch_bytes or more: on its own
+      alone(next++);
+      continue;
+    }
+    hs_scratch_t* scratch = scratch_for(p);
+    if (scratch == nullptr) {
+      for (const std::size_t i : members) fail(out[i], "Vectorscan: cannot allocate scratch");
+      continue;
+    }
+    matches.clear();
+    batch_collector col{&matches, lim.max_matches_per_part * members.size()};
+    const hs_error_t rc = hs_scan(p.block_db.get(), buf.data(), static_cast<unsigned>(buf.size()),
+                                  0, scratch, &collect_match, &col);
+    if (col.overflow || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
+      for (const std::size_t i : members) alone(i);
+      continue;
+    }
+    // The member holding each match's last byte; a match ending on a separator belongs to none.
+    std::size_t kept = 0;
+    for (auto& m : matches) {
+      const auto it = std::upper_bound(starts.begin(), starts.end(), m.to - 1);
+      const auto k = static_cast<std::size_t>(it - starts.begin()) - 1;
+      if (m.to - 1 >= starts[k] + texts[members[k]].size()) continue;
+      m.member = k;
+      matches[kept++] = m;
+    }
+    matches.resize(kept);
+    std::stable_sort(matches.begin(), matches.end(),
+                     [](const raw_match& a, const raw_match& b) { return a.member < b.member; });
+    for (std::size_t g = 0; g < matches.size();) {
+      const std::size_t k = matches[g].member;
+      std::size_t e = g;
+      while (e < matches.size() && matches[e].member == k) ++e;
+      const std::size_t i = members[k], base = starts[k];
+      bool own = e - g < lim.max_matches_per_part;
+      for (std::size_t j = g; j < e && own; ++j) {
+        const pattern_ref& ref = p.refs[matches[j].id];
+        if (ref.literal_len == 0 && ref.max_width == 0 && matches[j].from < base) own = false;
+        if (ref.max_width == pattern_ref::unbounded) own = false;
+      }
+      if (!own) {
+        alone(i);
+        g = e;
+        continue;
+      }
+      const std::string_view view(buf.data() + base, texts[i].size());
+      part_scan ps(p, part::text, ctx, lim, out[i].counters);
+      ps.set_batch_mode();
+      for (std::size_t j = g; j < e; ++j) {
+        const raw_match& m = matches[j];
+        const pattern_ref& ref = p.refs[m.id];
+        if (ref.literal_len != 0 && m.to - ref.literal_len < base) continue;
+        ps.add_match(m.id, m.from >= base ? m.from - base : 0, m.to - base);
+      }
+      if (!ps.resolve_starts(view, scratch))
+        fail(out[i], "Vectorscan: start-of-match lookup failed");
+      ps.resolve(view, 0, view.size(), true);
+      ps.emit(out[i].hits, 0);
+      g = e;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<scan_result> scan_texts(const compiled_pack& p, std::span<const std::string_view> texts,
+                                    const scan_context& ctx, const scan_limits& limits) {
+  std::vector<scan_result> out(texts.size());
+  if (p.block_db && p.batchable && texts.size() > 1) {
+    scan_text_batch(p, texts, ctx, limits, out);
+  } else {
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      scan_block_part(p, part::text, texts[i], 0, ctx, limits, out[i]);
+  }
+  for (auto& r : out) {
+    if (!p.context_rules.empty()) add_context_hits(p, ctx, r);
+    if (r.hits.size() > 1) sort_hits(r.hits);
+    note_limits(r);
+  }
   return out;
 }
 
