@@ -675,10 +675,25 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   asio::awaitable<after> act(exchange& ex, reply rep) {
-    const auto& req = parser_.request();
     tx_verdict_ = rep.verdict;
     if (!rep.app.empty()) tx_app_ = rep.app;
     if (!rep.rules.empty()) tx_rules_ = rep.rules;
+    // The common answer, a 204, in a small coroutine frame: act_on's frame (every case's
+    // locals) is larger than Asio recycles per thread, so it is allocated only when needed.
+    if (rep.what == reply::kind::unmodified && can_204()) {
+      tx_status_ = 204;
+      // A named local, not a temporary inside the co_await expression: GCC 12 mishandles
+      // non-trivial temporaries that live across a suspension point.
+      auto msg = status_response(204, meta());
+      if (!co_await write(std::move(msg))) co_return after::close;
+      if (stage_ == body_stage::pending && !co_await drain()) co_return after::close;
+      co_return after::keep_alive;
+    }
+    co_return co_await act_on(ex, std::move(rep));
+  }
+
+  asio::awaitable<after> act_on(exchange& ex, reply rep) {
+    const auto& req = parser_.request();
     switch (rep.what) {
       case reply::kind::unmodified:
         if (can_204()) {
