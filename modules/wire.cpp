@@ -1,9 +1,12 @@
 #include "modules/wire.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -15,7 +18,28 @@ namespace imcap::modules::wire {
 
 std::string short_digest(std::string_view secret) {
   if (secret.empty()) return {};
-  return sha256_hex(secret).substr(0, 16);
+  // Every request of a session carries the same token, cookie or sid, and SHA-256 of it costs
+  // more than the rest of decoding a small body. So each thread remembers the last secrets it
+  // digested: a direct-mapped table of 32 slots, the secret compared in full (never a hash of
+  // it), so the answer is exactly the digest. Secrets over 4 KiB are not remembered.
+  struct slot {
+    std::string secret;
+    std::string digest;
+  };
+  constexpr std::size_t slots = 32;
+  constexpr std::size_t max_cached = 4096;
+  thread_local std::array<slot, slots> cache;
+  slot* s = nullptr;
+  if (secret.size() <= max_cached) {
+    s = &cache[std::hash<std::string_view>{}(secret) % slots];
+    if (!s->digest.empty() && s->secret == secret) return s->digest;
+  }
+  std::string digest = sha256_hex(secret).substr(0, 16);
+  if (s != nullptr) {
+    s->secret.assign(secret);
+    s->digest = digest;
+  }
+  return digest;
 }
 
 namespace {
@@ -50,12 +74,18 @@ std::string rfc3339_from_unix_s(std::int64_t s, std::string_view fraction) {
   const sys_days day = floor<days>(tp);
   const year_month_day ymd{day};
   const hh_mm_ss<seconds> hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  std::string out(buf);
+  // "YYYY-MM-DDTHH:MM:SS" by hand: snprintf was a visible cost on history pages where every
+  // message carries a Unix time. The range check above keeps the year at four digits.
+  std::string out = "0000-00-00T00:00:00";
+  auto put = [&out](std::size_t at, unsigned v, std::size_t digits) {
+    for (std::size_t i = digits; i-- > 0; v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  put(11, static_cast<unsigned>(hms.hours().count()), 2);
+  put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+  put(17, static_cast<unsigned>(hms.seconds().count()), 2);
   if (!fraction.empty() && fraction.size() <= 9 && all_digits(fraction)) {
     out += '.';
     out += fraction;
@@ -68,9 +98,10 @@ std::string rfc3339_from_unix_ms(std::int64_t ms) {
   if (ms < 0) return {};
   const int millis = static_cast<int>(ms % 1000);
   if (millis == 0) return rfc3339_from_unix_s(ms / 1000);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, "%03d", millis);
-  return rfc3339_from_unix_s(ms / 1000, frac);
+  const char frac[3] = {static_cast<char>('0' + millis / 100),
+                        static_cast<char>('0' + millis / 10 % 10),
+                        static_cast<char>('0' + millis % 10)};
+  return rfc3339_from_unix_s(ms / 1000, std::string_view(frac, 3));
 }
 
 std::string rfc3339_from_decimal_seconds(std::string_view ts) {
@@ -212,7 +243,8 @@ std::string file_record(const attachment& a, bool with_ref) {
 }
 
 void apply_file_record(attachment& a, std::string_view record, const limits& lim, bool with_ref) {
-  boost::json::value v;
+  content::json_arena v_arena;
+  boost::json::value v(v_arena.storage());
   if (content::parse_json(record, lim, v)) return;
   if (a.name.empty()) a.name = str(v, "name");
   if (a.media_type.empty()) a.media_type = str(v, "media_type");

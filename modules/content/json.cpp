@@ -7,7 +7,7 @@
 namespace imcap::modules::content {
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out) {
-  return parse_json(text, lim, out, {});
+  return parse_json(text, lim, out, out.storage());
 }
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,

@@ -166,7 +166,8 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> segmen
 party learned_or_proxy(const exchange& x, std::string_view app, const std::string& key) {
   if (x.sessions != nullptr && !key.empty()) {
     if (auto rec = x.sessions->get(std::string(app) + ":user:" + key)) {
-      boost::json::value v;
+      content::json_arena v_arena;
+      boost::json::value v(v_arena.storage());
       if (!content::parse_json(*rec, x.limits, v))
         return {wire::json_str(v, "/id"), wire::json_str(v, "/name"), identity_source::learned};
     }
@@ -217,7 +218,8 @@ decode_error descend(std::string& value, std::span<const layer> path, const limi
   std::span<const layer> rest = path.subspan(1);
   switch (l.kind) {
     case layer_kind::json: {
-      boost::json::value doc;
+      content::json_arena doc_arena;
+      boost::json::value doc(doc_arena.storage());
       if (auto e = content::parse_json(value, lim, doc)) return e;
       std::error_code ec;
       const boost::json::value* v = doc.find_pointer(l.key, ec);
@@ -227,7 +229,8 @@ decode_error descend(std::string& value, std::span<const layer> path, const limi
       return descend(inner, rest, lim, out, depth + 1);
     }
     case layer_kind::json_string: {
-      boost::json::value doc;
+      content::json_arena doc_arena;
+      boost::json::value doc(doc_arena.storage());
       if (auto e = content::parse_json(value, lim, doc)) return e;
       if (!doc.is_string()) return {errc::malformed_json, "read: value is not a JSON string"};
       std::string inner(doc.get_string());

@@ -368,7 +368,8 @@ void fill_from_file(const exchange& x, attachment& a) {
   if (x.sessions == nullptr || a.ref.empty()) return;
   auto rec = x.sessions->get("slack:file:" + a.ref);
   if (!rec) return;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (content::parse_json(*rec, x.limits, v)) return;
   if (a.name.empty()) a.name = json_str(v, "/name");
   if (a.media_type.empty()) a.media_type = json_str(v, "/media_type");
@@ -641,7 +642,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   const http_response& res = *x.response;
   if (r.kind == endpoint::upload_bytes || r.kind == endpoint::none) return {};
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   if (!doc.is_object()) return {errc::malformed_json, "slack: response is not a JSON object"};
   const json::value* ok = content::at_pointer(doc, "/ok");
@@ -752,7 +754,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   } else {
     // The blocks array inside a JSON document (JSON body, or a history message).
     if (at.path.size() != 1) return {errc::malformed_json, "slack: blocks location not understood"};
-    json::value doc;
+    content::json_arena doc_arena;
+    json::value doc(doc_arena.storage());
     if (auto err = content::parse_json(copy, lim, doc)) return err;
     std::error_code ec;
     json::value* v = doc.find_pointer(last.key, ec);
