@@ -12,7 +12,8 @@
 // bodies per second and the ratio to memcpy. Times are the thread's CPU time
 // (CLOCK_THREAD_CPUTIME_ID).
 //
-// usage: decode_bench [--corpus-mb N] [--min-seconds S] [--repeat R] [--only fixture|realistic]
+// usage: decode_bench [--corpus-mb N] [--min-seconds S] [--repeat R] [--realistic-bodies N]
+//                     [--only fixture|realistic] [--transport NAME]
 
 #include <algorithm>
 #include <cmath>
@@ -400,6 +401,7 @@ int main(int argc, char** argv) {
   int repeat = 3;
   std::size_t realistic_bodies = 3000;
   std::string only;
+  std::string transport;  // set: only the per-transport rows whose name starts with it
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--corpus-mb")
@@ -412,10 +414,12 @@ int main(int argc, char** argv) {
       realistic_bodies = static_cast<std::size_t>(std::stoul(argv[i + 1]));
     else if (a == "--only")
       only = argv[i + 1];
+    else if (a == "--transport")
+      transport = argv[i + 1];
     else {
       std::fprintf(stderr,
                    "usage: decode_bench [--corpus-mb N] [--min-seconds S] [--repeat R] "
-                   "[--realistic-bodies N] [--only fixture|realistic]\n");
+                   "[--realistic-bodies N] [--only fixture|realistic] [--transport NAME]\n");
       return 2;
     }
   }
@@ -493,10 +497,16 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<const item*>> per;
     for (const item* it : corpus)
       per[std::string(it->d->name) + (it->resp ? " (resp)" : " (req)")].push_back(it);
-    for (const auto& [name, c] : per) row(name, c);
+    for (const auto& [name, c] : per)
+      if (name.starts_with(transport)) row(name, c);
   };
 
   std::pair<double, double> fix{0, 0}, real{0, 0};
+  if (!transport.empty()) {  // profiling one transport: its rows only, no totals
+    if (only.empty() || only == "fixture") per_transport(mixed);
+    if (only.empty() || only == "realistic") per_transport(real_mixed);
+    return 0;
+  }
   if (only.empty() || only == "fixture") {
     std::printf(
         "fixture mix: %zu fixture bodies (%zu bytes per pass), corpus %zu bodies, %.1f MB, "
