@@ -188,7 +188,8 @@ class arguments {
   enum class source : std::uint8_t { form, json_body, multipart, query };
   source kind_ = source::query;
   std::vector<content::form_field> form_;
-  json::value doc_;
+  content::json_arena arena_;  // before doc_: the document lives in it
+  json::value doc_ = json::value(arena_.storage());
   std::vector<content::multipart_part> parts_;
   const request_head* head_ = nullptr;
 };
@@ -302,7 +303,8 @@ flat_text flatten_blocks(const json::value& blocks) {
 // Text and text_at of a message from `text` and `blocks` arguments.
 decode_error message_text(const arguments& args, const limits& lim, chat_event& e) {
   const std::string text = args.str("text");
-  json::value blocks;
+  content::json_arena blocks_arena;
+  json::value blocks(blocks_arena.storage());
   location prefix;
   std::string root;
   decode_error err;
@@ -322,7 +324,8 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
   }
   // Legacy message attachments ("secondary content") carry text of their own: a bot can send
   // everything there. It is kept as an attribute (and is the text when nothing else is).
-  json::value atts;
+  content::json_arena atts_arena;
+  json::value atts(atts_arena.storage());
   if (args.json_arg("attachments", lim, atts, prefix, root, err) && atts.is_array()) {
     std::string joined;
     const auto& arr = atts.get_array();
