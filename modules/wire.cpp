@@ -1,11 +1,9 @@
 #include "modules/wire.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,28 +16,7 @@ namespace imcap::modules::wire {
 
 std::string short_digest(std::string_view secret) {
   if (secret.empty()) return {};
-  // Every request of a session carries the same token, cookie or sid, and SHA-256 of it costs
-  // more than the rest of decoding a small body. So each thread remembers the last secrets it
-  // digested: a direct-mapped table of 32 slots, the secret compared in full (never a hash of
-  // it), so the answer is exactly the digest. Secrets over 4 KiB are not remembered.
-  struct slot {
-    std::string secret;
-    std::string digest;
-  };
-  constexpr std::size_t slots = 32;
-  constexpr std::size_t max_cached = 4096;
-  thread_local std::array<slot, slots> cache;
-  slot* s = nullptr;
-  if (secret.size() <= max_cached) {
-    s = &cache[std::hash<std::string_view>{}(secret) % slots];
-    if (!s->digest.empty() && s->secret == secret) return s->digest;
-  }
-  std::string digest = sha256_hex(secret).substr(0, 16);
-  if (s != nullptr) {
-    s->secret.assign(secret);
-    s->digest = digest;
-  }
-  return digest;
+  return sha256_hex(secret).substr(0, 16);
 }
 
 namespace {

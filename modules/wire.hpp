@@ -23,8 +23,6 @@ namespace imcap::modules::wire {
 
 // The first 16 hex digits of SHA-256(secret): a stable session key for a token, cookie, session
 // id or client id that never shows the secret itself. Empty input gives an empty key.
-// Each thread keeps the last few secrets (up to 32, each up to 4 KiB) with their digests in
-// memory, so the repeated token of one session is hashed once (wire.cpp says why).
 std::string short_digest(std::string_view secret);
 
 // The value of cookie `name` in the request's Cookie header(s) (pairs split at ';', names
