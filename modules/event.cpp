@@ -1,5 +1,6 @@
 #include "modules/event.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <boost/json.hpp>
 
@@ -168,12 +169,21 @@ boost::json::object to_json(const chat_event& e) {
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()),
-                     static_cast<unsigned long long>(bytes.size()));
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  // OpenSSL's SHA-256 uses the CPU's SHA extensions where present: attachments of megabytes are
+  // hashed on the decode path, and libsodium's portable SHA-256 was the largest single cost of
+  // decoding an upload. The algorithm is fetched once; EVP_Digest is thread-safe with it.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[32];
+  unsigned int len = 0;
+  if (md == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest, &len, md, nullptr) != 1 ||
+      len != sizeof digest) {
+    // No OpenSSL provider (a broken install): the same digest from libsodium.
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()),
+                       static_cast<unsigned long long>(bytes.size()));
+  }
+  char hex[sizeof digest * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return std::string(hex, crypto_hash_sha256_BYTES * 2);
+  return std::string(hex, sizeof digest * 2);
 }
 
 }  // namespace imcap::modules

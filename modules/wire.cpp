@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -50,12 +51,18 @@ std::string rfc3339_from_unix_s(std::int64_t s, std::string_view fraction) {
   const sys_days day = floor<days>(tp);
   const year_month_day ymd{day};
   const hh_mm_ss<seconds> hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  std::string out(buf);
+  // "YYYY-MM-DDTHH:MM:SS" by hand: snprintf was a visible cost on history pages where every
+  // message carries a Unix time. The range check above keeps the year at four digits.
+  std::string out = "0000-00-00T00:00:00";
+  auto put = [&out](std::size_t at, unsigned v, std::size_t digits) {
+    for (std::size_t i = digits; i-- > 0; v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  put(11, static_cast<unsigned>(hms.hours().count()), 2);
+  put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+  put(17, static_cast<unsigned>(hms.seconds().count()), 2);
   if (!fraction.empty() && fraction.size() <= 9 && all_digits(fraction)) {
     out += '.';
     out += fraction;
@@ -68,9 +75,10 @@ std::string rfc3339_from_unix_ms(std::int64_t ms) {
   if (ms < 0) return {};
   const int millis = static_cast<int>(ms % 1000);
   if (millis == 0) return rfc3339_from_unix_s(ms / 1000);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, "%03d", millis);
-  return rfc3339_from_unix_s(ms / 1000, frac);
+  const char frac[3] = {static_cast<char>('0' + millis / 100),
+                        static_cast<char>('0' + millis / 10 % 10),
+                        static_cast<char>('0' + millis % 10)};
+  return rfc3339_from_unix_s(ms / 1000, std::string_view(frac, 3));
 }
 
 std::string rfc3339_from_decimal_seconds(std::string_view ts) {
@@ -212,7 +220,8 @@ std::string file_record(const attachment& a, bool with_ref) {
 }
 
 void apply_file_record(attachment& a, std::string_view record, const limits& lim, bool with_ref) {
-  boost::json::value v;
+  content::json_arena v_arena;
+  boost::json::value v(v_arena.storage());
   if (content::parse_json(record, lim, v)) return;
   if (a.name.empty()) a.name = str(v, "name");
   if (a.media_type.empty()) a.media_type = str(v, "media_type");

@@ -55,7 +55,8 @@ void decode_message(const exchange& x, direction d, const json::value& m, const 
 
 decode_error decode_document(const exchange& x, direction d, std::string_view text,
                              const location& base, std::vector<chat_event>& out) {
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(text, x.limits, v)) return err;
   if (const auto* a = v.if_array()) {
     if (a->size() > x.limits.max_parts)

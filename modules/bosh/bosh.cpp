@@ -235,7 +235,8 @@ void decode_iq(const context& c, const pugi::xml_node& iq, std::vector<chat_even
   if (c.x.sessions && !c.session_key.empty()) {
     const std::string req_key = "bosh:slotreq:" + c.session_key + ":" + iq.attribute("id").value();
     if (auto saved = c.x.sessions->get(req_key)) {
-      json::value v;
+      content::json_arena v_arena;
+      json::value v(v_arena.storage());
       if (!content::parse_json(*saved, c.x.limits, v)) {
         if (auto n = content::string_at(v, "/name"); n && !n->empty()) a.name = *n;
         if (auto t = content::string_at(v, "/type"); t && !t->empty()) a.media_type = *t;
@@ -418,7 +419,8 @@ decode_error decode_upload(const exchange& x, std::vector<chat_event>& out) {
   bool known = false;
   if (x.sessions) {
     if (auto saved = x.sessions->get("bosh:slot:" + head.host + head.path)) {
-      json::value v;
+      content::json_arena v_arena;
+      json::value v(v_arena.storage());
       if (!content::parse_json(*saved, x.limits, v)) {
         known = true;
         if (auto g = content::string_at(v, "/get"); g && !g->empty()) {

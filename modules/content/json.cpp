@@ -7,7 +7,7 @@
 namespace imcap::modules::content {
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out) {
-  return parse_json(text, lim, out, {});
+  return parse_json(text, lim, out, out.storage());
 }
 
 decode_error parse_json(std::string_view text, const limits& lim, boost::json::value& out,
@@ -37,7 +37,57 @@ decode_error parse_json(std::string_view text, const limits& lim, boost::json::v
   return {};
 }
 
+namespace {
+
+// The usual pointer ("/a/b/0": no "~" escapes, array indexes in canonical decimal) walked with
+// object lookups (hashed in large objects) instead of Boost.JSON's token-by-token compare, which
+// was a fifth of the decode time on history pages. `handled` is false for anything else, which
+// goes to find_pointer so the RFC 6901 corner cases keep its answers.
+const boost::json::value* fast_pointer(const boost::json::value& v, std::string_view pointer,
+                                       bool& handled) {
+  handled = false;
+  if (pointer.find('~') != std::string_view::npos) return nullptr;
+  const boost::json::value* cur = &v;
+  std::size_t at = 0;
+  while (at < pointer.size()) {
+    if (pointer[at] != '/') return nullptr;
+    std::size_t end = pointer.find('/', at + 1);
+    if (end == std::string_view::npos) end = pointer.size();
+    const std::string_view token = pointer.substr(at + 1, end - at - 1);
+    at = end;
+    if (const auto* o = cur->if_object()) {
+      cur = o->if_contains(token);
+      if (cur == nullptr) {
+        handled = true;
+        return nullptr;
+      }
+    } else if (const auto* a = cur->if_array()) {
+      if (token.empty() || token.size() > 18 || (token.size() > 1 && token[0] == '0'))
+        return nullptr;
+      std::size_t i = 0;
+      for (char c : token) {
+        if (c < '0' || c > '9') return nullptr;
+        i = i * 10 + static_cast<std::size_t>(c - '0');
+      }
+      if (i >= a->size()) {
+        handled = true;
+        return nullptr;
+      }
+      cur = &(*a)[i];
+    } else {
+      return nullptr;  // a token under a scalar: find_pointer's answer
+    }
+  }
+  handled = true;
+  return cur;
+}
+
+}  // namespace
+
 const boost::json::value* at_pointer(const boost::json::value& v, std::string_view pointer) {
+  bool handled = false;
+  const boost::json::value* fast = fast_pointer(v, pointer, handled);
+  if (handled) return fast;
   boost::system::error_code ec;
   const boost::json::value* r = v.find_pointer(pointer, ec);
   if (ec) return nullptr;

@@ -35,7 +35,8 @@ decode_error json_can_carry(const std::string& s) {
 
 decode_error rewrite_json(std::string& value, const layer& l, std::span<const layer> rest,
                           std::string_view replacement, const limits& lim) {
-  boost::json::value doc;
+  json_arena doc_arena;
+  boost::json::value doc(doc_arena.storage());
   if (auto e = parse_json(value, lim, doc)) return e;
   boost::system::error_code ec;
   auto* target = doc.find_pointer(l.key, ec);
@@ -52,7 +53,8 @@ decode_error rewrite_json(std::string& value, const layer& l, std::span<const la
 
 decode_error rewrite_json_string(std::string& value, std::span<const layer> rest,
                                  std::string_view replacement, const limits& lim) {
-  boost::json::value doc;
+  json_arena doc_arena;
+  boost::json::value doc(doc_arena.storage());
   if (auto e = parse_json(value, lim, doc)) return e;
   if (!doc.is_string()) return {errc::malformed_json, "rewrite: value is not a JSON string"};
   std::string inner(doc.as_string());

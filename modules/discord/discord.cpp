@@ -227,7 +227,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   if (r.kind == endpoint::none) return {};
   const http_response& res = *x.response;
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   const std::string key = wire::authorization_digest(x.request.head.headers);
   if (r.kind == endpoint::send || r.kind == endpoint::edit) {

@@ -305,7 +305,8 @@ decode_error parse_jsonp_response(std::string_view body, const limits& lim, std:
   if (rest.empty() || rest.back() != ')')
     return {errc::truncated, "engine.io jsonp: response does not end with ')'"};
   rest.remove_suffix(1);
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(rest, lim, v)) return err;
   if (!v.is_string()) return {errc::malformed_frame, "engine.io jsonp: argument is not a string"};
   payload = std::string(v.as_string());
@@ -348,7 +349,8 @@ std::string save_pending(const pending_binary& p) {
 }
 
 std::optional<pending_binary> load_pending(std::string_view text, const limits& lim) {
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (content::parse_json(text, lim, v) || !v.is_object()) return std::nullopt;
   pending_binary p;
   const auto& o = v.as_object();
@@ -504,7 +506,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
                                          " has unknown type '" + std::string(1, type) + "'"};
     if (type == '0') {
       // open: {"sid":...}; it names the session a handshake response belongs to.
-      json::value v;
+      content::json_arena v_arena;
+      json::value v(v_arena.storage());
       if (!content::parse_json(std::string_view(p.data).substr(1), c.x.limits, v))
         if (auto sid = content::string_at(v, "/sid"); sid && c.session_key.empty())
           c.session_key = wire::short_digest(*sid);
@@ -516,7 +519,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
     if (!c.socketio) {
       // Plain Engine.IO: the message is the app's own text (often JSON).
       chat_event e = new_event(c);
-      json::value v;
+      content::json_arena v_arena;
+      json::value v(v_arena.storage());
       if (!msg.empty() && (msg[0] == '{' || msg[0] == '[') &&
           !content::parse_json(msg, c.x.limits, v)) {
         const auto shape = polling::read_chat_shape(v);
@@ -541,7 +545,8 @@ decode_error decode_payload(body_context& c, std::string_view payload, payload_f
     if (h.attachments > c.x.limits.max_parts)
       return {errc::too_many_parts, "socket.io packet " + std::to_string(i) + " announces " +
                                         std::to_string(h.attachments) + " binary attachments"};
-    json::value v;
+    content::json_arena v_arena;
+    json::value v(v_arena.storage());
     if (!body_json.empty())
       if (auto err = content::parse_json(body_json, c.x.limits, v))
         return {err.code, "socket.io packet " + std::to_string(i) + ": " + err.detail};

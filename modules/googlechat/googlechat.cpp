@@ -71,7 +71,8 @@ chat_event base_event(event_kind kind, direction dir, std::string key) {
 void fill_from_upload(const exchange& x, attachment& a) {
   if (x.sessions == nullptr || a.ref.empty()) return;
   auto rec = x.sessions->get("gchat:upload:" + a.ref);
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (!rec || content::parse_json(*rec, x.limits, v)) return;
   if (a.name.empty()) a.name = json_str(v, "/name");
   if (a.media_type.empty()) a.media_type = json_str(v, "/media_type");
@@ -139,7 +140,8 @@ decode_error decode_upload(const exchange& x, const route& r, std::vector<chat_e
     if (auto err = content::parse_multipart(ct.value_or(""), req.body, x.limits, parts)) return err;
     if (parts.size() < 2)
       return {errc::malformed_multipart, "google-chat: upload needs a metadata and a media part"};
-    json::value meta;
+    content::json_arena meta_arena;
+    json::value meta(meta_arena.storage());
     if (auto err = content::parse_json(parts[0].body, x.limits, meta)) return err;
     a.name = json_str(meta, "/filename");
     a.media_type = parts[1].media_type;
@@ -161,7 +163,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   if (r.kind == endpoint::upload) return decode_upload(x, r, out);
   if (r.kind != endpoint::create && r.kind != endpoint::update) return {};
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (x.request.body.empty()) return {errc::malformed_json, "google-chat: empty message body"};
   if (auto err = content::parse_json(x.request.body, x.limits, doc)) return err;
   if (!doc.is_object()) return {errc::malformed_json, "google-chat: message is not an object"};
@@ -186,7 +189,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   if (r.kind == endpoint::none) return {};
   const http_response& res = *x.response;
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   const std::string key = wire::authorization_digest(x.request.head.headers);
   switch (r.kind) {

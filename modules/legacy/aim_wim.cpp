@@ -95,7 +95,8 @@ chat_event base_event(direction d, const std::string& sk) {
 party learned_user(const exchange& x, const std::string& sk) {
   if (x.sessions != nullptr && !sk.empty()) {
     if (auto v = x.sessions->get(user_key(sk))) {
-      json::value u;
+      content::json_arena u_arena;
+      json::value u(u_arena.storage());
       if (!content::parse_json(*v, x.limits, u))
         return party{str(u, "aimId"), str(u, "displayId"), identity_source::learned};
     }
@@ -204,7 +205,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (ep != endpoint::fetch_events && ep != endpoint::start_session) return {};
   const std::string_view text = answer_json(x);
   const bool jsonp = text.size() != x.response->body.size();
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(text, x.limits, v)) return err;
   if (wire::int_at(v, "/response/statusCode").value_or(0) != 200) return {};
   const auto* data = content::at_pointer(v, "/response/data");

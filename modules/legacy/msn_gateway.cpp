@@ -164,7 +164,8 @@ state load_state(const exchange& x, std::string_view sid) {
   if (x.sessions == nullptr || sid.empty()) return s;
   const auto v = x.sessions->get(state_key(sid));
   if (!v) return s;
-  json::value j;
+  content::json_arena j_arena;
+  json::value j(j_arena.storage());
   if (content::parse_json(*v, x.limits, j)) return s;
   s.key = wire::str(j, "key");
   s.user = wire::str(j, "user");

@@ -179,7 +179,8 @@ decode_error decode_send(const exchange& x, std::vector<chat_event>& out) {
   const auto& h = x.request.head;
   const std::string_view rest = client_rest(h.path);
   const std::string_view type = wire::path_segment(rest, "rooms/", 2);
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.request.body, x.limits, v)) return err;
   if (!v.is_object()) return {errc::malformed_json, "matrix: event content is not an object"};
   const std::string sk = session_key_of(h);
@@ -313,7 +314,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (!wire::success_with_body(x)) return {};
   const endpoint ep = endpoint_of(x.request.head);
   if (ep == endpoint::none || ep == endpoint::send || ep == endpoint::upload_put) return {};
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   switch (ep) {
     case endpoint::upload: {
@@ -351,7 +353,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   if (at.path.size() != 1 || at.path.front().kind != layer_kind::json)
     return {errc::malformed_frame, "matrix: rewrite expects one JSON layer"};
   const std::string& pointer = at.path.front().key;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(body, limits{}, v)) return err;
   std::error_code ec;
   json::value* target = v.find_pointer(pointer, ec);

@@ -434,7 +434,8 @@ decode_error rewrite_layers(std::string& body, const location& at, std::size_t i
   const layer& l = at.path[index];
   switch (l.kind) {
     case layer_kind::json: {
-      json::value doc;
+      content::json_arena doc_arena;
+      json::value doc(doc_arena.storage());
       if (auto err = content::parse_json(body, lim, doc)) return err;
       const json::value* v = content::at_pointer(doc, l.key);
       if (!v || !v->is_string()) return {errc::malformed_json, "rewrite: no string at " + l.key};

@@ -73,7 +73,193 @@ void append_text(std::string& out, std::string_view s, bool pre) {
 
 }  // namespace
 
+namespace {
+
+// Trims white space and blank lines at both ends, and trailing spaces on each line.
+std::string finish_text(const std::string& out) {
+  std::string cleaned;
+  cleaned.reserve(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '\n')
+      while (!cleaned.empty() && cleaned.back() == ' ') cleaned.pop_back();
+    cleaned += out[i];
+  }
+  std::size_t b = cleaned.find_first_not_of(" \n");
+  if (b == std::string::npos) return {};
+  std::size_t e = cleaned.find_last_not_of(" \n");
+  return cleaned.substr(b, e - b + 1);
+}
+
+bool html_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool is_inline(std::string_view n) noexcept {
+  static constexpr std::string_view tags[] = {"span", "b", "i", "strong", "em",
+                                              "u",    "s", "a", "code"};
+  return std::find(std::begin(tags), std::end(tags), n) != std::end(tags);
+}
+
+// One UTF-8 sequence at s[i] that libxml2 takes as a character as it is (no overlong form, no
+// surrogate, not U+FFFE/U+FFFF, at most U+10FFFF); its length, 0 when not.
+std::size_t utf8_char(std::string_view s, std::size_t i) noexcept {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned c = b(0);
+  if (c < 0x80) return (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') ? 1 : 0;
+  std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (n == 0 || c > 0xF4 || i + n > s.size()) return 0;
+  unsigned cp = c & (0x7Fu >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(k) & 0x3Fu);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+  return n;
+}
+
+// A tag at h[i] == '<': its lowercase name, whether it closes ("</x>") or closes itself
+// ("<x/>"); i moves past '>'. Attributes (name, or name="..." / name='...') are skipped.
+// false for anything else (comments, doctype, unquoted values, upper case): libxml2 decides.
+bool read_tag(std::string_view h, std::size_t& i, std::string_view& name, bool& closing,
+              bool& self_closing) {
+  std::size_t j = i + 1;
+  closing = j < h.size() && h[j] == '/';
+  if (closing) ++j;
+  const std::size_t n0 = j;
+  while (j < h.size() && ((h[j] >= 'a' && h[j] <= 'z') || (j > n0 && h[j] >= '0' && h[j] <= '9')))
+    ++j;
+  if (j == n0) return false;
+  name = h.substr(n0, j - n0);
+  self_closing = false;
+  for (;;) {
+    const std::size_t before = j;
+    while (j < h.size() && html_space(h[j])) ++j;
+    if (j >= h.size()) return false;
+    if (h[j] == '>') break;
+    if (h[j] == '/' && !closing && j + 1 < h.size() && h[j + 1] == '>') {
+      self_closing = true;
+      ++j;
+      break;
+    }
+    if (closing || j == before) return false;  // attributes need white space before them
+    const std::size_t a0 = j;
+    while (j < h.size() && ((h[j] >= 'a' && h[j] <= 'z') || (h[j] >= 'A' && h[j] <= 'Z') ||
+                            (j > a0 && ((h[j] >= '0' && h[j] <= '9') || h[j] == '-' ||
+                                        h[j] == '_' || h[j] == ':' || h[j] == '.'))))
+      ++j;
+    if (j == a0) return false;
+    if (j < h.size() && h[j] == '=') {
+      ++j;
+      if (j >= h.size() || (h[j] != '"' && h[j] != '\'')) return false;
+      const std::size_t close = h.find(h[j], j + 1);
+      if (close == std::string_view::npos) return false;
+      const std::string_view value = h.substr(j + 1, close - j - 1);
+      if (value.find_first_of("<&") != std::string_view::npos) return false;
+      j = close + 1;
+    }
+  }
+  i = j + 1;
+  return true;
+}
+
+// Text between tags, entities decoded; false when libxml2 might read it otherwise (white
+// space only, an entity other than amp/lt/gt/quot/nbsp, a character it would reject).
+bool read_text(std::string_view run, std::string& text) {
+  text.clear();
+  bool blank = true;
+  for (std::size_t i = 0; i < run.size();) {
+    if (run[i] == '&') {
+      const std::size_t semi = run.find(';', i);
+      if (semi == std::string_view::npos) return false;
+      const std::string_view ent = run.substr(i + 1, semi - i - 1);
+      if (ent == "amp")
+        text += '&';
+      else if (ent == "lt")
+        text += '<';
+      else if (ent == "gt")
+        text += '>';
+      else if (ent == "quot")
+        text += '"';
+      else if (ent == "nbsp")
+        text += "\xC2\xA0";
+      else
+        return false;
+      blank = false;
+      i = semi + 1;
+      continue;
+    }
+    const std::size_t n = utf8_char(run, i);
+    if (n == 0) return false;
+    if (!html_space(run[i])) blank = false;
+    text.append(run, i, n);
+    i += n;
+  }
+  return !blank;
+}
+
+// The fast path: `html` is one or more <p>...</p> with text, inline tags (is_inline, properly
+// nested, no <a> in <a>) and <br>, nothing between the paragraphs. libxml2 builds exactly that
+// tree for it, so the walk below is html_to_text_reference's walk over it. false: not this
+// shape, nothing decided.
+bool paragraphs_to_text(std::string_view h, std::string& out) {
+  std::string text;
+  std::string_view open[16];
+  std::size_t depth = 0;
+  bool in_p = false;
+  std::size_t i = 0;
+  while (i < h.size()) {
+    if (h[i] != '<') {
+      if (!in_p) return false;
+      const std::size_t lt = h.find('<', i);
+      if (lt == std::string_view::npos) return false;
+      if (!read_text(h.substr(i, lt - i), text)) return false;
+      append_text(out, text, false);
+      i = lt;
+      continue;
+    }
+    std::string_view name;
+    bool closing = false, self_closing = false;
+    if (!read_tag(h, i, name, closing, self_closing)) return false;
+    if (name == "p") {
+      if (self_closing || closing != in_p || depth != 0) return false;
+      in_p = !closing;
+      end_line(out);
+    } else if (!in_p) {
+      return false;
+    } else if (name == "br") {
+      if (closing) return false;
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      out += '\n';
+    } else if (is_inline(name)) {
+      if (self_closing) return false;
+      if (closing) {
+        if (depth == 0 || open[depth - 1] != name) return false;
+        --depth;
+      } else {
+        if (depth == std::size(open)) return false;
+        if (name == "a")
+          for (std::size_t k = 0; k < depth; ++k)
+            if (open[k] == "a") return false;
+        open[depth++] = name;
+      }
+    } else {
+      return false;
+    }
+  }
+  return !in_p && !out.empty();
+}
+
+}  // namespace
+
 std::string html_to_text(std::string_view html) {
+  if (html.empty()) return {};
+  std::string out;
+  if (html.size() <= 1024 * 1024 && paragraphs_to_text(html, out)) return finish_text(out);
+  return html_to_text_reference(html);
+}
+
+std::string html_to_text_reference(std::string_view html) {
   if (html.empty()) return {};
   if (html.size() > static_cast<std::size_t>(INT32_MAX)) return {};
   // XML_PARSE_HUGE lifts libxml2's nesting cap of 256, past which it drops the rest of the
@@ -132,18 +318,7 @@ std::string html_to_text(std::string_view html) {
     if (n != nullptr) n = n->next;
   }
   xmlFreeDoc(doc);
-  // Trim white space and blank lines at both ends; trailing spaces on each line.
-  std::string cleaned;
-  cleaned.reserve(out.size());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == '\n')
-      while (!cleaned.empty() && cleaned.back() == ' ') cleaned.pop_back();
-    cleaned += out[i];
-  }
-  std::size_t b = cleaned.find_first_not_of(" \n");
-  if (b == std::string::npos) return {};
-  std::size_t e = cleaned.find_last_not_of(" \n");
-  return cleaned.substr(b, e - b + 1);
+  return finish_text(out);
 }
 
 // ---- classification ----
@@ -166,7 +341,8 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> segmen
 party learned_or_proxy(const exchange& x, std::string_view app, const std::string& key) {
   if (x.sessions != nullptr && !key.empty()) {
     if (auto rec = x.sessions->get(std::string(app) + ":user:" + key)) {
-      boost::json::value v;
+      content::json_arena v_arena;
+      boost::json::value v(v_arena.storage());
       if (!content::parse_json(*rec, x.limits, v))
         return {wire::json_str(v, "/id"), wire::json_str(v, "/name"), identity_source::learned};
     }
@@ -217,7 +393,8 @@ decode_error descend(std::string& value, std::span<const layer> path, const limi
   std::span<const layer> rest = path.subspan(1);
   switch (l.kind) {
     case layer_kind::json: {
-      boost::json::value doc;
+      content::json_arena doc_arena;
+      boost::json::value doc(doc_arena.storage());
       if (auto e = content::parse_json(value, lim, doc)) return e;
       std::error_code ec;
       const boost::json::value* v = doc.find_pointer(l.key, ec);
@@ -227,7 +404,8 @@ decode_error descend(std::string& value, std::span<const layer> path, const limi
       return descend(inner, rest, lim, out, depth + 1);
     }
     case layer_kind::json_string: {
-      boost::json::value doc;
+      content::json_arena doc_arena;
+      boost::json::value doc(doc_arena.storage());
       if (auto e = content::parse_json(value, lim, doc)) return e;
       if (!doc.is_string()) return {errc::malformed_json, "read: value is not a JSON string"};
       std::string inner(doc.get_string());

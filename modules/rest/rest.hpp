@@ -24,7 +24,13 @@ namespace imcap::modules::rest {
 // HTML as chat services send it, reduced to plain text with libxml2's HTML parser: entities
 // decoded, tags dropped, <br> and block elements (p, div, li, tr, h1-h6, blockquote, pre) end a
 // line, runs of white space collapse to one space outside <pre>, no-break spaces become spaces.
+// The common shape (a sequence of <p> paragraphs holding text, a few inline tags and <br>, as
+// Teams and Zulip send) is walked by hand without building a libxml2 tree; anything else goes
+// to libxml2. Both give the same text (test/modules/formats_test.cpp compares them).
 std::string html_to_text(std::string_view html);
+
+// The same, always through libxml2 (the reference the fast path is tested against).
+std::string html_to_text_reference(std::string_view html);
 
 // ---- classification ----
 

@@ -91,7 +91,8 @@ std::string_view room_of(const request_head& h, std::string_view op) {
 party sender_of(const exchange& x, const std::string& sk) {
   if (x.sessions != nullptr && !sk.empty()) {
     if (auto v = x.sessions->get(user_key(sk))) {
-      json::value u;
+      content::json_arena u_arena;
+      json::value u(u_arena.storage());
       if (!content::parse_json(*v, x.limits, u))
         return party{str(u, "_id"), str(u, "username"), identity_source::learned};
     }
@@ -124,7 +125,8 @@ void take_text(const json::value& v, const std::string& pointer, chat_event& e) 
 
 decode_error decode_json_send(const exchange& x, endpoint ep, std::vector<chat_event>& out) {
   const auto& h = x.request.head;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.request.body, x.limits, v)) return err;
   if (!v.is_object()) return {errc::malformed_json, "rocketchat: body is not an object"};
   const std::string sk = session_key_of(h);
@@ -295,7 +297,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (!wire::success_with_body(x)) return {};
   const endpoint ep = endpoint_of(x.request.head);
   if (ep == endpoint::none) return {};
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   const std::string sk = session_key_of(x.request.head);
   switch (ep) {

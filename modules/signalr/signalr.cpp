@@ -90,7 +90,8 @@ decode_error decode_classic_request(const exchange& x, std::vector<chat_event>& 
   const location base = with_layer({}, layer_kind::form, "data");
   chat_event e = new_event(classic_decoder, x, direction::outbound, session_key);
 
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   const decode_error jerr = content::parse_json(*data, x.limits, v);
   if (jerr) {
     // A persistent connection (no hubs) may send any string; JSON-looking data must parse.
@@ -126,7 +127,8 @@ decode_error decode_classic_request(const exchange& x, std::vector<chat_event>& 
 decode_error decode_classic_response(const exchange& x, std::vector<chat_event>& out) {
   if (!x.response || x.response->body.empty()) return {};
   if (wire::iends_with(x.request.head.path, "/send")) return {};  // {"I":..,"R":..} only
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   const auto* o = v.if_object();
   if (!o) return {errc::malformed_json, "signalr poll: response is not an object"};
@@ -209,7 +211,8 @@ decode_error decode_core_body(const exchange& x, std::string_view body, directio
   const decode_error split_err = split_records(body, x.limits, records);
   const std::string session_key = session_from_query(x, "id");
   for (std::size_t i = 0; i < records.size(); ++i) {
-    json::value v;
+    content::json_arena v_arena;
+    json::value v(v_arena.storage());
     if (auto err = content::parse_json(records[i], x.limits, v))
       return {err.code, "signalr record " + std::to_string(i) + ": " + err.detail};
     const auto* o = v.if_object();

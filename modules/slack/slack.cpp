@@ -188,7 +188,8 @@ class arguments {
   enum class source : std::uint8_t { form, json_body, multipart, query };
   source kind_ = source::query;
   std::vector<content::form_field> form_;
-  json::value doc_;
+  content::json_arena arena_;  // before doc_: the document lives in it
+  json::value doc_ = json::value(arena_.storage());
   std::vector<content::multipart_part> parts_;
   const request_head* head_ = nullptr;
 };
@@ -302,7 +303,8 @@ flat_text flatten_blocks(const json::value& blocks) {
 // Text and text_at of a message from `text` and `blocks` arguments.
 decode_error message_text(const arguments& args, const limits& lim, chat_event& e) {
   const std::string text = args.str("text");
-  json::value blocks;
+  content::json_arena blocks_arena;
+  json::value blocks(blocks_arena.storage());
   location prefix;
   std::string root;
   decode_error err;
@@ -322,7 +324,8 @@ decode_error message_text(const arguments& args, const limits& lim, chat_event& 
   }
   // Legacy message attachments ("secondary content") carry text of their own: a bot can send
   // everything there. It is kept as an attribute (and is the text when nothing else is).
-  json::value atts;
+  content::json_arena atts_arena;
+  json::value atts(atts_arena.storage());
   if (args.json_arg("attachments", lim, atts, prefix, root, err) && atts.is_array()) {
     std::string joined;
     const auto& arr = atts.get_array();
@@ -368,7 +371,8 @@ void fill_from_file(const exchange& x, attachment& a) {
   if (x.sessions == nullptr || a.ref.empty()) return;
   auto rec = x.sessions->get("slack:file:" + a.ref);
   if (!rec) return;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (content::parse_json(*rec, x.limits, v)) return;
   if (a.name.empty()) a.name = json_str(v, "/name");
   if (a.media_type.empty()) a.media_type = json_str(v, "/media_type");
@@ -641,7 +645,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   const http_response& res = *x.response;
   if (r.kind == endpoint::upload_bytes || r.kind == endpoint::none) return {};
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   if (!doc.is_object()) return {errc::malformed_json, "slack: response is not a JSON object"};
   const json::value* ok = content::at_pointer(doc, "/ok");
@@ -752,7 +757,8 @@ decode_error rewrite(std::string& body, const location& at, std::string_view rep
   } else {
     // The blocks array inside a JSON document (JSON body, or a history message).
     if (at.path.size() != 1) return {errc::malformed_json, "slack: blocks location not understood"};
-    json::value doc;
+    content::json_arena doc_arena;
+    json::value doc(doc_arena.storage());
     if (auto err = content::parse_json(copy, lim, doc)) return err;
     std::error_code ec;
     json::value* v = doc.find_pointer(last.key, ec);

@@ -272,7 +272,8 @@ bool decode_stomp(context& c, std::string_view s, std::vector<chat_event>& out) 
     body = body.substr(0, nul);
   chat_event e = new_event(c, "stomp");
   e.conversation_id = destination;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (!body.empty() && body[0] == '{' && !content::parse_json(body, c.x.limits, v)) {
     const auto shape = polling::read_chat_shape(v);
     if (shape.has_content()) {
@@ -295,7 +296,8 @@ decode_error decode_message(context& c, const std::string& s, const location& ms
                             std::vector<chat_event>& out) {
   if (s.empty()) return {};
   if (s[0] == '{' || s[0] == '[') {
-    json::value v;
+    content::json_arena v_arena;
+    json::value v(v_arena.storage());
     if (auto err = content::parse_json(s, c.x.limits, v)) return err;
     // The string holds a JSON document: the next json layer points into it.
     const location& doc_at = msg_at;
@@ -331,7 +333,8 @@ decode_error decode_message(context& c, const std::string& s, const location& ms
 // A JSON array of strings (xhr_send body, a[...] frame content).
 decode_error decode_message_array(context& c, std::string_view text, const location& base,
                                   std::vector<chat_event>& out) {
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(text, c.x.limits, v)) return err;
   const auto* a = v.if_array();
   if (!a) return {errc::malformed_frame, "sockjs: messages are not a JSON array"};
@@ -364,7 +367,8 @@ std::optional<std::pair<std::string, std::string>> split_jsonp(std::string_view 
   const std::size_t close = body.rfind(')');
   if (open == std::string_view::npos || close == std::string_view::npos || close < open)
     return std::nullopt;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (content::parse_json(body.substr(open + 1, close - open - 1), lim, v) || !v.is_string())
     return std::nullopt;
   return std::make_pair(std::string(body.substr(0, open)), std::string(v.as_string()));
@@ -542,11 +546,13 @@ context methodcall_context(const exchange& x, direction dir) {
 
 decode_error decode_methodcall_body(context& c, std::string_view body,
                                     std::vector<chat_event>& out) {
-  json::value outer;
+  content::json_arena outer_arena;
+  json::value outer(outer_arena.storage());
   if (auto err = content::parse_json(body, c.x.limits, outer)) return err;
   const auto inner_text = content::string_at(outer, "/message");
   if (!inner_text) return {errc::malformed_json, "method.call: no \"message\" string"};
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(*inner_text, c.x.limits, v))
     return {err.code, "method.call message: " + err.detail};
   if (!v.is_object()) return {errc::malformed_json, "method.call message is not an object"};
@@ -567,7 +573,8 @@ decode_error decode_methodcall_response(const exchange& x, std::vector<chat_even
   if (!x.response || x.response->body.empty()) return {};
   if (x.response->media_type() != "application/json") return {};
   context c = methodcall_context(x, direction::inbound);
-  json::value probe;
+  content::json_arena probe_arena;
+  json::value probe(probe_arena.storage());
   if (auto err = content::parse_json(x.response->body, x.limits, probe)) return err;
   if (!content::string_at(probe, "/message")) return {};  // {"success":false,...}
   return decode_methodcall_body(c, x.response->body, out);

@@ -170,7 +170,8 @@ void fill_from_ams(const exchange& x, attachment& a) {
   if (x.sessions == nullptr) return;
   auto rec = x.sessions->get("teams:ams:" + a.ref);
   if (!rec) return;
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (content::parse_json(*rec, x.limits, v)) return;
   if (a.name.empty()) a.name = json_str(v, "/name");
   if (a.media_type.empty()) a.media_type = json_str(v, "/media_type");
@@ -330,7 +331,8 @@ decode_error decode_ams_content(const exchange& x, const route& r, std::vector<c
   std::string conversation;
   if (x.sessions != nullptr) {
     if (auto rec = x.sessions->get("teams:ams:" + a.ref)) {
-      json::value v;
+      content::json_arena v_arena;
+      json::value v(v_arena.storage());
       if (!content::parse_json(*rec, x.limits, v)) {
         a.name = json_str(v, "/name");
         conversation = json_str(v, "/conversation");
@@ -364,7 +366,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
   switch (r.kind) {
     case endpoint::send:
     case endpoint::edit: {
-      json::value doc;
+      content::json_arena doc_arena;
+      json::value doc(doc_arena.storage());
       if (auto err = parse_body(x.request.body, x.limits, doc)) return err;
       if (!doc.is_object()) return {errc::malformed_json, "teams: message body is not an object"};
       chat_event e;
@@ -390,7 +393,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
       return decode_ams_content(x, r, out);
     case endpoint::ams_create: {
       // Metadata only; the object id arrives in the response.
-      json::value doc;
+      content::json_arena doc_arena;
+      json::value doc(doc_arena.storage());
       return parse_body(x.request.body, x.limits, doc);
     }
     case endpoint::history:
@@ -423,7 +427,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   }
   if (r.kind != endpoint::poll && r.kind != endpoint::history) return {};
   if (res.body.empty()) return {};  // a poll that timed out
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = parse_body(res.body, x.limits, doc)) return err;
   const std::string key = session_key(x.request.head);
   decode_error err;  // first embedded-JSON failure; every message is still decoded

@@ -122,7 +122,8 @@ decode_error decode_request(const exchange& x, std::vector<chat_event>& out) {
     }
   } else {
     if (req.body.empty()) return {errc::malformed_json, "webex: empty message body"};
-    json::value doc;
+    content::json_arena doc_arena;
+    json::value doc(doc_arena.storage());
     if (auto err = content::parse_json(req.body, x.limits, doc)) return err;
     if (!doc.is_object()) return {errc::malformed_json, "webex: message is not an object"};
     auto get = [&](std::string_view name) { return json_str(doc, pointer_join("", name)); };
@@ -160,7 +161,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   const route r = route_of(x.request.head);
   if (r.kind == endpoint::none) return {};
   const http_response& res = *x.response;
-  json::value doc;
+  content::json_arena doc_arena;
+  json::value doc(doc_arena.storage());
   if (auto err = content::parse_json(res.body, x.limits, doc)) return err;
   const std::string key = wire::authorization_digest(x.request.head.headers);
   if (r.kind != endpoint::list) {

@@ -174,7 +174,8 @@ decode_error decode_send(const exchange& x, bool edit, std::vector<chat_event>& 
   const std::string* topic = content::form_value(fields, "topic");
   if (!topic) topic = content::form_value(fields, "subject");
   if (to) {
-    json::value v;
+    content::json_arena v_arena;
+    json::value v(v_arena.storage());
     if (!to->empty() && to->front() == '[' && !content::parse_json(*to, x.limits, v) &&
         v.is_array()) {
       // A JSON list of user ids or emails (direct messages, or a channel id in a list).
@@ -311,7 +312,8 @@ decode_error decode_response(const exchange& x, std::vector<chat_event>& out) {
   if (!x.response || x.response->body.empty()) return {};
   const endpoint ep = endpoint_of(x.request.head);
   if (ep != endpoint::events && ep != endpoint::history && ep != endpoint::upload) return {};
-  json::value v;
+  content::json_arena v_arena;
+  json::value v(v_arena.storage());
   if (auto err = content::parse_json(x.response->body, x.limits, v)) return err;
   if (!v.is_object()) return {errc::malformed_json, "zulip: response is not an object"};
   if (ep == endpoint::upload) {
