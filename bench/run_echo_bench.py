@@ -198,6 +198,22 @@ threads = {args.imcapd_threads}
 file = {toml_str(d / "imcapd.log")}
 level = {toml_str(args.imcapd_log_level)}
 access_log = {toml_str(d / "access.log")}
+
+# imcapd also hosts /imcap: its packs, ClamAV database and archive go to this run's directory
+# (the defaults are relative to the repository), listeners on ports chosen at run time.
+[signatures]
+store = {toml_str(d / "packs")}
+cache_dir = {toml_str(d / "cache")}
+clamav_databases = [{toml_str(REPO / "signatures" / "clamav")}]
+
+[archive]
+path = {toml_str(d / "archive")}
+
+[metrics]
+listen = "127.0.0.1:0"
+
+[webui]
+enabled = false
 """
     (d / "imcapd.toml").write_text(conf)
     srv = Server(name, [args.imcapd, "--config", str(d / "imcapd.toml"),

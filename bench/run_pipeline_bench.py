@@ -64,6 +64,12 @@ durability = {eb.toml_str(args.durability)}
 
 [policy]
 archive = "all"
+
+[metrics]
+listen = "127.0.0.1:0"
+
+[webui]
+enabled = false
 """
     (d / "imcapd.toml").write_text(conf)
     ready = d / "ready"
