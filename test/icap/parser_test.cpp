@@ -474,3 +474,14 @@ TEST_CASE("a request line with an odd but valid ICAP URI still names its service
   auto bad = drive({"OPTIONS http://h/imcap ICAP/1.0\r\nHost: h\r\n\r\n"});
   CHECK(bad.error == parse_error::bad_uri);
 }
+
+TEST_CASE("a request URI with brackets outside an IP literal is a 400, not a crash") {
+  // Boost.URL 1.81 asserts on a scheme followed by ']' or '['; the parser refuses these first.
+  for (std::string_view uri : {"icap:]", "h:[", "icap://h/]", "/a]b", "icap://h/x?[y"}) {
+    INFO("uri: " << uri);
+    CHECK_FALSE(icap_uri_service(uri).has_value());
+    auto o = drive({"OPTIONS " + std::string(uri) + " ICAP/1.0\r\nHost: h\r\n\r\n"});
+    CHECK(o.error == parse_error::bad_uri);
+  }
+  CHECK(icap_uri_service("icap://[::1]:1344/imcap") == std::optional<std::string_view>("/imcap"));
+}

@@ -183,3 +183,15 @@ TEST_CASE("fast head: splits simple targets by hand", "[classify_fast]") {
   h = request_head::make("GET", "/caf%C3%A9", with_host("[2001:DB8::1]:80"));
   CHECK(h.path == "/caf\xC3\xA9");
 }
+
+TEST_CASE("fast head: targets with stray brackets are kept undecoded, not handed to Boost.URL",
+          "[classify_fast]") {
+  // Boost.URL 1.81 asserts on "scheme:" followed by '[' or ']' (debug builds abort).
+  for (std::string target : {"h:]", "icap:[x", "http://h/a]b?c", "/p]q"}) {
+    INFO("target: " << target);
+    auto h = request_head::make("GET", target, with_host("example.com"));
+    CHECK(h.host == "example.com");
+    CHECK(h.path == target.substr(0, target.find('?')));
+    CHECK_FALSE(classify(h));
+  }
+}
