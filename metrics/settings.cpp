@@ -5,17 +5,13 @@
 
 #include <charconv>
 
+#include "common/toml_fields.hpp"
+
 namespace imcap::metrics {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const toml::node& n, std::string_view key,
-                       std::string_view why) {
-  const auto& where = n.source().begin;
-  throw settings_error(file + ":" + std::to_string(where.line) + ":" +
-                       std::to_string(where.column) + ": metrics." + std::string(key) + ": " +
-                       std::string(why));
-}
+const toml_fields::section<settings_error> field{"metrics"};
 
 }  // namespace
 
@@ -44,17 +40,15 @@ void apply_metrics_table(const toml::table& section, const std::string& file, me
   for (const auto& [k, n] : section) {
     const std::string_view key = k.str();
     if (key == "enabled") {
-      auto v = n.value_exact<bool>();
-      if (!v) fail(file, n, key, "expected true or false");
-      s.enabled = *v;
+      s.enabled = field.boolean(file, n, key);
     } else if (key == "listen") {
       auto v = n.value_exact<std::string>();
       if (!v || !parse_listen(*v, s.host, s.port))
-        fail(file, n, key,
-             "expected \"host:port\" with a numeric IPv4 address or a bracketed IPv6 address "
-             "and a port from 0 to 65535");
+        field.fail(file, n, key,
+                   "expected \"host:port\" with a numeric IPv4 address or a bracketed IPv6 address "
+                   "and a port from 0 to 65535");
     } else {
-      fail(file, n, key, "unknown key");
+      field.fail(file, n, key, "unknown key");
     }
   }
 }

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "common/toml_fields.hpp"
+
 namespace imcap::pipeline {
 
 std::string_view to_string(action a) noexcept {
@@ -45,85 +47,58 @@ std::string_view to_string(fail_mode m) noexcept {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const toml::node& n, std::string_view key,
-                       std::string_view why) {
-  const auto& where = n.source().begin;
-  throw settings_error(file + ":" + std::to_string(where.line) + ":" +
-                       std::to_string(where.column) + ": policy." + std::string(key) + ": " +
-                       std::string(why));
-}
-
-std::int64_t integer(const std::string& file, const toml::node& n, std::string_view key,
-                     std::int64_t min, std::int64_t max) {
-  auto v = n.value_exact<std::int64_t>();
-  if (!v || *v < min || *v > max) {
-    fail(file, n, key,
-         "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return *v;
-}
-
-bool boolean(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = n.value_exact<bool>();
-  if (!v) fail(file, n, key, "expected true or false");
-  return *v;
-}
-
-std::string string(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = n.value_exact<std::string>();
-  if (!v) fail(file, n, key, "expected a string");
-  return *v;
-}
+const toml_fields::section<settings_error> field{"policy"};
 
 std::string nonempty(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = string(file, n, key);
-  if (v.empty()) fail(file, n, key, "may not be empty");
+  auto v = field.string(file, n, key);
+  if (v.empty()) field.fail(file, n, key, "may not be empty");
   return v;
 }
 
 std::vector<std::string> strings(const std::string& file, const toml::node& n,
                                  std::string_view key) {
   const auto* arr = n.as_array();
-  if (arr == nullptr) fail(file, n, key, "expected an array of strings");
+  if (arr == nullptr) field.fail(file, n, key, "expected an array of strings");
   std::vector<std::string> out;
   for (const auto& item : *arr) out.push_back(nonempty(file, item, key));
   return out;
 }
 
 action action_of(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = string(file, n, key);
+  auto v = field.string(file, n, key);
   for (auto a : {action::allow, action::log, action::warn, action::redact, action::block,
                  action::quarantine}) {
     if (v == to_string(a)) return a;
   }
-  fail(file, n, key, "expected allow, log, warn, redact, block or quarantine");
+  field.fail(file, n, key, "expected allow, log, warn, redact, block or quarantine");
 }
 
 fail_mode fail_mode_of(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = string(file, n, key);
+  auto v = field.string(file, n, key);
   if (v == "fail_open") return fail_mode::open;
   if (v == "fail_closed") return fail_mode::closed;
-  fail(file, n, key, "expected \"fail_open\" or \"fail_closed\"");
+  field.fail(file, n, key, "expected \"fail_open\" or \"fail_closed\"");
 }
 
 rule_direction direction_of(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = string(file, n, key);
+  auto v = field.string(file, n, key);
   if (v == "any") return rule_direction::any;
   if (v == "outbound") return rule_direction::outbound;
   if (v == "inbound") return rule_direction::inbound;
-  fail(file, n, key, "expected \"any\", \"outbound\" or \"inbound\"");
+  field.fail(file, n, key, "expected \"any\", \"outbound\" or \"inbound\"");
 }
 
 const toml::table& table_item(const std::string& file, const toml::node& n, std::string_view key) {
   const auto* t = n.as_table();
-  if (t == nullptr) fail(file, n, key, "expected a table ([[policy." + std::string(key) + "]])");
+  if (t == nullptr)
+    field.fail(file, n, key, "expected a table ([[policy." + std::string(key) + "]])");
   return *t;
 }
 
 const toml::array& table_array(const std::string& file, const toml::node& n, std::string_view key) {
   const auto* arr = n.as_array();
   if (arr == nullptr || !arr->is_array_of_tables())
-    fail(file, n, key, "expected an array of tables ([[policy." + std::string(key) + "]])");
+    field.fail(file, n, key, "expected an array of tables ([[policy." + std::string(key) + "]])");
   return *arr;
 }
 
@@ -139,7 +114,8 @@ std::vector<policy_rule> rules_of(const std::string& file, const toml::node& n) 
       const std::string_view name = k.str();
       if (name == "id") {
         r.id = nonempty(file, v, key);
-        if (!ids.insert(r.id).second) fail(file, v, key, "duplicate rule id \"" + r.id + "\"");
+        if (!ids.insert(r.id).second)
+          field.fail(file, v, key, "duplicate rule id \"" + r.id + "\"");
       } else if (name == "action") {
         r.act = action_of(file, v, key);
         have_action = true;
@@ -156,13 +132,13 @@ std::vector<policy_rule> rules_of(const std::string& file, const toml::node& n) 
       } else if (name == "direction") {
         r.dir = direction_of(file, v, key);
       } else if (name == "message") {
-        r.message = string(file, v, key);
+        r.message = field.string(file, v, key);
       } else {
-        fail(file, v, key, "unknown key");
+        field.fail(file, v, key, "unknown key");
       }
     }
-    if (r.id.empty()) fail(file, item, "rules", "a rule needs an id");
-    if (!have_action) fail(file, item, "rules", "rule \"" + r.id + "\" needs an action");
+    if (r.id.empty()) field.fail(file, item, "rules", "a rule needs an id");
+    if (!have_action) field.fail(file, item, "rules", "rule \"" + r.id + "\" needs an action");
     out.push_back(std::move(r));
   }
   return out;
@@ -183,18 +159,18 @@ std::vector<wall> walls_of(const std::string& file, const toml::node& n) {
       } else if (name == "to") {
         w.to = strings(file, v, key);
       } else if (name == "both_ways") {
-        w.both_ways = boolean(file, v, key);
+        w.both_ways = field.boolean(file, v, key);
       } else if (name == "action") {
         w.act = action_of(file, v, key);
       } else if (name == "message") {
-        w.message = string(file, v, key);
+        w.message = field.string(file, v, key);
       } else {
-        fail(file, v, key, "unknown key");
+        field.fail(file, v, key, "unknown key");
       }
     }
-    if (w.id.empty()) fail(file, item, "walls", "a wall needs an id");
+    if (w.id.empty()) field.fail(file, item, "walls", "a wall needs an id");
     if (w.from.empty() || w.to.empty())
-      fail(file, item, "walls", "wall \"" + w.id + "\" needs groups in both from and to");
+      field.fail(file, item, "walls", "wall \"" + w.id + "\" needs groups in both from and to");
     out.push_back(std::move(w));
   }
   return out;
@@ -206,12 +182,12 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
   for (const auto& [k, n] : section) {
     const std::string_view key = k.str();
     if (key == "mode") {
-      auto v = string(file, n, key);
+      auto v = field.string(file, n, key);
       if (v != "enforce" && v != "monitor")
-        fail(file, n, key, "expected \"enforce\" or \"monitor\"");
+        field.fail(file, n, key, "expected \"enforce\" or \"monitor\"");
       s.monitor = v == "monitor";
     } else if (key == "archive") {
-      auto v = string(file, n, key);
+      auto v = field.string(file, n, key);
       if (v == "all")
         s.archive = archive_scope::all;
       else if (v == "hits")
@@ -219,17 +195,17 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
       else if (v == "off")
         s.archive = archive_scope::off;
       else
-        fail(file, n, key, "expected \"all\", \"hits\" or \"off\"");
+        field.fail(file, n, key, "expected \"all\", \"hits\" or \"off\"");
     } else if (key == "groups_header") {
-      s.groups_header = string(file, n, key);
+      s.groups_header = field.string(file, n, key);
     } else if (key == "groups_separator") {
       s.groups_separator = nonempty(file, n, key);
     } else if (key == "transaction_header") {
-      s.transaction_header = string(file, n, key);
+      s.transaction_header = field.string(file, n, key);
     } else if (key == "redact_mask") {
-      s.redact_mask = string(file, n, key);
+      s.redact_mask = field.string(file, n, key);
     } else if (key == "redact_per_character") {
-      s.redact_per_character = boolean(file, n, key);
+      s.redact_per_character = field.boolean(file, n, key);
     } else if (key == "block_message") {
       s.block_message = nonempty(file, n, key);
     } else if (key == "warn_message") {
@@ -241,12 +217,12 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
     } else if (key == "disclaimer_message") {
       s.disclaimer_message = nonempty(file, n, key);
     } else if (key == "disclaimer_period") {
-      s.disclaimer_period = std::chrono::seconds(integer(file, n, key, 0, 366LL * 86400));
+      s.disclaimer_period = std::chrono::seconds(field.integer(file, n, key, 0, 366LL * 86400));
     } else if (key == "virus_action") {
       s.virus_action = action_of(file, n, key);
-      if (s.virus_action < action::block) fail(file, n, key, "expected block or quarantine");
+      if (s.virus_action < action::block) field.fail(file, n, key, "expected block or quarantine");
     } else if (key == "release_pass_hours") {
-      s.release_pass = std::chrono::hours(integer(file, n, key, 0, 366LL * 24));
+      s.release_pass = std::chrono::hours(field.integer(file, n, key, 0, 366LL * 24));
     } else if (key == "on_decode_error") {
       s.on_decode_error = fail_mode_of(file, n, key);
     } else if (key == "on_scan_error") {
@@ -254,31 +230,31 @@ void apply_policy_table(const toml::table& section, const std::string& file, pol
     } else if (key == "on_archive_error") {
       s.on_archive_error = fail_mode_of(file, n, key);
     } else if (key == "notice_ttl") {
-      s.notice_ttl = std::chrono::seconds(integer(file, n, key, 1, 86400));
+      s.notice_ttl = std::chrono::seconds(field.integer(file, n, key, 1, 86400));
     } else if (key == "max_notices_per_session") {
-      s.max_notices_per_session = static_cast<std::size_t>(integer(file, n, key, 1, 1000));
+      s.max_notices_per_session = static_cast<std::size_t>(field.integer(file, n, key, 1, 1000));
     } else if (key == "max_sessions") {
-      s.max_sessions = static_cast<std::size_t>(integer(file, n, key, 16, 100'000'000));
+      s.max_sessions = static_cast<std::size_t>(field.integer(file, n, key, 16, 100'000'000));
     } else if (key == "max_decoded_bytes") {
       s.max_decoded_bytes =
-          static_cast<std::size_t>(integer(file, n, key, 1024, std::int64_t{1} << 32));
+          static_cast<std::size_t>(field.integer(file, n, key, 1024, std::int64_t{1} << 32));
     } else if (key == "inline_scan_bytes") {
       s.inline_scan_bytes =
-          static_cast<std::size_t>(integer(file, n, key, 0, std::int64_t{1} << 32));
+          static_cast<std::size_t>(field.integer(file, n, key, 0, std::int64_t{1} << 32));
     } else if (key == "rules") {
       s.rules = rules_of(file, n);
     } else if (key == "walls") {
       s.walls = walls_of(file, n);
     } else if (key == "directory") {
       const auto* t = n.as_table();
-      if (t == nullptr) fail(file, n, key, "expected a table ([policy.directory])");
+      if (t == nullptr) field.fail(file, n, key, "expected a table ([policy.directory])");
       s.directory.clear();
       for (const auto& [user, groups] : *t) {
         s.directory[std::string(user.str())] =
             strings(file, groups, "directory." + std::string(user.str()));
       }
     } else {
-      fail(file, n, key, "unknown key");
+      field.fail(file, n, key, "unknown key");
     }
   }
 }

@@ -2,58 +2,38 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "common/toml_fields.hpp"
+
 namespace imcap::quarantine {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const toml::node& n, std::string_view key,
-                       std::string_view why) {
-  const auto& where = n.source().begin;
-  throw settings_error(file + ":" + std::to_string(where.line) + ":" +
-                       std::to_string(where.column) + ": webui." + std::string(key) + ": " +
-                       std::string(why));
-}
-
-std::int64_t integer(const std::string& file, const toml::node& n, std::string_view key,
-                     std::int64_t min, std::int64_t max) {
-  auto v = n.value_exact<std::int64_t>();
-  if (!v || *v < min || *v > max) {
-    fail(file, n, key,
-         "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return *v;
-}
-
-std::string string(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = n.value_exact<std::string>();
-  if (!v) fail(file, n, key, "expected a string");
-  return *v;
-}
+const toml_fields::section<settings_error> field{"webui"};
 
 // "host:port" or "[v6]:port" with a numeric address.
 void parse_listen(const std::string& file, const toml::node& n, std::string_view key,
                   webui_settings& s) {
-  const std::string v = string(file, n, key);
+  const std::string v = field.string(file, n, key);
   std::string host, port;
   if (v.starts_with("[")) {
     const auto close = v.find("]:");
-    if (close == std::string::npos) fail(file, n, key, "expected \"[address]:port\"");
+    if (close == std::string::npos) field.fail(file, n, key, "expected \"[address]:port\"");
     host = v.substr(1, close - 1);
     port = v.substr(close + 2);
   } else {
     const auto colon = v.rfind(':');
     if (colon == std::string::npos || v.find(':') != colon) {
-      fail(file, n, key, "expected \"address:port\" (IPv6 as \"[address]:port\")");
+      field.fail(file, n, key, "expected \"address:port\" (IPv6 as \"[address]:port\")");
     }
     host = v.substr(0, colon);
     port = v.substr(colon + 1);
   }
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
-  if (ec) fail(file, n, key, "\"" + host + "\" is not a numeric IP address");
+  if (ec) field.fail(file, n, key, "\"" + host + "\" is not a numeric IP address");
   if (port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-    fail(file, n, key, "the port must be a number from 0 to 65535");
+    field.fail(file, n, key, "the port must be a number from 0 to 65535");
   }
   s.host = host;
   s.port = static_cast<std::uint16_t>(std::stoul(port));
@@ -65,25 +45,23 @@ void apply_webui_table(const toml::table& section, const std::string& file, webu
   for (const auto& [k, n] : section) {
     const std::string_view key = k.str();
     if (key == "enabled") {
-      auto v = n.value_exact<bool>();
-      if (!v) fail(file, n, key, "expected true or false");
-      s.enabled = *v;
+      s.enabled = field.boolean(file, n, key);
     } else if (key == "listen") {
       parse_listen(file, n, key, s);
     } else if (key == "tls_cert") {
-      s.tls_cert = string(file, n, key);
+      s.tls_cert = field.string(file, n, key);
     } else if (key == "tls_key") {
-      s.tls_key = string(file, n, key);
+      s.tls_key = field.string(file, n, key);
     } else if (key == "session_idle_minutes") {
-      s.session_idle = std::chrono::minutes(integer(file, n, key, 1, 24 * 60));
+      s.session_idle = std::chrono::minutes(field.integer(file, n, key, 1, 24 * 60));
     } else if (key == "session_absolute_hours") {
-      s.session_absolute = std::chrono::hours(integer(file, n, key, 1, 24 * 30));
+      s.session_absolute = std::chrono::hours(field.integer(file, n, key, 1, 24 * 30));
     } else if (key == "login_max_failures") {
-      s.login_max_failures = static_cast<unsigned>(integer(file, n, key, 1, 1000));
+      s.login_max_failures = static_cast<unsigned>(field.integer(file, n, key, 1, 1000));
     } else if (key == "login_lockout_minutes") {
-      s.login_lockout = std::chrono::minutes(integer(file, n, key, 1, 24 * 60));
+      s.login_lockout = std::chrono::minutes(field.integer(file, n, key, 1, 24 * 60));
     } else {
-      fail(file, n, key, "unknown key");
+      field.fail(file, n, key, "unknown key");
     }
   }
 }
@@ -109,23 +87,7 @@ webui_settings load_webui_settings(const std::filesystem::path& config_file) {
   webui_settings s;
   const std::string name = config_file.string();
   toml::table doc;
-  try {
-    doc = toml::parse_file(name);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (where.line == 0) throw settings_error(name + ": " + std::string(e.description()));
-    throw settings_error(name + ":" + std::to_string(where.line) + ":" +
-                         std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  if (const auto* node = doc.get("webui")) {
-    const auto* t = node->as_table();
-    if (t == nullptr) {
-      const auto& where = node->source().begin;
-      throw settings_error(name + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) + ": webui: expected a table ([webui])");
-    }
-    apply_webui_table(*t, name, s);
-  }
+  if (const auto* t = field.load(name, doc)) apply_webui_table(*t, name, s);
   finish_webui_settings(s, name);
   return s;
 }

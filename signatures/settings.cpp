@@ -3,48 +3,22 @@
 #include <chrono>
 #include <cstdint>
 
+#include "common/toml_fields.hpp"
+
 namespace imcap::signatures {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const toml::node& n, std::string_view key,
-                       std::string_view why) {
-  const auto& where = n.source().begin;
-  throw settings_error(file + ":" + std::to_string(where.line) + ":" +
-                       std::to_string(where.column) + ": signatures." + std::string(key) + ": " +
-                       std::string(why));
-}
-
-std::int64_t integer(const std::string& file, const toml::node& n, std::string_view key,
-                     std::int64_t min, std::int64_t max) {
-  auto v = n.value_exact<std::int64_t>();
-  if (!v || *v < min || *v > max) {
-    fail(file, n, key,
-         "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return *v;
-}
-
-bool boolean(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = n.value_exact<bool>();
-  if (!v) fail(file, n, key, "expected true or false");
-  return *v;
-}
-
-std::string string(const std::string& file, const toml::node& n, std::string_view key) {
-  auto v = n.value_exact<std::string>();
-  if (!v) fail(file, n, key, "expected a string");
-  return *v;
-}
+const toml_fields::section<settings_error> field{"signatures"};
 
 std::vector<std::filesystem::path> paths(const std::string& file, const toml::node& n,
                                          std::string_view key) {
   const auto* arr = n.as_array();
-  if (arr == nullptr) fail(file, n, key, "expected an array of paths");
+  if (arr == nullptr) field.fail(file, n, key, "expected an array of paths");
   std::vector<std::filesystem::path> out;
   for (const auto& item : *arr) {
-    auto p = string(file, item, key);
-    if (p.empty()) fail(file, item, key, "a path may not be empty");
+    auto p = field.string(file, item, key);
+    if (p.empty()) field.fail(file, item, key, "a path may not be empty");
     out.emplace_back(std::move(p));
   }
   return out;
@@ -59,13 +33,13 @@ void apply_signatures_table(const toml::table& section, const std::string& file,
   for (const auto& [k, n] : section) {
     const std::string_view key = k.str();
     if (key == "store") {
-      const auto v = string(file, n, key);
-      if (v.empty()) fail(file, n, key, "may not be empty");
+      const auto v = field.string(file, n, key);
+      if (v.empty()) field.fail(file, n, key, "may not be empty");
       s.store_dir = v;
     } else if (key == "cache_dir") {
-      s.cache_dir = string(file, n, key);
+      s.cache_dir = field.string(file, n, key);
     } else if (key == "require_signed") {
-      s.require_signed = boolean(file, n, key);
+      s.require_signed = field.boolean(file, n, key);
     } else if (key == "trusted_keys") {
       s.trusted_key_paths = paths(file, n, key);
       s.trusted_keys.clear();
@@ -74,34 +48,34 @@ void apply_signatures_table(const toml::table& section, const std::string& file,
         try {
           for (auto& pk : read_public_keys(s.trusted_key_paths[i])) s.trusted_keys.push_back(pk);
         } catch (const signing_error& e) {
-          fail(file, *arr->get(i), key, e.what());
+          field.fail(file, *arr->get(i), key, e.what());
         }
       }
     } else if (key == "clamav") {
-      s.clamav_enabled = boolean(file, n, key);
+      s.clamav_enabled = field.boolean(file, n, key);
     } else if (key == "clamav_databases") {
       s.clamav.database_dirs = paths(file, n, key);
-      if (s.clamav.database_dirs.empty()) fail(file, n, key, "needs at least one directory");
+      if (s.clamav.database_dirs.empty()) field.fail(file, n, key, "needs at least one directory");
     } else if (key == "clamav_max_scan_size") {
-      s.clamav.max_scan_size = static_cast<std::uint64_t>(integer(file, n, key, 1, tib));
+      s.clamav.max_scan_size = static_cast<std::uint64_t>(field.integer(file, n, key, 1, tib));
     } else if (key == "clamav_max_file_size") {
-      s.clamav.max_file_size = static_cast<std::uint64_t>(integer(file, n, key, 1, tib));
+      s.clamav.max_file_size = static_cast<std::uint64_t>(field.integer(file, n, key, 1, tib));
     } else if (key == "clamav_max_recursion") {
-      s.clamav.max_recursion = static_cast<std::uint32_t>(integer(file, n, key, 1, 64));
+      s.clamav.max_recursion = static_cast<std::uint32_t>(field.integer(file, n, key, 1, 64));
     } else if (key == "clamav_max_files") {
-      s.clamav.max_files = static_cast<std::uint32_t>(integer(file, n, key, 1, max_u32));
+      s.clamav.max_files = static_cast<std::uint32_t>(field.integer(file, n, key, 1, max_u32));
     } else if (key == "clamav_temp_dir") {
-      s.clamav.temp_dir = string(file, n, key);
+      s.clamav.temp_dir = field.string(file, n, key);
     } else if (key == "scan_threads") {
-      s.clamav.pool_threads = static_cast<std::size_t>(integer(file, n, key, 1, 256));
+      s.clamav.pool_threads = static_cast<std::size_t>(field.integer(file, n, key, 1, 256));
     } else if (key == "scan_queue") {
-      s.clamav.queue_capacity = static_cast<std::size_t>(integer(file, n, key, 1, 1000000));
+      s.clamav.queue_capacity = static_cast<std::size_t>(field.integer(file, n, key, 1, 1000000));
     } else if (key == "scan_timeout") {
-      s.clamav.timeout = std::chrono::seconds(integer(file, n, key, 1, 3600));
+      s.clamav.timeout = std::chrono::seconds(field.integer(file, n, key, 1, 3600));
     } else if (key == "fail_open") {
-      s.clamav.fail_open = boolean(file, n, key);
+      s.clamav.fail_open = field.boolean(file, n, key);
     } else {
-      fail(file, n, key, "unknown key");
+      field.fail(file, n, key, "unknown key");
     }
   }
 }
@@ -118,24 +92,7 @@ signatures_settings load_signatures_settings(const std::filesystem::path& config
   signatures_settings s;
   const std::string name = config_file.string();
   toml::table doc;
-  try {
-    doc = toml::parse_file(name);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (where.line == 0) throw settings_error(name + ": " + std::string(e.description()));
-    throw settings_error(name + ":" + std::to_string(where.line) + ":" +
-                         std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  if (const auto* node = doc.get("signatures")) {
-    const auto* t = node->as_table();
-    if (t == nullptr) {
-      const auto& where = node->source().begin;
-      throw settings_error(name + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) +
-                           ": signatures: expected a table ([signatures])");
-    }
-    apply_signatures_table(*t, name, s);
-  }
+  if (const auto* t = field.load(name, doc)) apply_signatures_table(*t, name, s);
   finish_signatures_settings(s, name);
   return s;
 }
