@@ -7,6 +7,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include "common/uri_guard.hpp"
 #include "icap/text.hpp"
 
 namespace imcap::icap {
@@ -354,22 +355,8 @@ parse_result request_parser::parse_icap_head(std::string_view in) {
   return {parse_status::head_done, consumed, {}};
 }
 
-// '[' and ']' are legal in a URI only around an IP literal in the authority. Boost.URL 1.81
-// asserts (debug builds abort) on a scheme followed by one of them ("icap:]"), so such URIs
-// are refused here, as the grammar refuses them anyway.
-namespace {
-bool brackets_outside_authority(std::string_view uri) noexcept {
-  std::size_t from = 0;
-  if (auto sep = uri.find("://"); sep != std::string_view::npos)
-    from = uri.find_first_of("/?#", sep + 3);
-  if (from == std::string_view::npos) return false;
-  auto rest = uri.substr(from);
-  return rest.find('[') != std::string_view::npos || rest.find(']') != std::string_view::npos;
-}
-}  // namespace
-
 std::optional<std::string_view> icap_uri_service_reference(std::string_view uri) {
-  if (brackets_outside_authority(uri)) return std::nullopt;
+  if (uri_guard::brackets_outside_authority(uri)) return std::nullopt;
   auto parsed = boost::urls::parse_uri_reference(uri);
   if (!parsed) return std::nullopt;
   if (parsed->has_scheme()) {

@@ -10,6 +10,8 @@
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "common/uri_guard.hpp"
+
 namespace imcap::modules {
 
 namespace {
@@ -40,18 +42,6 @@ std::string host_from_authority(std::string_view authority) {
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos)
     authority = authority.substr(0, colon);
   return lowercase(trim(authority));
-}
-
-// '[' and ']' are legal in a URI only around an IP literal in the authority; Boost.URL 1.81
-// asserts (debug builds abort) on a scheme followed by one of them, so such targets never
-// reach it.
-bool brackets_outside_authority(std::string_view t) noexcept {
-  std::size_t from = 0;
-  if (auto sep = t.find("://"); sep != std::string_view::npos)
-    from = t.find_first_of("/?#", sep + 3);
-  if (from == std::string_view::npos) return false;
-  auto rest = t.substr(from);
-  return rest.find('[') != std::string_view::npos || rest.find(']') != std::string_view::npos;
 }
 
 // ---- the fast path: targets and authorities simple enough that splitting them by hand gives
@@ -222,7 +212,7 @@ request_head request_head::make_reference(std::string method, std::string target
   } else if (h.method == "CONNECT") {
     h.host = host_from_authority(h.target);
     have_url = true;
-  } else if (brackets_outside_authority(h.target)) {
+  } else if (uri_guard::brackets_outside_authority(h.target)) {
     // Not a URI; and Boost.URL 1.81 asserts on some of these ("h:]"): kept undecoded below.
   } else if (auto u = boost::urls::parse_uri(h.target)) {
     if (u->has_authority()) h.host = lowercase(u->encoded_host_address());
