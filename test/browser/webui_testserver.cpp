@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 
@@ -38,6 +39,15 @@ int main(int argc, char** argv) {
     quarantine::server_options o;
     o.settings.port = 0;
     o.archive = store;
+    // The sample events sit at fixed dates (sample_archive.hpp); the UI's clock runs from a day
+    // after them, so the dashboard's default last-seven-days range shows them whatever today is.
+    const auto wall_us = [] {
+      return std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    const std::int64_t shift = wall_us() - (quarantine::test::base_us + 24 * quarantine::test::hour_us);
+    o.now = [wall_us, shift] { return wall_us() - shift; };
     auto srv = quarantine::server::start(std::move(o));
     {
       std::ofstream ready(std::string(argv[3]) + ".tmp");
