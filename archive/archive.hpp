@@ -53,7 +53,7 @@ const std::error_category& category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
 
 enum class durability {
-  strict,   // completion fires only after the commit holding the event is fsynced
+  strict,   // completion fires only once the event is fsynced (to the journal; README.md)
   relaxed,  // completion after commit; the OS syncs later (MDB_NOSYNC), data can be lost on crash
 };
 
@@ -141,8 +141,8 @@ struct content {
   std::string bytes;
 };
 
-// Called on the writer thread once the event is committed (durable under strict), or with an
-// error. Must be quick and must not call back into the store's write side (post elsewhere).
+// Called on the writer thread once the event is durable (strict: journaled and synced; relaxed:
+// committed to LMDB), or with an error. Must be quick and must not call back into the store's write side (post elsewhere).
 using completion = std::function<void(std::error_code, std::uint64_t id)>;
 
 struct query {
@@ -206,15 +206,17 @@ class store {
 
   // Queues one event with the attachment contents it carries. Returns errc::queue_full or
   // errc::shutting_down at once (done is then not called); otherwise `done` is called exactly
-  // once, after the commit or with the commit's error (errc::map_full at map_size_max,
-  // errc::disk_full, errc::io_error). errc::read_only on a read-only store.
+  // once, when the event is durable or with the error (errc::map_full when map_size_max leaves
+  // no room, errc::disk_full, errc::io_error). Under strict durability readers see the event
+  // shortly after `done` (when the applier has committed it to LMDB; flush() waits for that). errc::read_only on a read-only store.
   // Contents: an attachment whose sha256 names a content in `contents` (bytes checked against
   // the hash; a mismatching content is ignored) or one already stored gets content_stored = true
   // and one more reference; e.quarantine, when set, is the event's initial quarantine state.
   virtual std::error_code submit(event_record e, std::vector<content> contents,
                                  completion done) = 0;
 
-  // Blocks until everything submitted so far is committed (tests, shutdown, imcapctl).
+  // Blocks until everything submitted so far is committed to LMDB, so readers see it (tests,
+  // shutdown, imcapctl).
   virtual void flush() = 0;
 
   // Reads.

@@ -1,12 +1,16 @@
-// The LMDB store: open, the writer thread (group commit, map growth), reads, verify, purge.
+// The LMDB store: open, the writer thread (group commit, map growth), the journal's applier
+// thread and replay (strict durability, journal.hpp), reads, verify, purge.
 //
 // Ownership and threads:
 // - submit() runs on the caller's thread: it checks and compresses the attachment contents there
 //   (CPU only), then moves the event into queue_ under q_mutex_. The writer thread owns the items
 //   it takes from the queue until their completions have run.
-// - Synchronous writes (quarantine, audit, holds, purge) are posted to the same writer thread as
-//   ops and the caller waits for the result, so one thread in this process writes and the map
-//   growth logic lives in one place.
+// - strict (journaled_): the writer journals a batch, syncs, runs the completions and moves the
+//   items to applyq_ (a_mutex_); the applier thread commits them to LMDB and advances done_seq_.
+//   relaxed: the writer commits to LMDB itself.
+// - Synchronous writes (quarantine, audit, holds, purge) are posted as ops to the one thread that
+//   commits to LMDB (applier under strict, writer under relaxed) and the caller waits for the
+//   result, so one thread in this process writes and the map growth logic lives in one place.
 // - map_mutex_: every transaction of this process holds it shared; changing the map size
 //   (growth, or adopting another process's growth after MDB_MAP_RESIZED) holds it exclusively,
 //   because LMDB requires that no transaction be active in the process at that moment.
@@ -18,6 +22,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -29,6 +34,7 @@
 
 #include "archive/archive.hpp"
 #include "archive/codec.hpp"
+#include "archive/journal.hpp"
 #include "archive/lmdb.hpp"
 
 namespace imcap::archive {
@@ -202,14 +208,11 @@ bool matches(const event_record& e, const query& q, const std::string& text_lowe
   return true;
 }
 
-// Attachment bytes as submit() prepared them on the caller's thread.
-struct prepared_content {
-  std::string sha_hex;
-  std::string sha_raw;
-  std::uint64_t size = 0;
-  std::string compressed;  // empty when too_big
-  bool too_big = false;
-};
+using journal::prepared_content;
+
+// What an event's index entries and tree pages cost in the map beyond its record, roughly and on
+// the high side: the journal writer sets this much aside for each event (map_room_).
+constexpr std::uint64_t map_bytes_per_event = 2048;
 
 struct pending {
   event_record e;
@@ -217,19 +220,23 @@ struct pending {
   completion done;
   std::uint64_t seq = 0;
   std::chrono::steady_clock::time_point submitted;
+  bool preassigned = false;  // e.id was given by the journal: write_events keeps it
+  bool failed = false;       // answered with an error by the journal writer: nothing to apply
+  std::uint64_t reserved = 0;  // map bytes set aside for it when journaled (map_room_)
 };
 
 // A completion that throws must not take the writer thread (and every later event) with it.
-void complete(pending& p, std::error_code ec, std::uint64_t id) noexcept {
-  if (!p.done) return;
+void complete(completion& done, std::error_code ec, std::uint64_t id) noexcept {
+  if (!done) return;
   try {
-    p.done(ec, id);
+    done(ec, id);
   } catch (const std::exception& e) {
     spdlog::error("archive: a completion threw: {}", e.what());
   } catch (...) {
     spdlog::error("archive: a completion threw");
   }
 }
+void complete(pending& p, std::error_code ec, std::uint64_t id) noexcept { complete(p.done, ec, id); }
 
 struct op_item {
   std::function<std::error_code(lmdb::txn&)> fn;
@@ -244,7 +251,10 @@ std::int64_t now_us() {
 
 class lmdb_store final : public store {
  public:
-  lmdb_store(const settings& s, open_mode mode) : s_(s), mode_(mode) { open_env(); }
+  lmdb_store(const settings& s, open_mode mode) : s_(s), mode_(mode) {
+    open_env();
+    if (mode_ == open_mode::read_write) open_journal();
+  }
 
   ~lmdb_store() override {
     if (writer_.joinable()) {
@@ -255,12 +265,26 @@ class lmdb_store final : public store {
       q_cv_.notify_all();
       writer_.join();
     }
-    if (mode_ == open_mode::read_write && s_.mode == durability::relaxed && env_.get() != nullptr)
+    if (applier_.joinable()) {
+      {
+        std::lock_guard lk(a_mutex_);
+        a_stopping_ = true;
+      }
+      a_cv_.notify_all();
+      applier_.join();
+    }
+    if (mode_ == open_mode::read_write && env_.get() != nullptr &&
+        (s_.mode == durability::relaxed || journal_))
       mdb_env_sync(env_.get(), 1);
+    // Everything journaled is in LMDB and synced now, unless applying stopped on an error: then
+    // the files stay for the next read-write open.
+    if (journal_ && apply_blocked_.load() == 0) journal_->remove(journal_->all_files());
   }
 
   void start() {
-    if (mode_ == open_mode::read_write) writer_ = std::thread([this] { writer_loop(); });
+    if (mode_ != open_mode::read_write) return;
+    if (journaled_) applier_ = std::thread([this] { applier_loop(); });
+    writer_ = std::thread([this] { writer_loop(); });
   }
 
   std::error_code submit(event_record e, std::vector<content> contents, completion done) override {
@@ -304,7 +328,21 @@ class lmdb_store final : public store {
     if (mode_ == open_mode::read_only) return;
     std::unique_lock lk(q_mutex_);
     const std::uint64_t target = submitted_seq_;
-    done_cv_.wait(lk, [&] { return done_seq_ >= target; });
+    if (!journaled_) {
+      done_cv_.wait(lk, [&] { return done_seq_ >= target; });
+      return;
+    }
+    // Events may still be on their way from the journal writer to the applier: keep asking.
+    while (done_seq_ < target) {
+      lk.unlock();
+      {
+        std::lock_guard a(a_mutex_);
+        apply_now_ = true;
+      }
+      a_cv_.notify_one();
+      lk.lock();
+      done_cv_.wait_for(lk, std::chrono::milliseconds(1), [&] { return done_seq_ >= target; });
+    }
   }
 
   std::optional<event_record> get(std::uint64_t id) const override {
@@ -384,8 +422,20 @@ class lmdb_store final : public store {
   locked_txn read_txn() const { return begin(true); }
 
   void open_env();
+  void open_journal();
+  void replay(const std::vector<std::filesystem::path>& files);
   void writer_loop();
+  void applier_loop();
+  void execute(op_item& op);
   void commit_batch(std::vector<pending>& batch);
+  void journal_batch(std::vector<pending>& batch);
+  void apply_batch(std::vector<pending>& batch);
+  void stop_applying(int rc, std::size_t waiting);
+  void measure_map_room();
+  void sync_env() {
+    std::shared_lock map_lock(map_mutex_);  // a reader may be adopting a resize
+    mdb_env_sync(env_.get(), 1);
+  }
   int write_events(std::vector<pending>& items, std::size_t from, std::size_t to,
                    std::vector<std::uint64_t>& ids);
   bool grow();
@@ -414,6 +464,25 @@ class lmdb_store final : public store {
 
   std::atomic<std::uint64_t> queued_{0}, committed_events_{0}, commits_{0}, commit_errors_{0},
       map_grows_{0}, last_commit_us_{0};
+
+  // Strict durability through the journal (journal.hpp): the writer thread journals and
+  // acknowledges, the applier thread commits to LMDB behind it and runs the ops.
+  std::unique_ptr<journal::writer> journal_;  // set when this process owns the journal
+  bool journaled_ = false;                    // strict and journal_: events go through it
+  std::uint64_t next_id_ = 1;                 // writer thread: the next event id to journal
+  std::string jbuf_;                          // writer thread: one batch's records
+  std::mutex a_mutex_;
+  std::condition_variable a_cv_;
+  std::deque<pending> applyq_;
+  std::deque<op_item> a_ops_;
+  bool a_stopping_ = false;
+  bool apply_now_ = false;  // flush() is waiting: apply without spacing
+  std::thread applier_;
+  std::atomic<int> apply_blocked_{0};  // an errc value once applying stopped (until reopened)
+  // How many bytes LMDB can still take up to map_size_max (free pages included), measured by the
+  // applier, and how much of it journaled events not applied yet have set aside. An event is
+  // journaled only if it fits, so a full map refuses it precisely instead of acknowledging it.
+  std::atomic<std::uint64_t> map_room_{0}, reserved_{0};
 };
 
 void lmdb_store::open_env() {
@@ -520,32 +589,8 @@ void lmdb_store::writer_loop() {
       op_item op = std::move(ops_.front());
       ops_.pop_front();
       lk.unlock();
-      std::error_code ec;
-      for (int attempt = 0;; ++attempt) {
-        auto r = begin(false);
-        if (r.rc != 0) {
-          ec = lmdb::translate(r.rc);
-          break;
-        }
-        ec = op.fn(r.t);
-        if (r.t.error() == MDB_MAP_FULL) {
-          r.t.abort();
-          r.lock.unlock();
-          if (grow()) continue;
-          ec = errc::map_full;
-          break;
-        }
-        if (ec) break;
-        const int rc = r.t.commit();
-        if (rc == MDB_MAP_FULL) {
-          r.lock.unlock();
-          if (grow()) continue;
-        }
-        ec = lmdb::translate(rc);
-        break;
-      }
+      execute(op);
       dirty = true;
-      op.result.set_value(ec);
       lk.lock();
       continue;
     }
@@ -578,12 +623,346 @@ void lmdb_store::writer_loop() {
       queue_.pop_front();
     }
     lk.unlock();
+    if (journaled_) {
+      journal_batch(batch);  // the applier advances done_seq_
+      lk.lock();
+      continue;
+    }
     commit_batch(batch);
     dirty = true;
     lk.lock();
     done_seq_ = std::max(done_seq_, batch.back().seq);
     done_cv_.notify_all();
   }
+}
+
+void lmdb_store::execute(op_item& op) {
+  std::error_code ec;
+  for (;;) {
+    auto r = begin(false);
+    if (r.rc != 0) {
+      ec = lmdb::translate(r.rc);
+      break;
+    }
+    ec = op.fn(r.t);
+    if (r.t.error() == MDB_MAP_FULL) {
+      r.t.abort();
+      r.lock.unlock();
+      if (grow()) continue;
+      ec = errc::map_full;
+      break;
+    }
+    if (ec) break;
+    const int rc = r.t.commit();
+    if (rc == MDB_MAP_FULL) {
+      r.lock.unlock();
+      if (grow()) continue;
+    }
+    ec = lmdb::translate(rc);
+    break;
+  }
+  // Under the journal the environment skips the meta sync (MDB_NOMETASYNC); a reviewer's action
+  // is not journaled, so it is made durable here before the caller hears it is done.
+  if (!ec && journaled_) {
+    sync_env();
+    measure_map_room();  // a purge may have given pages back
+  }
+  op.result.set_value(ec);
+}
+
+// --- strict durability through the journal ----------------------------------------------------
+
+void lmdb_store::open_journal() {
+  try {
+    journal_ = journal::writer::acquire(s_.path);
+  } catch (const std::system_error& e) {
+    throw archive_error(s_.path.string() + ": journal: " + e.what());
+  }
+  if (!journal_) {
+    // Another process (imcapd) owns the journal and applies it; this one commits directly.
+    spdlog::debug("archive: {}: the journal belongs to another process", s_.path.string());
+    return;
+  }
+  replay(journal_->leftover());
+  if (s_.mode == durability::strict) {
+    journaled_ = true;
+    // Data pages are still synced at every commit, so LMDB stays consistent after a machine
+    // crash; the last commits may be undone, and the journal holds them (archive/README.md).
+    const int rc = mdb_env_set_flags(env_.get(), MDB_NOMETASYNC, 1);
+    if (rc != 0)
+      throw archive_error(s_.path.string() + ": cannot set MDB_NOMETASYNC: " + lmdb::describe(rc));
+  }
+  {
+    auto r = read_txn();
+    if (!r.ok()) throw archive_error(s_.path.string() + ": cannot read the next event id");
+    next_id_ = meta_u64(r.t, d_, k_next_event, 1);
+  }
+  measure_map_room();
+}
+
+// Applies what earlier processes journaled and LMDB does not hold yet (id >= next event id), in
+// order, then syncs and deletes the files. A record cut short ends its file: its batch never
+// finished syncing, so nobody was told it was archived.
+void lmdb_store::replay(const std::vector<std::filesystem::path>& files) {
+  if (files.empty()) return;
+  std::uint64_t next = 1;
+  {
+    auto r = read_txn();
+    if (!r.ok()) throw archive_error(s_.path.string() + ": cannot read the next event id");
+    next = meta_u64(r.t, d_, k_next_event, 1);
+  }
+  std::uint64_t applied = 0, present = 0, unreadable = 0;
+  std::vector<pending> batch;
+  auto flush_batch = [&] {
+    if (batch.empty() || apply_blocked_.load() != 0) return;
+    queued_.fetch_add(batch.size());
+    const std::size_t n = batch.size();
+    apply_batch(batch);
+    if (apply_blocked_.load() == 0) applied += n;
+    batch.clear();
+  };
+  for (const auto& f : files) {
+    auto fc = journal::read_file(f);
+    if (!fc.problem.empty())
+      spdlog::warn("archive: journal {}: {}; the {} bytes from there on were never acknowledged "
+                   "and are not applied",
+                   f.string(), fc.problem, fc.dropped_bytes);
+    for (auto& rec : fc.records) {
+      if (rec.id < next) {
+        ++present;
+        continue;
+      }
+      pending p;
+      if (codec::decode_event(rec.event, p.e)) {
+        ++unreadable;
+        spdlog::error("archive: journal {}: event {} does not decode; skipped", f.string(), rec.id);
+        continue;
+      }
+      p.e.id = rec.id;
+      p.e.quarantine = std::move(rec.quarantine);
+      p.contents = std::move(rec.contents);
+      p.preassigned = true;
+      next = rec.id + 1;
+      batch.push_back(std::move(p));
+      if (batch.size() >= 256) flush_batch();
+    }
+  }
+  flush_batch();
+  if (apply_blocked_.load() != 0) return;  // the files stay; stop_applying() said why
+  sync_env();
+  journal_->remove(files);
+  spdlog::info("archive: journal: {} events applied from {} files ({} already in LMDB{})",
+               applied, files.size(), present,
+               unreadable != 0 ? ", " + std::to_string(unreadable) + " unreadable" : "");
+}
+
+void lmdb_store::journal_batch(std::vector<pending>& batch) {
+  auto hand_off = [&] {
+    {
+      std::lock_guard lk(a_mutex_);
+      for (auto& p : batch) applyq_.push_back(std::move(p));
+    }
+    a_cv_.notify_one();
+  };
+  // Refused items are still handed over, so flush() sees the sequence advance in order.
+  auto refuse = [&](pending& p, std::error_code ec) {
+    queued_.fetch_sub(1);
+    complete(p, ec, 0);
+    p.failed = true;
+  };
+  if (const int blocked = apply_blocked_.load(); blocked != 0) {
+    for (auto& p : batch) refuse(p, static_cast<errc>(blocked));
+    hand_off();
+    return;
+  }
+  jbuf_.clear();
+  const std::uint64_t first = next_id_;
+  const std::uint64_t room = map_room_.load();
+  std::uint64_t reserved = reserved_.load(), taken = 0;
+  std::size_t journaled = 0;
+  for (auto& p : batch) {
+    const std::size_t at = jbuf_.size();
+    p.e.id = next_id_;
+    p.preassigned = true;
+    p.e.chain_hash.clear();
+    journal::append_record(jbuf_, p.e.id, codec::encode_event(p.e), p.e.quarantine, p.contents);
+    // In LMDB: the record's bytes on half-filled pages, plus its index entries.
+    const std::uint64_t need = 2 * (jbuf_.size() - at) + map_bytes_per_event;
+    if (reserved + taken + need > room) {
+      jbuf_.resize(at);
+      refuse(p, errc::map_full);
+      continue;
+    }
+    p.reserved = need;
+    taken += need;
+    ++next_id_;
+    ++journaled;
+  }
+  if (journaled == 0) {
+    hand_off();
+    return;
+  }
+  if (const auto ec = journal_->append(jbuf_, next_id_ - 1)) {
+    next_id_ = first;  // the batch was cut off the file: its ids are free again
+    commit_errors_.fetch_add(1);
+    spdlog::error("archive: journal write of {} events failed: {}", journaled, ec.message());
+    for (auto& p : batch)
+      if (!p.failed) refuse(p, ec == std::errc::no_space_on_device ? errc::disk_full : errc::io_error);
+    hand_off();
+    return;
+  }
+  reserved_.fetch_add(taken);
+  // Durable: acknowledge, and let the applier put the events into LMDB meanwhile.
+  std::vector<std::pair<completion, std::uint64_t>> acks;
+  acks.reserve(journaled);
+  for (auto& p : batch)
+    if (!p.failed) acks.emplace_back(std::move(p.done), p.e.id);
+  hand_off();
+  for (auto& [done, id] : acks) complete(done, {}, id);
+}
+
+// Room left in the map up to map_size_max: pages past the last one used, plus pages on LMDB's
+// free list (what a purge gave back).
+void lmdb_store::measure_map_room() {
+  MDB_envinfo info{};
+  MDB_stat st{};
+  mdb_env_info(env_.get(), &info);
+  mdb_env_stat(env_.get(), &st);
+  std::uint64_t free_pages = 0;
+  {
+    auto r = read_txn();
+    MDB_cursor* c = nullptr;
+    if (r.ok() && mdb_cursor_open(r.t.get(), 0, &c) == 0) {  // dbi 0: the free list
+      MDB_val k, v;
+      for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size >= sizeof(std::size_t)) {
+          std::size_t n = 0;  // each entry: a count, then that many page numbers
+          std::memcpy(&n, v.mv_data, sizeof n);
+          free_pages += n;
+        }
+      }
+      mdb_cursor_close(c);
+    }
+  }
+  const std::uint64_t pages = static_cast<std::uint64_t>(info.me_last_pgno) + 1;
+  const std::uint64_t used = (pages > free_pages ? pages - free_pages : 0) * st.ms_psize;
+  map_room_.store(s_.map_size_max > used ? s_.map_size_max - used : 0);
+}
+
+void lmdb_store::applier_loop() {
+  // Every LMDB commit syncs its data pages; the journal has made the events durable already, so
+  // commits are spaced at least apply_interval apart (unless max_batch events wait, an op or a
+  // flush() is waiting, or the store closes) to keep their syncs from queueing in front of the
+  // journal's on the same disk. At low load an event is applied as soon as it arrives.
+  constexpr auto apply_interval = std::chrono::milliseconds(5);
+  auto next_due = std::chrono::steady_clock::now();
+  std::unique_lock lk(a_mutex_);
+  for (;;) {
+    auto now_ready = [&] {
+      return a_stopping_ || !a_ops_.empty() ||
+             (!applyq_.empty() && (apply_now_ || applyq_.size() >= s_.max_batch ||
+                                   std::chrono::steady_clock::now() >= next_due));
+    };
+    a_cv_.wait(lk, [&] { return a_stopping_ || !applyq_.empty() || !a_ops_.empty(); });
+    if (!now_ready()) a_cv_.wait_until(lk, next_due, now_ready);
+    apply_now_ = false;
+    if (!a_ops_.empty()) {
+      op_item op = std::move(a_ops_.front());
+      a_ops_.pop_front();
+      lk.unlock();
+      execute(op);
+      lk.lock();
+      continue;
+    }
+    if (applyq_.empty()) {
+      if (a_stopping_) break;
+      continue;
+    }
+    std::vector<pending> batch;
+    // Larger than the journal's batches: whatever queued while the last commit synced.
+    const std::size_t n = std::min(applyq_.size(), std::max<std::size_t>(s_.max_batch, 1) * 4);
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(applyq_.front()));
+      applyq_.pop_front();
+    }
+    lk.unlock();
+    const std::uint64_t seq = batch.back().seq;
+    std::erase_if(batch, [](const pending& p) { return p.failed; });
+    if (!batch.empty()) apply_batch(batch);
+    next_due = std::chrono::steady_clock::now() + apply_interval;
+    {
+      std::lock_guard q(q_mutex_);
+      done_seq_ = std::max(done_seq_, seq);
+    }
+    done_cv_.notify_all();
+    lk.lock();
+  }
+}
+
+// Commits journaled (already acknowledged) events to LMDB. On a failure that growing the map
+// cannot fix, applying stops: the events stay in the journal for the next read-write open, and
+// new events are refused with the error.
+void lmdb_store::apply_batch(std::vector<pending>& batch) {
+  if (apply_blocked_.load() != 0) {
+    queued_.fetch_sub(batch.size());
+    return;
+  }
+  std::vector<std::uint64_t> ids;
+  const auto started = std::chrono::steady_clock::now();
+  int rc = 0;
+  for (;;) {
+    rc = write_events(batch, 0, batch.size(), ids);
+    if (rc != MDB_MAP_FULL || !grow()) break;
+  }
+  last_commit_us_.store(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            started)
+          .count()));
+  if (rc == MDB_MAP_FULL) {
+    // At map_size_max: apply what still fits one event at a time.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const int r = write_events(batch, i, i + 1, ids);
+      if (r != 0) {
+        queued_.fetch_sub(batch.size() - i);
+        stop_applying(r, batch.size() - i);
+        return;
+      }
+      queued_.fetch_sub(1);
+      commits_.fetch_add(1);
+      committed_events_.fetch_add(1);
+    }
+    rc = 0;
+  } else if (rc != 0) {
+    queued_.fetch_sub(batch.size());
+    stop_applying(rc, batch.size());
+    return;
+  } else {
+    queued_.fetch_sub(batch.size());
+    commits_.fetch_add(1);
+    committed_events_.fetch_add(batch.size());
+  }
+  if (!journaled_) return;  // replay at open: nothing reserved
+  measure_map_room();
+  std::uint64_t freed = 0;
+  for (const auto& p : batch) freed += p.reserved;
+  reserved_.fetch_sub(freed);
+  journal_->release(batch.back().e.id + 1, [this] { sync_env(); });
+}
+
+void lmdb_store::stop_applying(int rc, std::size_t waiting) {
+  commit_errors_.fetch_add(1);
+  const std::error_code ec = lmdb::translate(rc);
+  int expected = 0;
+  apply_blocked_.compare_exchange_strong(expected, ec.category() == category()
+                                                       ? ec.value()
+                                                       : static_cast<int>(errc::io_error));
+  spdlog::error("archive: cannot apply journaled events to LMDB: {}. {} acknowledged events stay in "
+                "the journal under {} and are applied when the archive is next opened "
+                "read-write{}; new events are refused until then",
+                lmdb::describe(rc), waiting, s_.path.string(),
+                rc == MDB_MAP_FULL ? " with a larger [archive] map_size_max" : "");
 }
 
 bool lmdb_store::grow() {
@@ -653,6 +1032,11 @@ int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std:
   std::string prev = meta_hash(t, d_, k_event_head);
   for (std::size_t i = from; i < to && t.ok(); ++i) {
     event_record e = items[i].e;  // a copy: a retry after map growth starts from the original
+    if (items[i].preassigned) {
+      if (e.id != next)
+        spdlog::error("archive: journaled event {} applied where {} was expected", e.id, next);
+      next = e.id;
+    }
     e.id = next++;
     e.chain_hash.clear();
     for (auto& a : e.attachments) {
@@ -700,15 +1084,24 @@ int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std:
 std::error_code lmdb_store::run_op(std::function<std::error_code(lmdb::txn&)> fn) {
   if (mode_ == open_mode::read_only) return errc::read_only;
   std::future<std::error_code> f;
+  op_item op;
+  op.fn = std::move(fn);
+  f = op.result.get_future();
   {
     std::lock_guard lk(q_mutex_);
     if (stopping_) return errc::shutting_down;
-    op_item op;
-    op.fn = std::move(fn);
-    f = op.result.get_future();
-    ops_.push_back(std::move(op));
+    if (!journaled_) ops_.push_back(std::move(op));
   }
-  q_cv_.notify_one();
+  if (journaled_) {
+    // The applier runs ops between batches, so an op sees every event applied before it.
+    {
+      std::lock_guard lk(a_mutex_);
+      a_ops_.push_back(std::move(op));
+    }
+    a_cv_.notify_one();
+  } else {
+    q_cv_.notify_one();
+  }
   return f.get();
 }
 
