@@ -36,6 +36,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.request
 import uuid
@@ -497,14 +498,22 @@ def check_metrics(checks, sc, server, service):
     if server.metrics_address is None:
         checks.check(False, f"[{sc.name}] the ready file names the metrics listener")
         return
-    with urllib.request.urlopen(f"http://{server.metrics_address}/metrics",
-                                timeout=harness.remaining(10)) as r:
-        text = r.read().decode()
-    reqmods = 0
     pattern = re.compile(r'^imcap_icap_transactions_total\{service="/' + service +
                          r'",method="REQMOD",status="\d+"\} (\d+)$', re.M)
-    for m in pattern.finditer(text):
-        reqmods += int(m.group(1))
+
+    def count():
+        with urllib.request.urlopen(f"http://{server.metrics_address}/metrics",
+                                    timeout=harness.remaining(10)) as r:
+            text = r.read().decode()
+        return sum(int(m.group(1)) for m in pattern.finditer(text))
+
+    # A transaction is counted once imcapd has finished writing its reply, which can be a moment
+    # after Squid has passed the answer on to the client: wait for the count (bounded).
+    reqmods = count()
+    deadline = time.monotonic() + 5
+    while reqmods < len(sc.steps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        reqmods = count()
     log(f"[{sc.name}] /metrics: {reqmods} REQMOD transaction(s) on /{service}")
     checks.equal(reqmods, len(sc.steps),
                  f"[{sc.name}] /metrics counts one REQMOD on /{service} per HTTP request")
