@@ -138,7 +138,9 @@ file_contents read_file(const std::filesystem::path& p) {
     const auto crc = static_cast<std::uint32_t>(h.u(4));
     auto stop = [&](const std::string& why) {
       fc.problem = "offset " + std::to_string(off) + ": " + why;
-      fc.dropped_bytes = in.size() - off;
+      // Up to the last non-zero byte: the zero-filled space after it was never written.
+      const std::size_t end = in.find_last_not_of('\0');
+      fc.dropped_bytes = end == std::string_view::npos || end < off ? 0 : end + 1 - off;
     };
     if (h.ok && len == 0) break;  // zero-filled space after the last record
     if (!h.ok || len > max_payload || h.in.size() < len) {
@@ -172,6 +174,24 @@ file_contents read_file(const std::filesystem::path& p) {
     off += 8 + len;
   }
   return fc;
+}
+
+std::vector<std::filesystem::path> unowned_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& de : std::filesystem::directory_iterator(dir, ec)) {
+    std::uint64_t n = 0;
+    if (file_number(de.path(), n)) files.push_back(de.path());
+  }
+  if (files.empty()) return files;
+  std::sort(files.begin(), files.end());
+  const auto lock_path = dir / "journal.lock";
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return files;
+  const bool owned = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // also drops the shared lock, if it was taken
+  if (owned) files.clear();
+  return files;
 }
 
 std::unique_ptr<writer> writer::acquire(const std::filesystem::path& dir) {

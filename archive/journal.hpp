@@ -59,6 +59,11 @@ struct file_contents {
 // Reads one journal file; never throws for bad content (a bad header is a problem too).
 file_contents read_file(const std::filesystem::path& p);
 
+// Journal files in `dir` that no process owns (nobody holds the lock): events acknowledged by a
+// process that stopped before applying them, which a read-only view of LMDB lacks. Empty when
+// the owner runs or there are none. Creates nothing.
+std::vector<std::filesystem::path> unowned_files(const std::filesystem::path& dir);
+
 class writer {
  public:
   // Takes the journal lock of `dir` without waiting. nullptr when another process holds it

@@ -253,7 +253,14 @@ class lmdb_store final : public store {
  public:
   lmdb_store(const settings& s, open_mode mode) : s_(s), mode_(mode) {
     open_env();
-    if (mode_ == open_mode::read_write) open_journal();
+    if (mode_ == open_mode::read_write) {
+      open_journal();
+    } else if (const auto left = journal::unowned_files(s_.path); !left.empty()) {
+      spdlog::warn("archive: {}: {} journal file(s) hold events acknowledged by an imcapd that "
+                   "stopped before committing them to LMDB; this read-only view lacks them "
+                   "until imcapd (or any read-write open) starts on the archive and applies them",
+                   s_.path.string(), left.size());
+    }
   }
 
   ~lmdb_store() override {

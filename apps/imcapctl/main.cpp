@@ -1,6 +1,9 @@
 // imcapctl: the admin CLI. Each command group lives in its component's library; this file only
 // dispatches.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -28,6 +31,9 @@ constexpr std::string_view usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What the libraries log (archive replay, map growth, warnings) goes to stderr: stdout carries
+  // the commands' output (JSON lines, exports) that scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("imcapctl"));
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
