@@ -48,6 +48,7 @@ enum class errc {
   shutting_down,   // the store is closing; nothing more is accepted
   read_only,       // a write on a store opened read-only
   on_hold,         // purge or delete refused: the record is under a legal hold
+  in_use,          // submit(): another process owns the archive's event writing (its journal)
 };
 const std::error_category& category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
@@ -291,13 +292,18 @@ class store {
     std::uint64_t last_commit_us = 0;  // duration of the last commit incl. fsync
   };
   virtual stats statistics() const = 0;
+
+  // Whether submit() may take events here: opened read-write and owner of the archive's journal
+  // (no other process writes events to it; README.md, "The journal").
+  virtual bool writes_events() const = 0;
 };
 
 // One store per archive directory per process. LMDB must not open one environment twice in a
 // process (closing either handle drops the other's locks), so every component of one process
 // that works on the archive (imcapd: the pipeline and the reviewer UI) opens it through here:
 // the store already open for the same directory (canonical path) is returned as long as anyone
-// holds it; otherwise it is opened read_write with `s`. Thread-safe. Throws archive_error.
+// holds it; otherwise it is opened read_write with `s`. Thread-safe. Throws archive_error, also
+// when another process already writes events to the archive (a second imcapd on the directory).
 std::shared_ptr<store> open_shared(const settings& s);
 
 // The content digest of a release pass key (store::find_release): lowercase hex sha256 over the

@@ -19,6 +19,10 @@ std::shared_ptr<store> open_shared(const settings& s) {
     if (auto st = it->second.lock()) return st;
   }
   std::shared_ptr<store> st = store::open(s, store::open_mode::read_write);
+  if (!st->writes_events())
+    throw archive_error(s.path.string() +
+                        ": another process writes events to this archive (it holds "
+                        "journal.lock); one imcapd per archive directory");
   open[key] = st;
   return st;
 }

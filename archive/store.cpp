@@ -296,6 +296,14 @@ class lmdb_store final : public store {
 
   std::error_code submit(event_record e, std::vector<content> contents, completion done) override {
     if (mode_ == open_mode::read_only) return errc::read_only;
+    if (!journal_) {
+      // The journal's owner numbers its events ahead of LMDB; events from a second writer would
+      // take the same ids. Reviewer actions, holds and purges (ops) are fine beside it.
+      if (!warned_in_use_.exchange(true))
+        spdlog::error("archive: {}: another process (imcapd) owns this archive's journal; events "
+                      "submitted here are refused", s_.path.string());
+      return errc::in_use;
+    }
     pending p;
     p.contents.reserve(contents.size());
     for (auto& c : contents) {
@@ -385,6 +393,8 @@ class lmdb_store final : public store {
   std::error_code remove_user(std::string_view name, const audit_entry& why) override;
   std::optional<user_record> user(std::string_view name) const override;
   std::vector<user_record> users() const override;
+
+  bool writes_events() const override { return journal_ != nullptr; }
 
   stats statistics() const override {
     stats st;
@@ -485,6 +495,7 @@ class lmdb_store final : public store {
   bool a_stopping_ = false;
   bool apply_now_ = false;  // flush() is waiting: apply without spacing
   std::thread applier_;
+  std::atomic<bool> warned_in_use_{false};
   std::atomic<int> apply_blocked_{0};  // an errc value once applying stopped (until reopened)
   // How many bytes LMDB can still take up to map_size_max (free pages included), measured by the
   // applier, and how much of it journaled events not applied yet have set aside. An event is
@@ -1676,6 +1687,8 @@ class category_impl final : public std::error_category {
         return "archive opened read-only";
       case errc::on_hold:
         return "under a legal hold";
+      case errc::in_use:
+        return "another process writes events to this archive";
     }
     return "unknown archive error";
   }
