@@ -223,6 +223,10 @@ struct pending {
   bool preassigned = false;  // e.id was given by the journal: write_events keeps it
   bool failed = false;       // answered with an error by the journal writer: nothing to apply
   std::uint64_t reserved = 0;  // map bytes set aside for it when journaled (map_room_)
+  // The canonical bytes the journal wrote, when write_events would produce the same ones (no
+  // attachments: nothing in the record changes on the way into LMDB), so it does not encode
+  // the event a second time.
+  std::string canonical;
 };
 
 // A completion that throws must not take the writer thread (and every later event) with it.
@@ -455,6 +459,7 @@ class lmdb_store final : public store {
   }
   int write_events(std::vector<pending>& items, std::size_t from, std::size_t to,
                    std::vector<std::uint64_t>& ids);
+  int write_growing(std::vector<pending>& batch, std::vector<std::uint64_t>& ids);
   bool grow();
   std::error_code run_op(std::function<std::error_code(lmdb::txn&)> fn);
   void append_audit(lmdb::txn& t, audit_entry& a);
@@ -803,7 +808,9 @@ void lmdb_store::journal_batch(std::vector<pending>& batch) {
     p.e.id = next_id_;
     p.preassigned = true;
     p.e.chain_hash.clear();
-    journal::append_record(jbuf_, p.e.id, codec::encode_event(p.e), p.e.quarantine, p.contents);
+    std::string canonical = codec::encode_event(p.e);
+    journal::append_record(jbuf_, p.e.id, canonical, p.e.quarantine, p.contents);
+    if (p.e.attachments.empty()) p.canonical = std::move(canonical);
     // In LMDB: the record's bytes on half-filled pages, plus its index entries.
     const std::uint64_t need = 2 * (jbuf_.size() - at) + map_bytes_per_event;
     if (reserved + taken + need > room) {
@@ -930,16 +937,7 @@ void lmdb_store::apply_batch(std::vector<pending>& batch) {
     return;
   }
   std::vector<std::uint64_t> ids;
-  const auto started = std::chrono::steady_clock::now();
-  int rc = 0;
-  for (;;) {
-    rc = write_events(batch, 0, batch.size(), ids);
-    if (rc != MDB_MAP_FULL || !grow()) break;
-  }
-  last_commit_us_.store(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            started)
-          .count()));
+  int rc = write_growing(batch, ids);
   if (rc == MDB_MAP_FULL) {
     // At map_size_max: apply what still fits one event at a time.
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -1002,17 +1000,25 @@ bool lmdb_store::grow() {
   return true;
 }
 
-void lmdb_store::commit_batch(std::vector<pending>& batch) {
-  std::vector<std::uint64_t> ids;
+// The whole batch in one transaction, growing the map and retrying while it is full and may
+// grow; the commit's duration goes to statistics().
+int lmdb_store::write_growing(std::vector<pending>& batch, std::vector<std::uint64_t>& ids) {
   const auto started = std::chrono::steady_clock::now();
   int rc = 0;
   for (;;) {
     rc = write_events(batch, 0, batch.size(), ids);
     if (rc != MDB_MAP_FULL || !grow()) break;
   }
-  const auto took = std::chrono::steady_clock::now() - started;
   last_commit_us_.store(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            started)
+          .count()));
+  return rc;
+}
+
+void lmdb_store::commit_batch(std::vector<pending>& batch) {
+  std::vector<std::uint64_t> ids;
+  const int rc = write_growing(batch, ids);
   if (rc == 0) {
     commits_.fetch_add(1);
     committed_events_.fetch_add(batch.size());
@@ -1088,9 +1094,15 @@ int lmdb_store::write_events(std::vector<pending>& items, std::size_t from, std:
                                                                  " bytes > attachment_max_bytes)");
       }
     }
-    const std::string canonical = codec::encode_event(e);
+    std::string encoded;
+    const std::string_view canonical = !items[i].canonical.empty() && items[i].e.id == e.id
+                                           ? std::string_view(items[i].canonical)
+                                           : std::string_view(encoded = codec::encode_event(e));
     const std::string hash = codec::sha256_pair(prev, canonical);
-    t.put(d_.events, lmdb::be64(e.id), canonical + hash);
+    std::string record;
+    record.reserve(canonical.size() + hash.size());
+    record.append(canonical).append(hash);
+    t.put(d_.events, lmdb::be64(e.id), record);
     if (!e.quarantine.empty()) t.put(d_.qstate, lmdb::be64(e.id), e.quarantine);
     for (const auto& [kind, key] : index_keys(e, e.quarantine)) t.put(d_.idx[kind], key, {});
     prev = hash;
