@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
@@ -194,7 +196,7 @@ std::vector<std::filesystem::path> unowned_files(const std::filesystem::path& di
   return files;
 }
 
-std::unique_ptr<writer> writer::acquire(const std::filesystem::path& dir) {
+std::unique_ptr<writer> writer::acquire(const std::filesystem::path& dir, io mode) {
   const auto lock_path = dir / "journal.lock";
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0)
@@ -206,10 +208,13 @@ std::unique_ptr<writer> writer::acquire(const std::filesystem::path& dir) {
     throw std::system_error(std::error_code(e, std::generic_category()),
                             "cannot lock " + lock_path.string());
   }
-  return std::unique_ptr<writer>(new writer(dir, fd));
+  return std::unique_ptr<writer>(new writer(dir, fd, mode));
 }
 
-writer::writer(std::filesystem::path dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {
+void writer::aligned_free::operator()(char* p) const noexcept { std::free(p); }
+
+writer::writer(std::filesystem::path dir, int lock_fd, io mode)
+    : dir_(std::move(dir)), lock_fd_(lock_fd), direct_(mode == io::direct) {
   for (const auto& p : leftover()) {
     std::uint64_t n = 0;
     if (file_number(p, n)) number_ = std::max(number_, n);
@@ -262,16 +267,101 @@ std::error_code writer::open_next() {
   after_failure_ = false;
   ++number_;
   active_ = dir_ / ("journal-" + std::to_string(number_) + ".log");
-  fd_ = ::open(active_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd_ < 0) return last_error();
-  if (::pwrite(fd_, file_magic.data(), file_magic.size(), 0) !=
-          static_cast<ssize_t>(file_magic.size()) ||
-      ::fdatasync(fd_) != 0)
-    return last_error();
+  auto ec = open_file();
+  if (ec == std::errc::invalid_argument && direct_) {
+    fall_back(ec);
+    ec = open_file();
+  }
+  if (ec) return ec;
   sync_dir(dir_);  // the new name must survive a crash along with what is written to it
-  offset_ = file_magic.size();
-  allocated_ = offset_;
+  return {};
+}
+
+// Creates the active file and writes its header durably: in direct mode as the first whole
+// block (header, then zeros), so every later direct write starts on a block boundary.
+std::error_code writer::open_file() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct_ ? O_DIRECT | O_DSYNC : 0);
+  fd_ = ::open(active_.c_str(), flags, 0640);
+  if (fd_ < 0) return last_error();
+  offset_ = 0;
+  allocated_ = 0;
   active_last_id_ = 0;
+  tail_.clear();
+  std::error_code ec;
+  if (direct_) {
+    if (!zeros_) {
+      zeros_.reset(static_cast<char*>(std::aligned_alloc(block_bytes, prealloc_bytes)));
+      if (!zeros_) return std::make_error_code(std::errc::not_enough_memory);
+      std::memset(zeros_.get(), 0, prealloc_bytes);
+    }
+    const std::size_t n = stage(file_magic);
+    if (n == 0) return std::make_error_code(std::errc::not_enough_memory);
+    ec = write_all(stage_.get(), n, 0);
+    allocated_ = n;
+  } else {
+    ec = write_all(file_magic.data(), file_magic.size(), 0);
+    if (!ec && ::fdatasync(fd_) != 0) ec = last_error();
+    allocated_ = file_magic.size();
+  }
+  if (ec) return ec;
+  offset_ = file_magic.size();
+  if (direct_) tail_.assign(file_magic);
+  return extend(prealloc_bytes);
+}
+
+// Zero-filled space ahead of the records, in steps of prealloc_bytes (so in direct mode whole
+// blocks): appends then overwrite blocks the file already has, and their sync writes no size or
+// block map (a zero length header marks the end of the records).
+std::error_code writer::extend(std::uint64_t need) {
+  if (need <= allocated_) return {};
+  const std::uint64_t want = (need + prealloc_bytes - 1) / prealloc_bytes * prealloc_bytes;
+  static const std::string zeros(prealloc_bytes, '\0');
+  const char* z = direct_ ? zeros_.get() : zeros.data();
+  while (allocated_ < want) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(want - allocated_, prealloc_bytes));
+    if (auto ec = write_all(z, n, allocated_)) return ec;
+    allocated_ += n;
+  }
+  return {};
+}
+
+void writer::fall_back(const std::error_code& why) {
+  direct_ = false;
+  tail_.clear();
+  spdlog::info("archive: journal: direct writes refused under {} ({}); using buffered writes and "
+               "fdatasync", dir_.string(), why.message());
+}
+
+std::size_t writer::stage(std::string_view bytes) {
+  const std::size_t used = tail_.size() + bytes.size();
+  const std::size_t len = (used + block_bytes - 1) / block_bytes * block_bytes;
+  if (len > stage_size_) {
+    const std::size_t want = std::max(len, 2 * stage_size_);
+    stage_.reset(static_cast<char*>(std::aligned_alloc(block_bytes, want)));
+    stage_size_ = stage_ ? want : 0;
+    if (!stage_) return 0;
+  }
+  std::memcpy(stage_.get(), tail_.data(), tail_.size());
+  std::memcpy(stage_.get() + tail_.size(), bytes.data(), bytes.size());
+  std::memset(stage_.get() + used, 0, len - used);
+  return len;
+}
+
+std::error_code writer::write_all(const char* data, std::size_t len, std::uint64_t at) {
+  std::size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::pwrite(fd_, data + done, len - done, static_cast<off_t>(at + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    if (n == 0) return std::make_error_code(std::errc::io_error);
+    done += static_cast<std::size_t>(n);
+  }
   return {};
 }
 
@@ -283,43 +373,35 @@ std::error_code writer::append(std::string_view bytes, std::uint64_t last_id) {
       return ec;
     }
   }
-  std::error_code ec;
-  if (offset_ + bytes.size() > allocated_) {
-    // Zero-filled space ahead of the records: appends then overwrite blocks the file already
-    // has, so their sync writes no size or block map (a zero length header marks the end).
-    const std::uint64_t want = (offset_ + bytes.size() + prealloc_bytes - 1) / prealloc_bytes *
-                               prealloc_bytes;
-    static const std::string zeros(prealloc_bytes, '\0');
-    for (std::uint64_t at = allocated_; at < want && !ec;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(want - at, zeros.size()));
-      const ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(at));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) ec = last_error();
-      else at += static_cast<std::uint64_t>(w);
-    }
-    if (ec) return ec;  // nothing of the batch written yet; the file keeps its old length
-    allocated_ = want;
+  std::error_code ec = extend(offset_ + bytes.size());
+  if (ec) return ec;  // nothing of the batch written yet
+  // Direct: the partly used block is written again together with the batch (its earlier bytes
+  // unchanged, so a torn write leaves them as they were), zero-padded to whole blocks, and
+  // O_DSYNC makes the write return only once it is durable. Buffered: write, then fdatasync.
+  const std::uint64_t block_at = offset_ - tail_.size();
+  if (direct_) {
+    const std::size_t n = stage(bytes);
+    ec = n == 0 ? std::make_error_code(std::errc::not_enough_memory)
+                : write_all(stage_.get(), n, block_at);
+  } else {
+    ec = write_all(bytes.data(), bytes.size(), offset_);
+    if (!ec && ::fdatasync(fd_) != 0) ec = last_error();
   }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(offset_ + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ec = last_error();
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (!ec && ::fdatasync(fd_) != 0) ec = last_error();
   if (ec) {
     // Zero the batch's first header so that the file ends before it and the batch is never
     // applied: its events are answered with the error. The next batch goes to a new file, so no
     // record of this batch can show up again behind a shorter one written over it.
-    static const std::string blank(8, '\0');
-    if (::pwrite(fd_, blank.data(), blank.size(), static_cast<off_t>(offset_)) !=
-            static_cast<ssize_t>(blank.size()) ||
-        ::fdatasync(fd_) != 0) {
+    std::error_code blank_ec;
+    if (direct_) {
+      const std::size_t n = stage({});
+      blank_ec = n == 0 ? std::make_error_code(std::errc::not_enough_memory)
+                        : write_all(stage_.get(), n, block_at);
+    } else {
+      static const std::string blank(8, '\0');
+      blank_ec = write_all(blank.data(), blank.size(), offset_);
+      if (!blank_ec && ::fdatasync(fd_) != 0) blank_ec = last_error();
+    }
+    if (blank_ec) {
       broken_ = true;
       spdlog::error("archive: journal: {} cannot be ended before a failed write; nothing more "
                     "is journaled until restart", active_.string());
@@ -328,6 +410,11 @@ std::error_code writer::append(std::string_view bytes, std::uint64_t last_id) {
     return ec;
   }
   offset_ += bytes.size();
+  if (direct_) {
+    const std::size_t used = tail_.size() + bytes.size();
+    const std::size_t keep = used % block_bytes;
+    tail_.assign(stage_.get() + (used - keep), keep);
+  }
   active_last_id_ = last_id;
   return {};
 }

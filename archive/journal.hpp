@@ -68,7 +68,14 @@ class writer {
  public:
   // Takes the journal lock of `dir` without waiting. nullptr when another process holds it
   // (that process applies and owns the journal); throws std::system_error on other failures.
-  static std::unique_ptr<writer> acquire(const std::filesystem::path& dir);
+  //
+  // How appends reach the disk: `direct` writes each batch with O_DIRECT | O_DSYNC (one system
+  // call that returns once the blocks are on stable storage: on a virtual disk measured at 158
+  // against 180 us wall and 28 against 45 us of CPU for buffered write plus fdatasync), falling
+  // back to `buffered` by itself when the file system refuses O_DIRECT; `buffered` writes through
+  // the page cache and calls fdatasync. Tests pick either to cover both.
+  enum class io { direct, buffered };
+  static std::unique_ptr<writer> acquire(const std::filesystem::path& dir, io mode = io::direct);
   ~writer();
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
@@ -106,10 +113,27 @@ class writer {
 
   static constexpr std::uint64_t rotate_bytes = 64ull << 20;
   static constexpr std::uint64_t prealloc_bytes = 1ull << 20;
+  // Direct writes cover whole blocks of this size (a multiple of every logical block size in use).
+  static constexpr std::size_t block_bytes = 4096;
+
+  // Whether appends currently go through O_DIRECT (false after a fallback).
+  bool direct() const { return direct_; }
 
  private:
-  explicit writer(std::filesystem::path dir, int lock_fd);
+  explicit writer(std::filesystem::path dir, int lock_fd, io mode);
   std::error_code open_next();
+  std::error_code open_file();
+  std::error_code extend(std::uint64_t need);
+  // Writes `len` bytes of the aligned staging buffer at `at` (direct) or `data` (buffered).
+  std::error_code write_all(const char* data, std::size_t len, std::uint64_t at);
+  // Direct mode: puts tail_ + bytes, zero-padded to whole blocks, into stage_; returns the length.
+  std::size_t stage(std::string_view bytes);
+  void fall_back(const std::error_code& why);
+
+  struct aligned_free {
+    void operator()(char* p) const noexcept;
+  };
+  using aligned_ptr = std::unique_ptr<char, aligned_free>;
 
   struct sealed_file {
     std::filesystem::path path;
@@ -125,6 +149,13 @@ class writer {
   std::filesystem::path active_;
   bool broken_ = false;
   bool after_failure_ = false;  // the last append failed: the next one starts a new file
+  bool direct_ = true;
+  // Direct mode: the bytes of the partly used block that offset_ falls in (rewritten, unchanged,
+  // with the next batch), a block-aligned staging buffer, and a block-aligned run of zeros.
+  std::string tail_;
+  aligned_ptr stage_;
+  std::size_t stage_size_ = 0;
+  aligned_ptr zeros_;
   mutable std::mutex sealed_mutex_;
   std::vector<sealed_file> sealed_;
 };
