@@ -780,12 +780,18 @@ void lmdb_store::replay(const std::vector<std::filesystem::path>& files) {
 }
 
 void lmdb_store::journal_batch(std::vector<pending>& batch) {
+  // The applier sleeps until its next commit is due; waking it for every batch only to find
+  // that it is not due yet costs two context switches per batch. So it is woken when it waits
+  // for work at all (the queue was empty) or when max_batch events are waiting.
   auto hand_off = [&] {
+    bool wake = false;
     {
       std::lock_guard lk(a_mutex_);
+      const std::size_t before = applyq_.size();
       for (auto& p : batch) applyq_.push_back(std::move(p));
+      wake = before == 0 || (before < s_.max_batch && applyq_.size() >= s_.max_batch);
     }
-    a_cv_.notify_one();
+    if (wake) a_cv_.notify_one();
   };
   // Refused items are still handed over, so flush() sees the sequence advance in order.
   auto refuse = [&](pending& p, std::error_code ec) {
