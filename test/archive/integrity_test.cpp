@@ -329,11 +329,11 @@ TEST_CASE("[archive] settings: defaults match conf/imcapd.toml, errors name file
   };
   const auto s = parse(
       "[archive]\npath = \"/srv/a\"\ndurability = \"relaxed\"\nretention_days = 30\n"
-      "max_batch_delay_us = 0\n");
+      "max_batch_delay_us = 250\n");
   CHECK(s.path == "/srv/a");
   CHECK(s.mode == durability::relaxed);
   CHECK(s.retention == std::chrono::hours(24 * 30));
-  CHECK(s.max_batch_delay.count() == 0);
+  CHECK(s.max_batch_delay.count() == 250);
   try {
     parse("[archive]\n\ndurability = \"sometimes\"\n");
     FAIL("accepted");
