@@ -32,6 +32,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/thread_name.hpp"
 #include "archive/archive.hpp"
 #include "archive/codec.hpp"
 #include "archive/journal.hpp"
@@ -294,8 +295,14 @@ class lmdb_store final : public store {
 
   void start() {
     if (mode_ != open_mode::read_write) return;
-    if (journaled_) applier_ = std::thread([this] { applier_loop(); });
-    writer_ = std::thread([this] { writer_loop(); });
+    if (journaled_) applier_ = std::thread([this] {
+      name_this_thread("imcap-arc-apply");
+      applier_loop();
+    });
+    writer_ = std::thread([this] {
+      name_this_thread("imcap-arc-write");
+      writer_loop();
+    });
   }
 
   std::error_code submit(event_record e, std::vector<content> contents, completion done) override {

@@ -33,6 +33,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "common/thread_name.hpp"
 #include "icap/parser.hpp"
 #include "icap/serializer.hpp"
 #include "imcap_version.hpp"
@@ -1040,8 +1041,9 @@ void server::start() {
     asio::co_spawn(*impl_->iocs[0], impl_->accept_loop(*acc), asio::detached);
   for (std::size_t i = 0; i < impl_->iocs.size(); ++i)
     asio::co_spawn(*impl_->iocs[i], impl_->flush_loop(i), asio::detached);
-  for (auto& ioc : impl_->iocs)
-    impl_->threads.emplace_back([&io = *ioc] {
+  for (std::size_t i = 0; i < impl_->iocs.size(); ++i)
+    impl_->threads.emplace_back([&io = *impl_->iocs[i], i] {
+      name_this_thread("imcap-io-" + std::to_string(i));
       while (true) {
         try {
           io.run();

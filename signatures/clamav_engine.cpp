@@ -18,6 +18,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_name.hpp"
+
 namespace imcap::signatures {
 
 std::string clamav_error_text(int code) {
@@ -321,7 +323,10 @@ clamav_scanner::clamav_scanner(clamav_settings settings)
   for (std::size_t i = 0; i < settings_.pool_threads; ++i) {
     impl_->workers.emplace_back([this] { impl_->run_worker(); });
   }
-  impl_->timer = std::thread([this] { impl_->run_timer(); });
+  impl_->timer = std::thread([this] {
+    name_this_thread("imcap-clam-time");
+    impl_->run_timer();
+  });
 }
 
 clamav_scanner::~clamav_scanner() {
