@@ -241,8 +241,13 @@ TEST_CASE("clamav: a full queue follows the fail policy and is counted") {
     std::mutex m;
     std::vector<clamav_result> results;
     std::promise<void> all_done;
+    // The inputs are copied before any is submitted, so the six submissions follow each other
+    // within microseconds; copying 20 MiB between them (slow under ASan on a busy machine) once
+    // let the first scan finish and free its slot before the last submissions.
+    std::vector<clamav_input> inputs;
+    for (int i = 0; i < n; ++i) inputs.push_back(input_of(big, "big.bin"));
     for (int i = 0; i < n; ++i) {
-      scanner.scan_async(input_of(big, "big.bin"), [&](clamav_result r) {
+      scanner.scan_async(std::move(inputs[static_cast<std::size_t>(i)]), [&](clamav_result r) {
         std::lock_guard lk(m);
         results.push_back(std::move(r));
         if (results.size() == n) all_done.set_value();
