@@ -64,7 +64,7 @@ struct settings {
   std::uint64_t map_size_initial = 256ull << 20;   // bytes; grows by doubling when full
   std::uint64_t map_size_max = 64ull << 30;        // growth stops here (errc::map_full)
   std::size_t max_batch = 1024;                    // events per group commit at most
-  std::chrono::microseconds max_batch_delay{0};  // wait for more events before committing
+  std::chrono::microseconds max_batch_delay{0};    // wait for more events before committing
   std::size_t queue_limit = 100'000;               // submitted but not committed events
   std::size_t attachment_max_bytes = 64u << 20;    // bigger contents: metadata only, flagged
   int zstd_level = 3;                              // attachment compression

@@ -291,13 +291,13 @@ std::error_code writer::open_file() {
   allocated_ = 0;
   active_last_id_ = 0;
   tail_.clear();
+  if (!zeros_) {  // block-aligned, so both modes write from it
+    zeros_.reset(static_cast<char*>(std::aligned_alloc(block_bytes, prealloc_bytes)));
+    if (!zeros_) return std::make_error_code(std::errc::not_enough_memory);
+    std::memset(zeros_.get(), 0, prealloc_bytes);
+  }
   std::error_code ec;
   if (direct_) {
-    if (!zeros_) {
-      zeros_.reset(static_cast<char*>(std::aligned_alloc(block_bytes, prealloc_bytes)));
-      if (!zeros_) return std::make_error_code(std::errc::not_enough_memory);
-      std::memset(zeros_.get(), 0, prealloc_bytes);
-    }
     const std::size_t n = stage(file_magic);
     if (n == 0) return std::make_error_code(std::errc::not_enough_memory);
     ec = write_all(stage_.get(), n, 0);
@@ -319,11 +319,9 @@ std::error_code writer::open_file() {
 std::error_code writer::extend(std::uint64_t need) {
   if (need <= allocated_) return {};
   const std::uint64_t want = (need + prealloc_bytes - 1) / prealloc_bytes * prealloc_bytes;
-  static const std::string zeros(prealloc_bytes, '\0');
-  const char* z = direct_ ? zeros_.get() : zeros.data();
   while (allocated_ < want) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(want - allocated_, prealloc_bytes));
-    if (auto ec = write_all(z, n, allocated_)) return ec;
+    if (auto ec = write_all(zeros_.get(), n, allocated_)) return ec;
     allocated_ += n;
   }
   return {};
@@ -397,8 +395,7 @@ std::error_code writer::append(std::string_view bytes, std::uint64_t last_id) {
       blank_ec = n == 0 ? std::make_error_code(std::errc::not_enough_memory)
                         : write_all(stage_.get(), n, block_at);
     } else {
-      static const std::string blank(8, '\0');
-      blank_ec = write_all(blank.data(), blank.size(), offset_);
+      blank_ec = write_all(zeros_.get(), 8, offset_);
       if (!blank_ec && ::fdatasync(fd_) != 0) blank_ec = last_error();
     }
     if (blank_ec) {

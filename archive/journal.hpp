@@ -151,7 +151,8 @@ class writer {
   bool after_failure_ = false;  // the last append failed: the next one starts a new file
   bool direct_ = true;
   // Direct mode: the bytes of the partly used block that offset_ falls in (rewritten, unchanged,
-  // with the next batch), a block-aligned staging buffer, and a block-aligned run of zeros.
+  // with the next batch) and a block-aligned staging buffer. Both modes: prealloc_bytes of
+  // zeros, block-aligned.
   std::string tail_;
   aligned_ptr stage_;
   std::size_t stage_size_ = 0;

@@ -32,11 +32,11 @@
 
 #include <boost/json.hpp>
 
-#include "common/thread_name.hpp"
 #include "archive/archive.hpp"
 #include "archive/codec.hpp"
 #include "archive/journal.hpp"
 #include "archive/lmdb.hpp"
+#include "common/thread_name.hpp"
 
 namespace imcap::archive {
 
