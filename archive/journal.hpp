@@ -124,7 +124,8 @@ class writer {
   std::error_code open_next();
   std::error_code open_file();
   std::error_code extend(std::uint64_t need);
-  // Writes `len` bytes of the aligned staging buffer at `at` (direct) or `data` (buffered).
+  // Writes `len` bytes from `data` at offset `at`, retrying short writes and EINTR. In direct
+  // mode `data` is block-aligned and `len` a multiple of block_bytes (stage_ or zeros_).
   std::error_code write_all(const char* data, std::size_t len, std::uint64_t at);
   // Direct mode: puts tail_ + bytes, zero-padded to whole blocks, into stage_; returns the length.
   std::size_t stage(std::string_view bytes);
