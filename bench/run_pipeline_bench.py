@@ -13,6 +13,11 @@ group commit) LMDB archive in a temporary directory, then drives with bench/icap
 at each concurrency level, and prints messages/s, p50/p99 latency and imcapd CPU per message
 for both services side by side, with the targets of issue 5 (chat >= 20000 msg/s, p99 < 5 ms;
 non-chat within 10 % of /echo). Standard library only; uses run_echo_bench.py's helpers.
+
+Under strict durability a second imcapd, identical but with durability = "relaxed" (no sync
+before the reply), runs the chat rows too, alternating with the first: what this machine does
+with everything but the disk sync, so the cost of durability on this disk is measured in the same
+run and not against figures from another hour (--no-relaxed-reference skips it).
 Exit status 0 when every run completed without errors, 1 otherwise, 2 when imcapd would not start.
 """
 
@@ -36,8 +41,8 @@ CHAT_P99_TARGET_US = 5000.0
 NONCHAT_RATIO_TARGET = 0.90
 
 
-def start_imcapd(args, workdir):
-    d = workdir / "imcapd"
+def start_imcapd(args, workdir, durability, name="imcapd"):
+    d = workdir / name
     d.mkdir()
     store = d / "packs"
     for pack in sorted((REPO / "signatures" / "packs").glob("*.toml")):
@@ -61,7 +66,7 @@ clamav_databases = [{eb.toml_str(REPO / "signatures" / "clamav")}]
 
 [archive]
 path = {eb.toml_str(d / "archive")}
-durability = {eb.toml_str(args.durability)}
+durability = {eb.toml_str(durability)}
 {extra_archive}
 
 [policy]
@@ -75,7 +80,7 @@ enabled = false
 """
     (d / "imcapd.toml").write_text(conf)
     ready = d / "ready"
-    srv = eb.Server("imcapd", [args.imcapd, "--config", str(d / "imcapd.toml"),
+    srv = eb.Server(name, [args.imcapd, "--config", str(d / "imcapd.toml"),
                                "--ready-file", str(ready)], d, "/imcap")
     srv.start()
 
@@ -95,14 +100,18 @@ enabled = false
     return srv
 
 
-def run_pair(args, srv, request, conns):
-    """Alternates /imcap and /echo runs, so drift in the machine's load hits both alike."""
+def run_pair(args, srv, request, conns, ref=None):
+    """Alternates /imcap and /echo runs (and the relaxed reference's /imcap when given), so drift
+    in the machine's load hits all of them alike."""
     extra = ["--request", request, "--user", "alice"]
-    runs = {"/imcap": [], "/echo": []}
+    order = [("/imcap", srv, "/imcap"), ("/echo", srv, "/echo")]
+    if ref is not None:
+        order.insert(1, ("relaxed", ref, "/imcap"))
+    runs = {key: [] for key, _, _ in order}
     for _ in range(args.repeat):
-        for service in ("/imcap", "/echo"):
-            srv.service = service
-            runs[service].append(eb.run_load(args, srv, "reqmod-preview", args.body, conns, extra))
+        for key, server, service in order:
+            server.service = service
+            runs[key].append(eb.run_load(args, server, "reqmod-preview", args.body, conns, extra))
     return {s: eb.median_row(r) for s, r in runs.items()}
 
 
@@ -136,6 +145,8 @@ def main():
     ap.add_argument("--start-timeout", type=float, default=60.0)
     ap.add_argument("--kinds", default="chat,non-chat",
                     help="comma-separated request kinds to run: chat, non-chat")
+    ap.add_argument("--no-relaxed-reference", action="store_true",
+                    help="under strict durability, do not run the chat rows on a relaxed imcapd too")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -147,11 +158,17 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="imcap-pipeline-bench-"))
     rows = []
     failed = False
+    srv = ref = None
     try:
         try:
-            srv = start_imcapd(args, workdir)
+            srv = start_imcapd(args, workdir, args.durability)
+            if args.durability == "strict" and not args.no_relaxed_reference and \
+                    "chat" in args.kinds.split(","):
+                ref = start_imcapd(args, workdir, "relaxed", "imcapd-relaxed")
         except (RuntimeError, subprocess.CalledProcessError) as e:
             eb.log(f"run_pipeline_bench: {e}")
+            if srv is not None:
+                srv.stop()
             return 2
         try:
             for conns in [int(c) for c in args.connections.split(",")]:
@@ -160,13 +177,16 @@ def main():
                         continue
                     eb.log(f"{kind} c={conns}")
                     row = {"kind": kind, "connections": conns}
-                    row.update(run_pair(args, srv, request, conns))
-                    for service in ("/imcap", "/echo"):
-                        if row[service].get("failed") or row[service].get("errors"):
+                    row.update(run_pair(args, srv, request, conns, ref if kind == "chat" else None))
+                    for service in ("/imcap", "relaxed", "/echo"):
+                        if service in row and (row[service].get("failed") or
+                                               row[service].get("errors")):
                             failed = True
                     rows.append(row)
         finally:
             srv.stop()
+            if ref is not None:
+                ref.stop()
         access = (workdir / "imcapd" / "access.log")
         verdicts = {}
         if access.exists():
@@ -195,11 +215,26 @@ def main():
               f"{fmt(a.get('server_cpu_us_per_tx'), '7.1f')} | {fmt(b.get('tx_per_s'), '11.0f')} "
               f"{fmt(b.get('p50_us'), '7.0f')} {fmt(b.get('p99_us'), '7.0f')} "
               f"{fmt(b.get('server_cpu_us_per_tx'), '7.1f')} | {fmt(ratio, '5.2f')}")
-        for s in ("/imcap", "/echo"):
-            r = row[s]
+        for s in ("/imcap", "relaxed", "/echo"):
+            r = row.get(s, {})
             if r.get("failed") or r.get("errors"):
                 print(f"  {s}: failed={r.get('failed')!r} errors={r.get('errors')}")
         row["ratio"] = ratio
+    refs = [row for row in rows if "relaxed" in row]
+    if refs:
+        print("chat, strict against the relaxed reference (same packs and archive, no sync before "
+              "the reply), same run:")
+        print(f"{'kind':9} {'conns':>5} | {'strict msg/s':>12} {'p99 us':>7} {'cpu us':>7} | "
+              f"{'relaxed msg/s':>13} {'p99 us':>7} {'cpu us':>7} | {'ratio':>5}")
+        for row in refs:
+            a, b = row["/imcap"], row["relaxed"]
+            r = (a["tx_per_s"] / b["tx_per_s"]) if a.get("tx_per_s") and b.get("tx_per_s") \
+                else None
+            row["strict_vs_relaxed"] = r
+            print(f"{row['kind']:9} {row['connections']:>5} | {fmt(a.get('tx_per_s'), '12.0f')} "
+                  f"{fmt(a.get('p99_us'), '7.0f')} {fmt(a.get('server_cpu_us_per_tx'), '7.1f')} | "
+                  f"{fmt(b.get('tx_per_s'), '13.0f')} {fmt(b.get('p99_us'), '7.0f')} "
+                  f"{fmt(b.get('server_cpu_us_per_tx'), '7.1f')} | {fmt(r, '5.2f')}")
     print("targets: chat >= %d msg/s with p99 < %d us; non-chat /imcap >= %d%% of /echo" %
           (CHAT_RATE_TARGET, CHAT_P99_TARGET_US, NONCHAT_RATIO_TARGET * 100))
     for row in rows:
@@ -213,8 +248,8 @@ def main():
     print(f"/imcap access-log verdicts: {json.dumps(verdicts, sort_keys=True)}")
     if args.json:
         for row in rows:
-            for s in ("/imcap", "/echo"):
-                row[s].pop("runs", None)
+            for s in ("/imcap", "relaxed", "/echo"):
+                row.get(s, {}).pop("runs", None)
         print(json.dumps(rows))
     return 1 if failed else 0
 
