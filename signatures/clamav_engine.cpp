@@ -321,7 +321,10 @@ clamav_scanner::clamav_scanner(clamav_settings settings)
   impl_->current.store(build_engine(settings_, impl_->next_generation.fetch_add(1)));
   impl_->workers.reserve(settings_.pool_threads);
   for (std::size_t i = 0; i < settings_.pool_threads; ++i) {
-    impl_->workers.emplace_back([this] { impl_->run_worker(); });
+    impl_->workers.emplace_back([this, i] {
+      name_this_thread("imcap-clam-" + std::to_string(i));
+      impl_->run_worker();
+    });
   }
   impl_->timer = std::thread([this] {
     name_this_thread("imcap-clam-time");
