@@ -115,6 +115,11 @@ def run_pair(args, srv, request, conns, ref=None):
     return {s: eb.median_row(r) for s, r in runs.items()}
 
 
+def rate_ratio(a, b):
+    """a's transactions/s over b's, or None when either run failed."""
+    return a["tx_per_s"] / b["tx_per_s"] if a.get("tx_per_s") and b.get("tx_per_s") else None
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -208,8 +213,7 @@ def main():
           f"{'ratio':>5}")
     for row in rows:
         a, b = row["/imcap"], row["/echo"]
-        ratio = (a.get("tx_per_s") / b["tx_per_s"]) if a.get("tx_per_s") and b.get("tx_per_s") \
-            else None
+        ratio = rate_ratio(a, b)
         print(f"{row['kind']:9} {row['connections']:>5} | {fmt(a.get('tx_per_s'), '12.0f')} "
               f"{fmt(a.get('p50_us'), '7.0f')} {fmt(a.get('p99_us'), '7.0f')} "
               f"{fmt(a.get('server_cpu_us_per_tx'), '7.1f')} | {fmt(b.get('tx_per_s'), '11.0f')} "
@@ -228,8 +232,7 @@ def main():
               f"{'relaxed msg/s':>13} {'p99 us':>7} {'cpu us':>7} | {'ratio':>5}")
         for row in refs:
             a, b = row["/imcap"], row["relaxed"]
-            r = (a["tx_per_s"] / b["tx_per_s"]) if a.get("tx_per_s") and b.get("tx_per_s") \
-                else None
+            r = rate_ratio(a, b)
             row["strict_vs_relaxed"] = r
             print(f"{row['kind']:9} {row['connections']:>5} | {fmt(a.get('tx_per_s'), '12.0f')} "
                   f"{fmt(a.get('p99_us'), '7.0f')} {fmt(a.get('server_cpu_us_per_tx'), '7.1f')} | "
